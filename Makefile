@@ -1,0 +1,107 @@
+# proxymachine: a content-aware TCP routing proxy.
+# Works with GNU make and BSD make (bmake).  `make ROUTER=socks4` picks
+# routers/socks4.c; MAXCONN and BUFSIZE set the pool (see proxymachine.c).
+
+PROG =		proxymachine
+VERSION =	0.1.0
+ROUTER ?=	git
+ROUTERS =	git socks4 custom
+
+CFLAGS ?=	-O2
+PREFIX ?=	/usr/local
+BINDIR ?=	$(PREFIX)/sbin
+MANDIR ?=	$(PREFIX)/share/man
+
+# Required flags, kept apart from CFLAGS so that a user's CFLAGS keep them.
+PM_CFLAGS =	-std=c99 -D_DEFAULT_SOURCE -DPM_VERSION=\"$(VERSION)\" \
+		$(MAXCONN:%=-DPM_MAXCONN=%) $(BUFSIZE:%=-DPM_BUFSIZE=%)
+WARN =		-Wall -Wextra -pedantic
+SAN =		-fsanitize=address,undefined -fno-omit-frame-pointer -g
+
+SRCS =		proxymachine.c router.h
+TESTBINS =	tests/pmtest tests/proxymachine-test tests/proxymachine-small \
+		tests/proxymachine-git tests/proxymachine-socks4 \
+		tests/proxymachine-custom
+
+all: $(PROG)
+
+# The stamp holds the build choices; it changes (and forces a relink) only
+# when they do.
+.router: FORCE
+	@echo "$(ROUTER) $(MAXCONN) $(BUFSIZE) $(CC) $(CFLAGS) $(LDFLAGS)" \
+	    > .router.new; \
+	if cmp -s .router.new .router; then rm -f .router.new; \
+	else mv .router.new .router; fi
+
+FORCE:
+
+$(PROG): $(SRCS) routers/$(ROUTER).c .router
+	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+	    proxymachine.c routers/$(ROUTER).c
+
+# A static binary: musl-gcc when it is there, else the compiler given.
+static: $(SRCS) routers/$(ROUTER).c .router
+	@cc=$(CC); if command -v musl-gcc >/dev/null 2>&1; then \
+	    cc=musl-gcc; fi; \
+	echo "$$cc ... -static -o $(PROG)-static"; \
+	$$cc $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -s \
+	    -o $(PROG)-static proxymachine.c routers/$(ROUTER).c
+
+testbins: $(TESTBINS)
+
+tests/pmtest: tests/pmtest.c .router
+	$(CC) $(PM_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/pmtest.c
+
+tests/proxymachine-test: $(SRCS) tests/router_test.c .router
+	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+	    proxymachine.c tests/router_test.c
+
+tests/proxymachine-small: $(SRCS) tests/router_test.c .router
+	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -o $@ proxymachine.c tests/router_test.c
+
+tests/proxymachine-git: $(SRCS) routers/git.c .router
+	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+	    proxymachine.c routers/git.c
+
+tests/proxymachine-socks4: $(SRCS) routers/socks4.c .router
+	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+	    proxymachine.c routers/socks4.c
+
+tests/proxymachine-custom: $(SRCS) routers/custom.c .router
+	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+	    proxymachine.c routers/custom.c
+
+test: testbins
+	sh test.sh
+
+# The whole suite against an AddressSanitizer and UBSan build.
+asan:
+	$(MAKE) CFLAGS="-O1 $(SAN)" LDFLAGS="$(SAN)" testbins
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 sh test.sh
+
+# Warnings, with gcc and clang when present, for every router.
+warn:
+	for r in $(ROUTERS); do \
+	    $(CC) $(PM_CFLAGS) $(WARN) -O2 -fsyntax-only proxymachine.c \
+	        routers/$$r.c || exit 1; \
+	done
+
+lint:
+	mandoc -Tlint -Wwarning $(PROG).8
+
+install: $(PROG)
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	cp $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
+	chmod 755 $(DESTDIR)$(BINDIR)/$(PROG)
+	cp $(PROG).8 $(DESTDIR)$(MANDIR)/man8/$(PROG).8
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/$(PROG).8
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man8/$(PROG).8
+
+clean:
+	rm -f $(PROG) $(PROG)-static .router .router.new $(TESTBINS)
+
+.PHONY: all static testbins test asan warn lint install uninstall clean FORCE

@@ -1,0 +1,1896 @@
+/*
+ * Copyright (c) 2026 The proxymachine authors.
+ *
+ * Permission is hereby granted, free of charge, to any person obtaining a
+ * copy of this software and associated documentation files (the
+ * "Software"), to deal in the Software without restriction, including
+ * without limitation the rights to use, copy, modify, merge, publish,
+ * distribute, sublicense, and/or sell copies of the Software, and to permit
+ * persons to whom the Software is furnished to do so, subject to the
+ * following conditions: see LICENSE.
+ */
+
+/*
+ * proxymachine: a content-aware (layer 7) TCP routing proxy.
+ *
+ * For each client connection the bytes received so far are handed to a
+ * router compiled into the program (router.h).  The router answers: wait
+ * for more bytes, connect to a backend (optionally replacing the first
+ * bytes and answering the client first), or close (optionally after a
+ * reply).  Once connected, bytes are relayed both ways through bounded
+ * buffers until both directions are done.  One process, one poll(2) loop,
+ * fixed pools: no allocation on the per-connection path.
+ */
+
+#ifdef __linux__
+#define _GNU_SOURCE		/* accept4(2), SOCK_NONBLOCK */
+#endif
+
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "router.h"
+
+#if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__)
+#define HAVE_SETPROCTITLE
+#endif
+
+/*
+ * Tunables.  Each can be overridden at build time with -DNAME=value (the
+ * Makefile passes MAXCONN and BUFSIZE through).
+ */
+#ifndef PM_VERSION
+#define PM_VERSION		"0.1.0"
+#endif
+/* Connection slots: each costs about 400 bytes and two descriptors. */
+#ifndef PM_MAXCONN
+#define PM_MAXCONN		1024
+#endif
+/*
+ * Bytes buffered per direction.  Buffers come from a pool and are held
+ * only while they hold bytes, so an idle connection costs none; a busy one
+ * costs up to two.  Larger buffers mean fewer system calls per byte.
+ */
+#ifndef PM_BUFSIZE
+#define PM_BUFSIZE		16384
+#endif
+/* Buffers in the pool: two per slot, so the pool can never run dry. */
+#ifndef PM_NBUF
+#define PM_NBUF			(2 * PM_MAXCONN)
+#endif
+/* A client must be routed within this many milliseconds. */
+#ifndef PM_ROUTE_TIMEOUT
+#define PM_ROUTE_TIMEOUT	30000
+#endif
+/* Failed connects are retried this many times, PM_RETRY_MS apart. */
+#ifndef PM_CONNECT_RETRIES
+#define PM_CONNECT_RETRIES	10
+#endif
+#ifndef PM_RETRY_MS
+#define PM_RETRY_MS		100
+#endif
+/* On TERM and INT, connections get this long to finish. */
+#ifndef PM_TERM_GRACE
+#define PM_TERM_GRACE		10000
+#endif
+/* A reply before a close must be taken by the client within this. */
+#ifndef PM_CLOSE_TIMEOUT
+#define PM_CLOSE_TIMEOUT	30000
+#endif
+/* After a reply, wait this long for the client's close (lingering). */
+#ifndef PM_LINGER_MS
+#define PM_LINGER_MS		2000
+#endif
+/* Connections accepted per wake-up, at most. */
+#ifndef PM_ACCEPT_BATCH
+#define PM_ACCEPT_BATCH		64
+#endif
+/* After EMFILE or ENFILE on accept, stop accepting for this long. */
+#ifndef PM_ACCEPT_PAUSE
+#define PM_ACCEPT_PAUSE		1000
+#endif
+/* Descriptors kept for the listener, the log and the signal pipe. */
+#ifndef PM_RESERVE_FDS
+#define PM_RESERVE_FDS		16
+#endif
+
+#if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
+#error "PM_BUFSIZE must be between 512 and 1048576"
+#endif
+#if PM_MAXCONN < 1 || PM_NBUF < 2 * PM_MAXCONN
+#error "PM_MAXCONN must be positive and PM_NBUF at least twice as large"
+#endif
+
+#define TIME_NEVER	UINT64_MAX
+
+enum cstate {
+	C_FREE,		/* slot unused */
+	C_ROUTING,	/* reading the client, asking the router */
+	C_CONNECTING,	/* connect(2) to the backend in progress */
+	C_RETRYWAIT,	/* waiting PM_RETRY_MS before the next attempt */
+	C_RELAY,	/* relaying both ways */
+	C_CLOSING	/* writing a last reply to the client, then closing */
+};
+
+/* Connection flags. */
+#define F_CEOF		0x0001	/* client sent its end of file */
+#define F_BEOF		0x0002	/* backend sent its end of file */
+#define F_CDEAD		0x0004	/* client socket failed: no more I/O */
+#define F_BDEAD		0x0008	/* backend socket failed: no more I/O */
+#define F_CSHUT		0x0010	/* our write side to the client is shut */
+#define F_BSHUT		0x0020	/* our write side to the backend is shut */
+#define F_BDATA		0x0040	/* the backend has sent a byte */
+#define F_LINGER	0x0080	/* closing: reply written, draining */
+
+/* Bytes in one direction; p is NULL while the buffer is empty. */
+struct buf {
+	unsigned char	*p;
+	uint32_t	 off;
+	uint32_t	 len;
+};
+
+struct conn {
+	enum cstate	 state;
+	int		 cfd;		/* client socket, -1 when closed */
+	int		 bfd;		/* backend socket, -1 when closed */
+	unsigned int	 flags;
+	int		 tries;		/* connect attempts made */
+	struct buf	 up;		/* client to backend */
+	struct buf	 down;		/* backend to client */
+	uint64_t	 id;
+	uint64_t	 born;		/* when accepted, ms */
+	uint64_t	 deadline;	/* this state's timer, 0: none */
+	uint64_t	 wait;		/* routing: ask again at, 0: none */
+	uint64_t	 nup;		/* bytes written to the backend */
+	uint64_t	 ndown;		/* bytes written to the client */
+	struct pm_route	 route;
+	struct sockaddr_storage peer;
+};
+
+/* pfd[0] is the listener, pfd[1] the signal pipe, then two per slot. */
+#define PFD_LISTEN	0
+#define PFD_SIGNAL	1
+#define PFD_SLOTS	2
+#define CPFD(i)		(&pfd[PFD_SLOTS + 2 * (i)])
+#define BPFD(i)		(&pfd[PFD_SLOTS + 2 * (i) + 1])
+
+static struct conn	 conns[PM_MAXCONN];
+static struct pollfd	 pfd[PFD_SLOTS + 2 * PM_MAXCONN];
+static int		 slotfree[PM_MAXCONN];
+static int		 nslotfree;
+static int		 hiwater = -1;		/* highest slot in use */
+static unsigned char	 bufpool[PM_NBUF][PM_BUFSIZE];
+static unsigned char	*buffree[PM_NBUF];
+static int		 nbuffree;
+static unsigned char	 scratch[4096];		/* bytes to throw away */
+
+static int		 maxconn;		/* usable slots */
+static int		 nconn;			/* slots in use */
+static int		 nconn_max;		/* most slots ever in use */
+static uint64_t		 nconn_total;		/* connections accepted */
+
+static uint64_t		 now;			/* monotonic ms */
+static uint64_t		 next_timer = TIME_NEVER;	/* lower bound */
+
+static int		 lfd = -1;		/* listener */
+static char		 laddr[PM_ADDRSTRLEN];	/* what it is bound to */
+static uint64_t		 accept_resume;		/* paused until, 0: not */
+static int		 pool_full;		/* said so in the log */
+
+static int		 sigpipe[2] = { -1, -1 };
+static volatile sig_atomic_t got_quit, got_term, got_hup;
+static int		 stopping;		/* 1 graceful, 2 fast */
+static uint64_t		 stop_deadline;		/* fast: force at */
+static uint64_t		 stop_said;		/* last progress line */
+static int		 stop_left = -1;	/* conns at that line */
+
+static const char	*conf_path;
+static int		 verbosity = 1;		/* 0 quiet, 2 verbose */
+static int		 title_dirty = 1;
+
+static char		 logbuf[16384];
+static size_t		 loglen;
+
+static void	usage(int);
+static void	log_flush(void);
+static void	log_line(int, const char *, va_list);
+static void	log_info(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+static void	log_debug(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+static void	log_warnx(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+static void	log_warn(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+static void	fatal(const char *, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+static uint64_t	clock_ms(void);
+static void	timer_set(struct conn *, uint64_t);
+static int	buf_get(struct buf *);
+static void	buf_put(struct buf *);
+static ssize_t	buf_read(int, struct buf *);
+static ssize_t	buf_write(int, struct buf *);
+static void	conn_new(int, struct sockaddr_storage *);
+static void	conn_close(struct conn *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	conn_events(struct conn *);
+static int	conn_route(struct conn *, int);
+static int	conn_connect(struct conn *);
+static int	conn_connect_done(struct conn *);
+static int	conn_connect_failed(struct conn *, const char *);
+static int	conn_closing(struct conn *);
+static int	conn_closing_io(struct conn *, short);
+static int	conn_client_gone(struct conn *, int);
+static int	conn_backend_gone(struct conn *, int, const char *);
+static int	conn_check(struct conn *);
+static void	conn_io(struct conn *, short, short);
+static void	conn_timer(struct conn *);
+static void	timers_run(void);
+static void	title_init(int, char **);
+static void	title_update(void);
+static void	accept_batch(void);
+static void	listen_events(void);
+static void	listener_open(const char *, const char *);
+static void	signals_init(void);
+static void	signals_run(void);
+static void	stop_begin(int);
+static void	stop_check(void);
+static void	pool_init(void);
+
+#define IDF	"#%llu "
+#define ID(c)	((unsigned long long)(c)->id)
+
+/*
+ * Logging.  Lines are collected in logbuf and written to stderr once per
+ * loop iteration (or when the buffer fills), so a busy proxy makes one
+ * write(2) per wake-up, not one per event.
+ */
+
+static void
+log_flush(void)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < loglen) {
+		n = write(STDERR_FILENO, logbuf + off, loglen - off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			break;		/* nowhere to complain: drop it */
+		}
+		off += (size_t)n;
+	}
+	loglen = 0;
+}
+
+static void
+log_line(int level, const char *fmt, va_list ap)
+{
+	static time_t	 last_sec = (time_t)-1;
+	static char	 stamp[32];
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 line[1024];
+	int		 n, m;
+
+	if (level > verbosity)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != last_sec) {
+		last_sec = ts.tv_sec;
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	}
+	n = snprintf(line, sizeof(line), "%s.%03ld ", stamp,
+	    (long)(ts.tv_nsec / 1000000));
+	if (n < 0)
+		return;
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (loglen + (size_t)n > sizeof(logbuf))
+		log_flush();
+	memcpy(logbuf + loglen, line, (size_t)n);
+	loglen += (size_t)n;
+}
+
+static void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_line(1, fmt, ap);
+	va_end(ap);
+}
+
+static void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_line(2, fmt, ap);
+	va_end(ap);
+}
+
+static void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_line(0, fmt, ap);
+	va_end(ap);
+}
+
+/* Like log_warnx(), with ": strerror(errno)" added. */
+static void
+log_warn(const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: %s", msg, strerror(saved));
+}
+
+static void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_line(0, fmt, ap);
+	va_end(ap);
+	log_flush();
+	exit(1);
+}
+
+void
+pm_log(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_line(0, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Addresses and tables, for the core and the routers.
+ */
+
+char *
+pm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	switch (sa->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+		break;
+	}
+	default:
+		snprintf(buf, len, "(family %d)", sa->sa_family);
+		break;
+	}
+	return buf;
+}
+
+/* Resolves host and port; returns 0, or -1 with the problem in err. */
+static int
+addr_lookup(const char *host, const char *port, int passive,
+    struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res;
+	char		*end;
+	long		 n;
+	int		 e;
+
+	n = strtol(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || n < 1 || n > 65535) {
+		snprintf(err, errlen, "bad port '%s'", port);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s: %s", host, gai_strerror(e));
+		return -1;
+	}
+	if (res->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(res);
+		snprintf(err, errlen, "%s: address too long", host);
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int
+pm_addr_parse(const char *spec, const char *defport,
+    struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
+{
+	char		 host[256];
+	const char	*port, *colon, *close;
+	size_t		 hlen;
+
+	if (spec[0] == '[') {
+		if ((close = strchr(spec, ']')) == NULL) {
+			snprintf(err, errlen, "'%s': missing ]", spec);
+			return -1;
+		}
+		hlen = (size_t)(close - spec - 1);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1] == '\0' && defport != NULL)
+			port = defport;
+		else {
+			snprintf(err, errlen, "'%s': expected [address]:port",
+			    spec);
+			return -1;
+		}
+		spec++;
+	} else if ((colon = strrchr(spec, ':')) != NULL &&
+	    strchr(spec, ':') == colon) {
+		hlen = (size_t)(colon - spec);
+		port = colon + 1;
+	} else if (colon == NULL && defport != NULL) {
+		hlen = strlen(spec);
+		port = defport;
+	} else {
+		snprintf(err, errlen, "'%s': expected host:port "
+		    "(IPv6 as [address]:port)", spec);
+		return -1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		snprintf(err, errlen, "'%s': bad host", spec);
+		return -1;
+	}
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	return addr_lookup(host, port, 0, ss, sslen, err, errlen);
+}
+
+int
+pm_conf_read(const char *path,
+    int (*fn)(void *, char *, char *, size_t), void *arg,
+    char *err, size_t errlen)
+{
+	FILE	*fp;
+	char	 line[4096], why[256], *s;
+	size_t	 len;
+	int	 lineno = 0, rc = 0;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		len = strlen(line);
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (!feof(fp)) {
+			snprintf(err, errlen, "%s:%d: line too long", path,
+			    lineno);
+			rc = -1;
+			break;
+		}
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (memchr(line, '\0', len) != NULL ||
+		    strlen(line) != len) {
+			snprintf(err, errlen, "%s:%d: NUL byte in line", path,
+			    lineno);
+			rc = -1;
+			break;
+		}
+		for (s = line; *s == ' ' || *s == '\t'; s++)
+			;
+		if (*s == '\0' || *s == '#')
+			continue;
+		why[0] = '\0';
+		if (fn(arg, line, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno,
+			    why[0] != '\0' ? why : "bad line");
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	fclose(fp);
+	return rc;
+}
+
+int
+pm_conf_split(char *line, char **fields, int max)
+{
+	int	 n = 0;
+
+	for (;;) {
+		while (*line == ' ' || *line == '\t')
+			*line++ = '\0';
+		if (*line == '\0')
+			return n;
+		if (n == max)
+			return -1;
+		fields[n++] = line;
+		while (*line != '\0' && *line != ' ' && *line != '\t')
+			line++;
+	}
+}
+
+/*
+ * Clock and timers.  Each connection has one deadline for its state;
+ * next_timer is a lower bound of all of them, so the connections are
+ * scanned only when some timer may have expired, not on every wake-up.
+ */
+
+static uint64_t
+clock_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+timer_set(struct conn *c, uint64_t when)
+{
+	c->deadline = when;
+	if (when != 0 && when < next_timer)
+		next_timer = when;
+}
+
+/*
+ * Buffers.  A buffer is taken from the pool when a read needs one and goes
+ * back as soon as it is empty.  The pool is a stack, so the same few
+ * buffers stay warm and the untouched rest never becomes resident.
+ */
+
+static void
+pool_init(void)
+{
+	int	 i;
+
+	for (i = PM_NBUF - 1; i >= 0; i--)
+		buffree[nbuffree++] = bufpool[i];
+	for (i = PM_MAXCONN - 1; i >= 0; i--)
+		slotfree[nslotfree++] = i;
+	for (i = 0; i < PFD_SLOTS + 2 * PM_MAXCONN; i++) {
+		pfd[i].fd = -1;
+		pfd[i].events = 0;
+	}
+}
+
+/* Gives b a pool buffer if it has none; returns 0, or -1 if none is left. */
+static int
+buf_get(struct buf *b)
+{
+	if (b->p != NULL)
+		return 0;
+	if (nbuffree == 0)
+		return -1;
+	b->p = buffree[--nbuffree];
+	b->off = b->len = 0;
+	return 0;
+}
+
+/* Returns b's buffer to the pool, dropping any bytes left in it. */
+static void
+buf_put(struct buf *b)
+{
+	if (b->p == NULL)
+		return;
+	buffree[nbuffree++] = b->p;
+	b->p = NULL;
+	b->off = b->len = 0;
+}
+
+/* Returns the room left in b, moving its bytes to the front if needed. */
+static size_t
+buf_room(struct buf *b)
+{
+	if (b->p != NULL && b->off > 0 && b->off + b->len == PM_BUFSIZE) {
+		memmove(b->p, b->p + b->off, b->len);
+		b->off = 0;
+	}
+	return PM_BUFSIZE - b->len;
+}
+
+/*
+ * Reads from fd into b.  Returns the bytes read, 0 at end of file, -1 on
+ * an error (errno set) and -2 when nothing is there yet.
+ */
+static ssize_t
+buf_read(int fd, struct buf *b)
+{
+	ssize_t	 n;
+	size_t	 room;
+
+	if (buf_get(b) == -1) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if ((room = buf_room(b)) == 0)
+		return -2;
+	do {
+		n = read(fd, b->p + b->off + b->len, room);
+	} while (n == -1 && errno == EINTR);
+	if (n > 0)
+		b->len += (uint32_t)n;
+	else if (b->len == 0)
+		buf_put(b);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -2;
+	return n;
+}
+
+/*
+ * Writes what b holds to fd.  Returns the bytes written, -1 on an error
+ * (errno set) and -2 when fd takes nothing now.  An emptied buffer goes
+ * back to the pool.
+ */
+static ssize_t
+buf_write(int fd, struct buf *b)
+{
+	ssize_t	 n;
+
+	if (b->len == 0)
+		return 0;
+	do {
+		n = write(fd, b->p + b->off, b->len);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? -2 : -1;
+	b->off += (uint32_t)n;
+	b->len -= (uint32_t)n;
+	if (b->len == 0)
+		buf_put(b);
+	return n;
+}
+
+/* Sets the descriptor non-blocking and close-on-exec; returns 0 or -1. */
+static int
+fd_setup(int fd)
+{
+	int	 fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		return -1;
+	return 0;
+}
+
+/* Turns off Nagle: request/response traffic must not wait. */
+static void
+fd_nodelay(int fd)
+{
+	int	 one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Returns the pending error on a socket (0 if none). */
+static int
+fd_error(int fd)
+{
+	int		 e = 0;
+	socklen_t	 len = sizeof(e);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
+		return errno;
+	return e;
+}
+
+/*
+ * Connections.
+ */
+
+static void
+conn_new(int fd, struct sockaddr_storage *peer)
+{
+	struct conn	*c;
+	char		 a[PM_ADDRSTRLEN];
+	int		 i;
+
+	i = slotfree[--nslotfree];
+	c = &conns[i];
+	memset(c, 0, sizeof(*c));
+	c->cfd = fd;
+	c->bfd = -1;
+	c->id = ++nconn_total;
+	c->born = now;
+	c->peer = *peer;
+	CPFD(i)->revents = BPFD(i)->revents = 0;
+	BPFD(i)->fd = -1;
+	if (i > hiwater)
+		hiwater = i;
+	if (++nconn > nconn_max)
+		nconn_max = nconn;
+	title_dirty = 1;
+	fd_nodelay(fd);
+	log_info(IDF "accept %s", ID(c),
+	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)));
+	c->state = C_ROUTING;
+	timer_set(c, now + PM_ROUTE_TIMEOUT);
+	if (conn_route(c, 0) == 0)
+		conn_events(c);
+}
+
+static void
+conn_close(struct conn *c, const char *fmt, ...)
+{
+	char	 why[256];
+	va_list	 ap;
+	int	 i = (int)(c - conns);
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_info(IDF "close: %s; %llu bytes up, %llu down, %.3f s", ID(c),
+	    why, (unsigned long long)c->nup, (unsigned long long)c->ndown,
+	    (double)(now - c->born) / 1000.0);
+	if (c->cfd != -1)
+		close(c->cfd);
+	if (c->bfd != -1)
+		close(c->bfd);
+	buf_put(&c->up);
+	buf_put(&c->down);
+	c->cfd = c->bfd = -1;
+	c->state = C_FREE;
+	CPFD(i)->fd = BPFD(i)->fd = -1;
+	CPFD(i)->events = BPFD(i)->events = 0;
+	slotfree[nslotfree++] = i;
+	while (hiwater >= 0 && conns[hiwater].state == C_FREE)
+		hiwater--;
+	nconn--;
+	title_dirty = 1;
+	if (pool_full) {
+		pool_full = 0;
+		log_warnx("pool has room again (%d of %d): accepting", nconn,
+		    maxconn);
+	}
+	if (accept_resume != 0)
+		accept_resume = now;	/* a descriptor is free again */
+}
+
+/* Returns whether the client may be read from now. */
+static int
+conn_client_readable(const struct conn *c)
+{
+	if (c->flags & (F_CEOF | F_CDEAD | F_BDEAD))
+		return 0;
+	switch (c->state) {
+	case C_ROUTING:
+	case C_CONNECTING:
+	case C_RETRYWAIT:
+	case C_RELAY:
+		return c->up.p == NULL || c->up.len < PM_BUFSIZE;
+	default:
+		return 0;
+	}
+}
+
+/* Returns whether the backend may be read from now. */
+static int
+conn_backend_readable(const struct conn *c)
+{
+	if (c->state != C_RELAY || (c->flags & (F_BEOF | F_BDEAD | F_CDEAD)))
+		return 0;
+	return c->down.p == NULL || c->down.len < PM_BUFSIZE;
+}
+
+/* Sets the poll entries of c from its state and buffers. */
+static void
+conn_events(struct conn *c)
+{
+	struct pollfd	*cp = CPFD(c - conns), *bp = BPFD(c - conns);
+	short		 ce = 0, be = 0;
+
+	if (c->state == C_CLOSING) {
+		if (c->down.len > 0)
+			ce = POLLOUT;
+		else
+			ce = POLLIN;
+		cp->fd = c->cfd;
+		cp->events = ce;
+		bp->fd = -1;
+		return;
+	}
+	if (conn_client_readable(c))
+		ce |= POLLIN;
+	if (c->down.len > 0 && !(c->flags & F_CDEAD))
+		ce |= POLLOUT;
+	if (c->state == C_CONNECTING)
+		be = POLLOUT;
+	else if (c->state == C_RELAY) {
+		if (conn_backend_readable(c))
+			be |= POLLIN;
+		if (c->up.len > 0 && !(c->flags & F_BDEAD))
+			be |= POLLOUT;
+	}
+	/*
+	 * With nothing to wait for, a socket is still polled so that a reset
+	 * is seen, unless our side of it is shut: then a hang-up is normal.
+	 */
+	if (c->flags & F_CDEAD || (ce == 0 && (c->flags & F_CSHUT)))
+		cp->fd = -1;
+	else
+		cp->fd = c->cfd;
+	cp->events = ce;
+	if (c->bfd == -1 || c->flags & F_BDEAD ||
+	    (be == 0 && (c->flags & F_BSHUT)))
+		bp->fd = -1;
+	else
+		bp->fd = c->bfd;
+	bp->events = be;
+}
+
+/*
+ * Asks the router about the bytes so far and acts on the answer.  Returns
+ * 0, or -1 if the connection was closed.
+ */
+static int
+conn_route(struct conn *c, int expired)
+{
+	static const unsigned char	 none[1];
+	struct pm_route			*r = &c->route;
+	char				 a[PM_ADDRSTRLEN];
+	const unsigned char		*p;
+
+	memset(r, 0, sizeof(*r));
+	p = c->up.p != NULL ? c->up.p + c->up.off : none;
+	router_route(p, c->up.len, (struct sockaddr *)&c->peer, expired, r);
+
+	switch (r->action) {
+	case PM_NOOP:
+		if (c->up.len >= PM_BUFSIZE) {
+			conn_close(c, "routing buffer full (%u bytes) "
+			    "without a decision", (unsigned)c->up.len);
+			return -1;
+		}
+		c->wait = r->wait_ms > 0 ? now + (uint64_t)r->wait_ms : 0;
+		timer_set(c, c->born + PM_ROUTE_TIMEOUT);
+		if (c->wait != 0 && c->wait < c->deadline)
+			timer_set(c, c->wait);
+		log_debug(IDF "route: wait (%u bytes)", ID(c),
+		    (unsigned)c->up.len);
+		return 0;
+	case PM_CLOSE:
+		if (r->reply == NULL) {
+			conn_close(c, "router closed (%u bytes)",
+			    (unsigned)c->up.len);
+			return -1;
+		}
+		if (r->replylen > PM_BUFSIZE || buf_get(&c->down) == -1) {
+			conn_close(c, "router reply of %zu bytes too long",
+			    r->replylen);
+			return -1;
+		}
+		memcpy(c->down.p, r->reply, r->replylen);
+		c->down.len = (uint32_t)r->replylen;
+		log_info(IDF "route: close after a %zu-byte reply", ID(c),
+		    r->replylen);
+		r->reply = NULL;
+		return conn_closing(c);
+	case PM_REMOTE:
+		break;
+	default:
+		conn_close(c, "router gave unknown action %d", r->action);
+		return -1;
+	}
+
+	if (r->addrlen == 0 || (r->addr.ss_family != AF_INET &&
+	    r->addr.ss_family != AF_INET6)) {
+		conn_close(c, "router gave no usable address");
+		return -1;
+	}
+	if ((r->data != NULL && r->datalen > PM_BUFSIZE) ||
+	    (r->reply != NULL && r->replylen > PM_BUFSIZE)) {
+		conn_close(c, "router data or reply longer than %d bytes",
+		    PM_BUFSIZE);
+		return -1;
+	}
+	if (r->data != NULL) {
+		if (r->datalen > 0) {
+			if (buf_get(&c->up) == -1) {
+				conn_close(c, "no buffer");
+				return -1;
+			}
+			memmove(c->up.p, r->data, r->datalen);
+			c->up.off = 0;
+			c->up.len = (uint32_t)r->datalen;
+		} else
+			buf_put(&c->up);
+	}
+	if (r->reply != NULL && r->replylen > 0) {
+		if (buf_get(&c->down) == -1) {
+			conn_close(c, "no buffer");
+			return -1;
+		}
+		memcpy(c->down.p, r->reply, r->replylen);
+		c->down.len = (uint32_t)r->replylen;
+	}
+	log_info(IDF "route: %s (%u bytes to send, %zu-byte reply)", ID(c),
+	    pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a)),
+	    (unsigned)c->up.len, r->reply != NULL ? r->replylen : 0);
+	r->data = r->reply = NULL;
+	r->datalen = r->replylen = 0;
+	c->wait = 0;
+	c->tries = 0;
+	if (c->down.len > 0) {
+		/* Send the reply now, not a poll round later. */
+		ssize_t	 n = buf_write(c->cfd, &c->down);
+
+		if (n == -1)
+			return conn_client_gone(c, errno);
+		if (n > 0)
+			c->ndown += (uint64_t)n;
+	}
+	return conn_connect(c);
+}
+
+/* Starts a connect attempt.  Returns 0, or -1 if c was closed. */
+static int
+conn_connect(struct conn *c)
+{
+	struct pm_route	*r = &c->route;
+	char		 a[PM_ADDRSTRLEN];
+	int		 fd, type = SOCK_STREAM;
+
+	c->tries++;
+	c->state = C_CONNECTING;
+	if (c->tries > 1)
+		log_info(IDF "connect %s: attempt %d", ID(c),
+		    pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a)),
+		    c->tries);
+#ifdef SOCK_NONBLOCK
+	type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
+#endif
+	if ((fd = socket(r->addr.ss_family, type, 0)) == -1)
+		return conn_connect_failed(c, strerror(errno));
+#ifndef SOCK_NONBLOCK
+	if (fd_setup(fd) == -1) {
+		close(fd);
+		return conn_connect_failed(c, strerror(errno));
+	}
+#endif
+	fd_nodelay(fd);
+	c->bfd = fd;
+	if (connect(fd, (struct sockaddr *)&r->addr, r->addrlen) == 0)
+		return conn_connect_done(c);
+	if (errno != EINPROGRESS && errno != EINTR)
+		return conn_connect_failed(c, strerror(errno));
+	timer_set(c, r->connect_ms > 0 ? now + (uint64_t)r->connect_ms : 0);
+	return 0;
+}
+
+/*
+ * Finishes a connect once the socket is writable or failed.  Returns 0, or
+ * -1 if c was closed.
+ */
+static int
+conn_connect_done(struct conn *c)
+{
+	char	 a[PM_ADDRSTRLEN];
+	int	 e;
+
+	if ((e = fd_error(c->bfd)) != 0)
+		return conn_connect_failed(c, strerror(e));
+	c->state = C_RELAY;
+	log_info(IDF "connected %s", ID(c),
+	    pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a)));
+	timer_set(c, c->route.idle_ms > 0 ?
+	    now + (uint64_t)c->route.idle_ms : 0);
+	return 0;
+}
+
+/*
+ * Handles a failed connect attempt: retry, or give up and tell the router.
+ * Returns 0, or -1 if c was closed.
+ */
+static int
+conn_connect_failed(struct conn *c, const char *why)
+{
+	char	 a[PM_ADDRSTRLEN];
+
+	if (c->bfd != -1) {
+		close(c->bfd);
+		c->bfd = -1;
+	}
+	BPFD(c - conns)->fd = -1;
+	pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
+	if (c->tries <= PM_CONNECT_RETRIES) {
+		log_info(IDF "connect %s failed: %s (attempt %d of %d); "
+		    "retrying in %d ms", ID(c), a, why, c->tries,
+		    PM_CONNECT_RETRIES + 1, PM_RETRY_MS);
+		c->state = C_RETRYWAIT;
+		timer_set(c, now + PM_RETRY_MS);
+		return 0;
+	}
+	if (c->flags & F_CEOF) {
+		conn_close(c, "connect %s failed: %s; the client had closed, "
+		    "so no connect error", a, why);
+		return -1;
+	}
+	log_warnx(IDF "connect %s failed after %d attempts: %s", ID(c), a,
+	    c->tries, why);
+	router_connect_error(&c->route);
+	if (c->down.len > 0)
+		return conn_closing(c);
+	conn_close(c, "connect error");
+	return -1;
+}
+
+/*
+ * Enters C_CLOSING: the backend is dropped, the client gets what is left in
+ * the down buffer, then its close is awaited.  Returns 0, or -1 if c was
+ * closed.
+ */
+static int
+conn_closing(struct conn *c)
+{
+	if (c->bfd != -1) {
+		close(c->bfd);
+		c->bfd = -1;
+	}
+	buf_put(&c->up);
+	c->state = C_CLOSING;
+	timer_set(c, now + PM_CLOSE_TIMEOUT);
+	return conn_closing_io(c, POLLOUT);
+}
+
+/*
+ * Writes the last reply, shuts the client's write side, then reads and
+ * drops what the client still sends until it closes, so that our close
+ * does not reset the connection under the reply.  Returns 0, or -1 if c
+ * was closed.
+ */
+static int
+conn_closing_io(struct conn *c, short rev)
+{
+	ssize_t	 n;
+
+	if (c->down.len > 0) {
+		if (!(rev & (POLLOUT | POLLERR | POLLHUP)))
+			return 0;
+		n = buf_write(c->cfd, &c->down);
+		if (n == -1) {
+			conn_close(c, "client gone before the reply: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (n > 0)
+			c->ndown += (uint64_t)n;
+		if (c->down.len > 0)
+			return 0;
+	}
+	if (!(c->flags & F_LINGER)) {
+		c->flags |= F_LINGER;
+		if (shutdown(c->cfd, SHUT_WR) == -1) {
+			conn_close(c, "reply sent");
+			return -1;
+		}
+		timer_set(c, now + PM_LINGER_MS);
+		rev |= POLLIN;
+	}
+	if (rev & (POLLIN | POLLERR | POLLHUP)) {
+		do {
+			n = read(c->cfd, scratch, sizeof(scratch));
+		} while (n == -1 && errno == EINTR);
+		if (n == 0 || (n == -1 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK)) {
+			conn_close(c, "reply sent");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The client socket failed (err) or hung up.  Before the relay this ends
+ * the connection with no error hook; during it, the client's direction is
+ * dead and the backend still gets what was buffered for it.  Returns 0, or
+ * -1 if c was closed.
+ */
+static int
+conn_client_gone(struct conn *c, int err)
+{
+	if (c->state != C_RELAY) {
+		conn_close(c, "client gone%s%s (state %d)",
+		    err ? ": " : "", err ? strerror(err) : "", c->state);
+		return -1;
+	}
+	if (c->down.len > 0)
+		log_info(IDF "client gone%s%s: %u bytes for it dropped", ID(c),
+		    err ? ": " : "", err ? strerror(err) : "",
+		    (unsigned)c->down.len);
+	c->flags |= F_CDEAD | F_CEOF;
+	buf_put(&c->down);
+	return 0;
+}
+
+/*
+ * The backend hung up (eof) or failed.  A backend that goes before sending
+ * a byte is a failed connect, as in the original: retried while nothing was
+ * sent to it, else reported to the router.  Returns 0, or -1 if c was
+ * closed.
+ */
+static int
+conn_backend_gone(struct conn *c, int err, const char *why)
+{
+	char	 a[PM_ADDRSTRLEN];
+
+	if (!(c->flags & F_BDATA)) {
+		if (c->nup == 0) {
+			c->flags &= ~(F_BSHUT | F_BEOF | F_BDEAD);
+			return conn_connect_failed(c, why);
+		}
+		log_warnx(IDF "backend %s %s without sending a byte",
+		    ID(c), pm_addr_str((struct sockaddr *)&c->route.addr, a,
+		    sizeof(a)), why);
+		if (!(c->flags & (F_CEOF | F_CDEAD)))
+			router_connect_error(&c->route);
+		if (c->down.len > 0 && !(c->flags & F_CDEAD))
+			return conn_closing(c);
+		conn_close(c, "backend %s without a byte", why);
+		return -1;
+	}
+	if (err) {
+		if (c->up.len > 0)
+			log_info(IDF "backend failed: %s: %u bytes for it "
+			    "dropped", ID(c), why, (unsigned)c->up.len);
+		c->flags |= F_BDEAD | F_BEOF;
+		buf_put(&c->up);
+	} else
+		c->flags |= F_BEOF;
+	return 0;
+}
+
+/*
+ * Passes on half-closes and closes c when both directions are done.
+ * Returns 0, or -1 if c was closed.
+ */
+static int
+conn_check(struct conn *c)
+{
+	int	 up_done, down_done;
+
+	if (c->state != C_RELAY)
+		return 0;
+	if ((c->flags & (F_CEOF | F_CDEAD)) && c->up.len == 0 &&
+	    !(c->flags & (F_BSHUT | F_BDEAD))) {
+		c->flags |= F_BSHUT;
+		if (shutdown(c->bfd, SHUT_WR) == -1)
+			c->flags |= F_BDEAD;
+	}
+	if ((c->flags & (F_BEOF | F_BDEAD)) && c->down.len == 0 &&
+	    !(c->flags & (F_CSHUT | F_CDEAD))) {
+		c->flags |= F_CSHUT;
+		if (shutdown(c->cfd, SHUT_WR) == -1)
+			c->flags |= F_CDEAD;
+	}
+	up_done = (c->flags & F_BDEAD) ||
+	    ((c->flags & (F_CEOF | F_CDEAD)) && c->up.len == 0);
+	down_done = (c->flags & F_CDEAD) ||
+	    ((c->flags & (F_BEOF | F_BDEAD)) && c->down.len == 0);
+	if (up_done && down_done) {
+		conn_close(c, "done");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Does the I/O that crev (client) and brev (backend) allow: a read is
+ * followed at once by the write it makes possible, without waiting for
+ * another poll round.
+ */
+static void
+conn_io(struct conn *c, short crev, short brev)
+{
+	const short	 rd = POLLIN | POLLHUP | POLLERR;
+	const short	 wr = POLLOUT | POLLHUP | POLLERR;
+	int		 ctouched = 0, btouched = 0;
+	ssize_t		 n;
+
+	if (c->state == C_CLOSING) {
+		if (conn_closing_io(c, crev) == 0)
+			conn_events(c);
+		return;
+	}
+	if (c->state == C_CONNECTING && brev != 0) {
+		if (conn_connect_done(c) == -1)
+			return;
+		if (c->state == C_RELAY)
+			brev = POLLOUT;
+		else
+			brev = 0;	/* retrying */
+	}
+
+	/* Client to up buffer. */
+	if ((crev & rd) && conn_client_readable(c)) {
+		ctouched = 1;
+		n = buf_read(c->cfd, &c->up);
+		if (n > 0) {
+			if (c->state == C_ROUTING) {
+				if (conn_route(c, 0) == 0)
+					conn_events(c);
+				return;
+			}
+			brev |= POLLOUT;
+		} else if (n == 0) {
+			c->flags |= F_CEOF;
+			if (c->state == C_ROUTING) {
+				conn_close(c, "client closed before a route "
+				    "(%u bytes)", (unsigned)c->up.len);
+				return;
+			}
+			if (c->state != C_RELAY)
+				log_info(IDF "client sent end of file during "
+				    "connect", ID(c));
+		} else if (n == -1) {
+			if (conn_client_gone(c, errno) == -1)
+				return;
+		}
+	}
+
+	/* Backend to down buffer. */
+	if ((brev & rd) && conn_backend_readable(c)) {
+		btouched = 1;
+		n = buf_read(c->bfd, &c->down);
+		if (n > 0) {
+			c->flags |= F_BDATA;
+			crev |= POLLOUT;
+		} else if (n == 0) {
+			if (conn_backend_gone(c, 0, "closed") == -1)
+				return;
+		} else if (n == -1) {
+			if (conn_backend_gone(c, errno, strerror(errno)) == -1)
+				return;
+		}
+		if (n != -2 && c->route.idle_ms > 0 && c->state == C_RELAY)
+			timer_set(c, now + (uint64_t)c->route.idle_ms);
+	}
+
+	/* Up buffer to backend. */
+	if ((brev & wr) && c->state == C_RELAY && c->up.len > 0 &&
+	    !(c->flags & F_BDEAD)) {
+		btouched = 1;
+		n = buf_write(c->bfd, &c->up);
+		if (n > 0) {
+			c->nup += (uint64_t)n;
+			if (c->route.idle_ms > 0)
+				timer_set(c, now + (uint64_t)c->route.idle_ms);
+		} else if (n == -1) {
+			if (conn_backend_gone(c, errno, strerror(errno)) == -1)
+				return;
+		}
+	}
+
+	/* Down buffer to client. */
+	if ((crev & wr) && c->down.len > 0 && !(c->flags & F_CDEAD)) {
+		ctouched = 1;
+		n = buf_write(c->cfd, &c->down);
+		if (n > 0)
+			c->ndown += (uint64_t)n;
+		else if (n == -1) {
+			if (conn_client_gone(c, errno) == -1)
+				return;
+		}
+	}
+
+	/* A failure on a socket we had nothing to do with. */
+	if (!ctouched && (crev & (POLLERR | POLLHUP)) && c->cfd != -1 &&
+	    !(c->flags & (F_CDEAD | F_CSHUT))) {
+		if (conn_client_gone(c, fd_error(c->cfd)) == -1)
+			return;
+	}
+	if (!btouched && (brev & (POLLERR | POLLHUP)) && c->state == C_RELAY &&
+	    !(c->flags & (F_BDEAD | F_BSHUT))) {
+		int	 e = fd_error(c->bfd);
+
+		if (conn_backend_gone(c, e ? e : EPIPE,
+		    e ? strerror(e) : "hung up") == -1)
+			return;
+	}
+
+	if (conn_check(c) == 0)
+		conn_events(c);
+}
+
+/* Acts on an expired deadline of c. */
+static void
+conn_timer(struct conn *c)
+{
+	char	 a[PM_ADDRSTRLEN];
+
+	c->deadline = 0;
+	switch (c->state) {
+	case C_ROUTING:
+		if (now >= c->born + PM_ROUTE_TIMEOUT) {
+			conn_close(c, "no route within %d ms (%u bytes)",
+			    PM_ROUTE_TIMEOUT, (unsigned)c->up.len);
+			return;
+		}
+		if (c->wait != 0 && now >= c->wait) {
+			c->wait = 0;
+			if (conn_route(c, 1) == -1)
+				return;
+		} else
+			timer_set(c, c->wait != 0 && c->wait <
+			    c->born + PM_ROUTE_TIMEOUT ? c->wait :
+			    c->born + PM_ROUTE_TIMEOUT);
+		break;
+	case C_CONNECTING:
+		if (conn_connect_failed(c, "connect timed out") == -1)
+			return;
+		break;
+	case C_RETRYWAIT:
+		if (conn_connect(c) == -1)
+			return;
+		break;
+	case C_RELAY:
+		pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
+		if (!(c->flags & F_BDATA)) {
+			log_warnx(IDF "backend %s: no byte within the "
+			    "inactivity timeout of %d ms%s", ID(c), a,
+			    c->route.idle_ms, (c->flags & (F_CEOF | F_CDEAD)) ?
+			    "; the client had closed, so no error" : "");
+			if (!(c->flags & (F_CEOF | F_CDEAD)))
+				router_idle_error(&c->route);
+		}
+		conn_close(c, "inactivity timeout (%d ms) on %s",
+		    c->route.idle_ms, a);
+		return;
+	case C_CLOSING:
+		conn_close(c, (c->flags & F_LINGER) ? "reply sent" :
+		    "client did not take the reply in time");
+		return;
+	default:
+		return;
+	}
+	conn_events(c);
+}
+
+/* Runs the expired timers and recomputes next_timer. */
+static void
+timers_run(void)
+{
+	struct conn	*c;
+	int		 i;
+
+	next_timer = TIME_NEVER;
+	for (i = 0; i <= hiwater; i++) {
+		c = &conns[i];
+		if (c->state == C_FREE || c->deadline == 0)
+			continue;
+		if (c->deadline <= now)
+			conn_timer(c);
+		if (c->state != C_FREE && c->deadline != 0 &&
+		    c->deadline < next_timer)
+			next_timer = c->deadline;
+	}
+}
+
+/*
+ * Process title: "proxymachine VERSION - ROUTER HOST:PORT - cur/max/tot
+ * conns".  setproctitle(3) where the system has it; on Linux the argument
+ * area is rewritten (the environment is moved out of the way first);
+ * elsewhere the title is only logged.
+ */
+static char	*title_area;
+static size_t	 title_size;
+
+static void
+title_init(int argc, char **argv)
+{
+#if !defined(HAVE_SETPROCTITLE) && defined(__linux__)
+	extern char	**environ;
+	char		 *end, **env;
+	int		  i, n;
+
+	if (argc < 1 || argv[0] == NULL)
+		return;
+	end = argv[0];
+	for (i = 0; i < argc; i++)
+		if (argv[i] == end)
+			end = argv[i] + strlen(argv[i]) + 1;
+	for (n = 0; environ[n] != NULL; n++)
+		if (environ[n] == end)
+			end = environ[n] + strlen(environ[n]) + 1;
+	if ((env = calloc((size_t)n + 1, sizeof(*env))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if ((env[i] = strdup(environ[i])) == NULL)
+			return;
+	environ = env;
+	title_area = argv[0];
+	title_size = (size_t)(end - argv[0]);
+#else
+	(void)argc;
+	(void)argv;
+#endif
+}
+
+static void
+title_update(void)
+{
+	char	 t[256];
+
+	title_dirty = 0;
+	snprintf(t, sizeof(t), "proxymachine %s - %s %s - %d/%d/%llu conns",
+	    PM_VERSION, router_name, laddr, nconn, nconn_max,
+	    (unsigned long long)nconn_total);
+#ifdef HAVE_SETPROCTITLE
+	setproctitle("-%s", t);
+#else
+	if (title_area != NULL && title_size > 1) {
+		size_t	 n = strlen(t);
+
+		if (n >= title_size)
+			n = title_size - 1;
+		memcpy(title_area, t, n);
+		memset(title_area + n, 0, title_size - n);
+	}
+#endif
+}
+
+/*
+ * The listener.
+ */
+
+static void
+listener_open(const char *host, const char *port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 e[256];
+	int			 one = 1;
+
+	if (addr_lookup(host, port, 1, &ss, &sslen, e, sizeof(e)) == -1)
+		errx(1, "listen address: %s", e);
+	pm_addr_str((struct sockaddr *)&ss, laddr, sizeof(laddr));
+	if ((lfd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+		err(1, "socket");
+	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1)
+		err(1, "setsockopt SO_REUSEADDR");
+	if (bind(lfd, (struct sockaddr *)&ss, sslen) == -1)
+		err(1, "bind %s", laddr);
+	if (listen(lfd, SOMAXCONN) == -1)
+		err(1, "listen %s", laddr);
+	if (fd_setup(lfd) == -1)
+		err(1, "fcntl");
+	pfd[PFD_LISTEN].fd = lfd;
+	pfd[PFD_LISTEN].events = POLLIN;
+}
+
+/* Polls the listener only while a connection can be taken. */
+static void
+listen_events(void)
+{
+	if (lfd == -1 || stopping || nconn >= maxconn ||
+	    (accept_resume != 0 && now < accept_resume))
+		pfd[PFD_LISTEN].fd = -1;
+	else {
+		if (accept_resume != 0) {
+			accept_resume = 0;
+			log_warnx("accepting again");
+		}
+		pfd[PFD_LISTEN].fd = lfd;
+	}
+}
+
+static void
+accept_batch(void)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, k;
+
+	for (k = 0; k < PM_ACCEPT_BATCH; k++) {
+		if (nconn >= maxconn) {
+			if (!pool_full) {
+				pool_full = 1;
+				log_warnx("pool full (%d connections): not "
+				    "accepting until one closes", nconn);
+			}
+			break;
+		}
+		len = sizeof(ss);
+#ifdef __linux__
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+		fd = accept(lfd, (struct sockaddr *)&ss, &len);
+		if (fd != -1 && fd_setup(fd) == -1) {
+			log_warn("accept: fcntl");
+			close(fd);
+			continue;
+		}
+#endif
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				log_warn("accept: pausing accepts for %d ms "
+				    "(%d connections open)", PM_ACCEPT_PAUSE,
+				    nconn);
+				accept_resume = now + PM_ACCEPT_PAUSE;
+				return;
+			default:
+				log_warn("accept");
+				return;
+			}
+		}
+		conn_new(fd, &ss);
+	}
+}
+
+/*
+ * Signals.  The handlers only set a flag and write a byte to a pipe that
+ * the loop polls, so no signal is lost between a check and poll(2).
+ */
+
+static void
+sig_handler(int sig)
+{
+	int	 saved = errno;
+	char	 b = (char)sig;
+
+	switch (sig) {
+	case SIGQUIT:
+		got_quit = 1;
+		break;
+	case SIGTERM:
+	case SIGINT:
+		got_term++;
+		break;
+	case SIGHUP:
+		got_hup = 1;
+		break;
+	}
+	(void)write(sigpipe[1], &b, 1);
+	errno = saved;
+}
+
+static void
+signals_init(void)
+{
+	struct sigaction	 sa;
+
+	if (pipe(sigpipe) == -1)
+		err(1, "pipe");
+	if (fd_setup(sigpipe[0]) == -1 || fd_setup(sigpipe[1]) == -1)
+		err(1, "fcntl");
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = sig_handler;
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	pfd[PFD_SIGNAL].fd = sigpipe[0];
+	pfd[PFD_SIGNAL].events = POLLIN;
+}
+
+static void
+signals_run(void)
+{
+	char	 b[64], e[512];
+	int	 i;
+
+	while (read(sigpipe[0], b, sizeof(b)) > 0)
+		;
+	if (got_hup) {
+		got_hup = 0;
+		if (router_load(conf_path, e, sizeof(e)) == -1)
+			log_warnx("reload failed, keeping the old table: %s",
+			    e);
+		else
+			log_warnx("reloaded %s", conf_path != NULL ?
+			    conf_path : "(no table)");
+	}
+	if (got_term > 1 && stopping == 2) {
+		log_warnx("second signal: closing %d connections now", nconn);
+		for (i = 0; i <= hiwater; i++)
+			if (conns[i].state != C_FREE)
+				conn_close(&conns[i], "shutdown");
+		stop_check();
+	}
+	if (got_term && stopping != 2)
+		stop_begin(2);
+	else if (got_quit && !stopping)
+		stop_begin(1);
+}
+
+/* Stops accepting; fast is 2 for TERM and INT, 1 for QUIT. */
+static void
+stop_begin(int how)
+{
+	stopping = how;
+	if (lfd != -1) {
+		close(lfd);
+		lfd = -1;
+		pfd[PFD_LISTEN].fd = -1;
+	}
+	if (how == 2) {
+		stop_deadline = now + PM_TERM_GRACE;
+		log_warnx("fast shutdown: not accepting; waiting at most %d ms "
+		    "for %d connections", PM_TERM_GRACE, nconn);
+	} else
+		log_warnx("graceful shutdown: not accepting; waiting for %d "
+		    "connections", nconn);
+	stop_said = now;
+	stop_left = nconn;
+}
+
+/* Exits once shutting down and done; logs progress once a second. */
+static void
+stop_check(void)
+{
+	int	 i;
+
+	if (!stopping)
+		return;
+	if (nconn == 0) {
+		log_warnx("all connections closed: exiting");
+		log_flush();
+		exit(0);
+	}
+	if (stopping == 2 && now >= stop_deadline) {
+		log_warnx("grace period over: closing %d connections", nconn);
+		for (i = 0; i <= hiwater; i++)
+			if (conns[i].state != C_FREE)
+				conn_close(&conns[i], "shutdown");
+		log_warnx("exiting");
+		log_flush();
+		exit(0);
+	}
+	if (now >= stop_said + 1000 && nconn != stop_left) {
+		log_warnx("shutdown: %d connections left", nconn);
+		stop_left = nconn;
+		stop_said = now;
+	}
+}
+
+/* Sizes the pool to the descriptor limit, raising it when allowed. */
+static void
+fd_limit(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + PM_RESERVE_FDS;
+	rlim_t		 old;
+
+	maxconn = PM_MAXCONN;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit");
+		return;
+	}
+	old = rl.rlim_cur;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > want) ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("setrlimit");
+			rl.rlim_cur = old;
+		} else if (rl.rlim_cur != old)
+			log_warnx("descriptor limit raised from %llu to %llu",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		if (rl.rlim_cur < PM_RESERVE_FDS + 2)
+			errx(1, "descriptor limit %llu is too low",
+			    (unsigned long long)rl.rlim_cur);
+		maxconn = (int)((rl.rlim_cur - PM_RESERVE_FDS) / 2);
+		log_warnx("descriptor limit %llu: pool shrunk from %d to %d "
+		    "connections", (unsigned long long)rl.rlim_cur,
+		    PM_MAXCONN, maxconn);
+	}
+}
+
+static void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: proxymachine [-qVv] [-c config] [-h host] [-p port]\n"
+	    "  -c, --config CONFIG   the %s router's table\n"
+	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
+	    "  -p, --port PORT       port to listen on (default 5432)\n"
+	    "  -q, --quiet           log only warnings and errors\n"
+	    "  -v, --verbose         log routing waits too\n"
+	    "  -V, --version         print the version and exit\n"
+	    "      --help            print this help and exit\n",
+	    router_name);
+	exit(status);
+}
+
+#ifndef PM_NO_MAIN
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument,	NULL,	'c' },
+		{ "host",	required_argument,	NULL,	'h' },
+		{ "port",	required_argument,	NULL,	'p' },
+		{ "quiet",	no_argument,		NULL,	'q' },
+		{ "verbose",	no_argument,		NULL,	'v' },
+		{ "version",	no_argument,		NULL,	'V' },
+		{ "help",	no_argument,		NULL,	'H' },
+		{ NULL,		0,			NULL,	0 }
+	};
+	const char	*host = "0.0.0.0", *port = "5432";
+	char		 e[512];
+	struct conn	*c;
+	int		 ch, i, n, timeout, hi;
+	short		 crev, brev;
+
+	while ((ch = getopt_long(argc, argv, "c:h:p:qvV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'h':
+			host = optarg;
+			break;
+		case 'p':
+			port = optarg;
+			break;
+		case 'q':
+			verbosity = 0;
+			break;
+		case 'v':
+			verbosity = 2;
+			break;
+		case 'V':
+			printf("proxymachine %s (router %s)\n", PM_VERSION,
+			    router_name);
+			return 0;
+		case 'H':
+			usage(0);
+			break;
+		default:
+			usage(1);
+		}
+	}
+	if (optind != argc)
+		usage(1);
+	if (*host == '\0' || *port == '\0')
+		usage(1);
+	/* The title overwrites argv: keep what we need elsewhere. */
+	if ((host = strdup(host)) == NULL || (port = strdup(port)) == NULL ||
+	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL))
+		err(1, "strdup");
+
+	now = clock_ms();
+	pool_init();
+	if (router_load(conf_path, e, sizeof(e)) == -1) {
+		log_flush();
+		errx(1, "%s", e);
+	}
+	fd_limit();
+	signals_init();
+	listener_open(host, port);
+	title_init(argc, argv);
+	log_warnx("proxymachine %s (router %s) listening on %s; %d "
+	    "connections of %d-byte buffers", PM_VERSION, router_name, laddr,
+	    maxconn, PM_BUFSIZE);
+
+	for (;;) {
+		listen_events();
+		stop_check();
+		if (title_dirty)
+			title_update();
+		timeout = -1;
+		if (next_timer != TIME_NEVER)
+			timeout = next_timer > now ?
+			    (int)(next_timer - now > INT_MAX ? INT_MAX :
+			    next_timer - now) : 0;
+		if (accept_resume != 0 && (timeout == -1 ||
+		    accept_resume - now < (uint64_t)timeout))
+			timeout = accept_resume > now ?
+			    (int)(accept_resume - now) : 0;
+		if (stopping && (timeout == -1 || timeout > 1000))
+			timeout = 1000;
+		log_flush();
+		n = poll(pfd, (nfds_t)(PFD_SLOTS + 2 * (hiwater + 1)),
+		    timeout);
+		now = clock_ms();
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll: %s", strerror(errno));
+		}
+		if (pfd[PFD_SIGNAL].revents)
+			signals_run();
+		if (pfd[PFD_LISTEN].fd != -1 && pfd[PFD_LISTEN].revents)
+			accept_batch();
+		hi = hiwater;
+		for (i = 0; i <= hi; i++) {
+			c = &conns[i];
+			crev = CPFD(i)->revents;
+			brev = BPFD(i)->revents;
+			if (c->state == C_FREE || (crev | brev) == 0)
+				continue;
+			CPFD(i)->revents = BPFD(i)->revents = 0;
+			if (CPFD(i)->fd == -1)
+				crev = 0;
+			if (BPFD(i)->fd == -1)
+				brev = 0;
+			conn_io(c, crev, brev);
+		}
+		if (now >= next_timer)
+			timers_run();
+	}
+}
+#endif /* PM_NO_MAIN */

@@ -1,0 +1,131 @@
+/*
+ * router.h: the contract between the proxymachine core and a router.
+ *
+ * The core owns the sockets, the timers and the memory.  A router maps the
+ * bytes a client has sent so far to one decision, and loads its table from
+ * the file named with -c.  Exactly one router is linked into the program;
+ * `make ROUTER=name` picks routers/name.c.
+ *
+ * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
+ */
+
+#ifndef PM_ROUTER_H
+#define PM_ROUTER_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+/* What the router decided. */
+enum pm_action {
+	PM_NOOP,	/* nothing yet: ask again when more bytes arrive */
+	PM_REMOTE,	/* connect to addr and relay */
+	PM_CLOSE	/* close the client, after sending reply if set */
+};
+
+/*
+ * One decision.  The core zeroes it before each call to router_route().
+ *
+ * PM_REMOTE: addr/addrlen name the backend (resolved when the table was
+ *   loaded: router_route() never resolves).  data/datalen, when data is
+ *   not NULL, replace the client's bytes as the first bytes sent to the
+ *   backend.  reply/replylen, when reply is not NULL, are sent to the
+ *   client at once, before the backend answers.  connect_ms bounds each
+ *   connect attempt (0: the system's own timeout); idle_ms closes both
+ *   sides when the backend connection sees no traffic for that long
+ *   (0: never).
+ * PM_CLOSE: reply/replylen, when set, are written to the client in full
+ *   before it is closed.
+ * PM_NOOP: wait_ms, when not 0, asks the core to call router_route()
+ *   again with `expired' set if no new byte arrives within that time.
+ *
+ * data and reply may point into the router's own static storage or into
+ * the bytes it was handed: the core copies them before it calls the router
+ * again.  Neither may be longer than the core's buffer (PM_BUFSIZE).
+ */
+struct pm_route {
+	enum pm_action		 action;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	const void		*data;
+	const void		*reply;
+	size_t			 datalen;
+	size_t			 replylen;
+	int			 connect_ms;
+	int			 idle_ms;
+	int			 wait_ms;
+};
+
+/*
+ * Implemented by the router.
+ *
+ * router_name is the router's name, as shown in the log and the process
+ * title.
+ *
+ * router_load() reads the table at path (NULL when -c was not given).  It
+ * is called once before the proxy listens and again on SIGHUP.  On success
+ * it returns 0 and the new table is in force.  On failure it returns -1,
+ * leaves the table in force untouched, and writes `file:line: problem' to
+ * err (errlen bytes with the NUL).
+ *
+ * router_route() decides for the len bytes at buf, sent so far by the
+ * client at peer.  It is called once when the client connects (len 0),
+ * then after every read that brought new bytes, and, when a PM_NOOP asked
+ * for it with wait_ms, with expired set once that wait ran out.  It does
+ * no I/O, no allocation and no name lookup.
+ *
+ * router_connect_error() is called when every connect attempt to
+ * route->addr failed (refused, timed out, or the backend closed before
+ * sending a byte), unless the client had gone first.
+ * router_idle_error() is called when the inactivity timeout closed a
+ * connection whose backend had never sent a byte.
+ */
+extern const char	router_name[];
+int	router_load(const char *path, char *err, size_t errlen);
+void	router_route(const unsigned char *buf, size_t len,
+	    const struct sockaddr *peer, int expired, struct pm_route *route);
+void	router_connect_error(const struct pm_route *route);
+void	router_idle_error(const struct pm_route *route);
+
+/*
+ * Provided by the core for routers.
+ *
+ * pm_log() writes one line to the log, with a timestamp; it takes a
+ * printf(3) format and adds the newline.
+ *
+ * pm_addr_parse() turns "host:port", "[v6addr]:port" or "host" (with
+ * defport, when defport is not NULL) into an address, resolving names
+ * (call it from router_load() only).  It returns 0, or -1 with the problem
+ * in err.
+ *
+ * pm_addr_str() writes "1.2.3.4:80" or "[::1]:80" for sa into buf and
+ * returns buf.
+ *
+ * pm_conf_read() reads the table at path line by line and calls fn(arg,
+ * line, err, errlen) for each line that is neither blank nor a comment
+ * (first non-blank byte `#'), with the line's end of line removed.  fn
+ * returns 0, or -1 with the problem in err; pm_conf_read() then returns -1
+ * with err rewritten as `path:line: problem'.  It returns 0 when every
+ * line was accepted.
+ *
+ * pm_conf_split() splits line in place at blanks into at most max fields
+ * and returns how many it found, or -1 when there are more than max.
+ */
+#define PM_ADDRSTRLEN	64
+
+void	pm_log(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+	    __attribute__((format(printf, 1, 2)))
+#endif
+	    ;
+int	pm_addr_parse(const char *spec, const char *defport,
+	    struct sockaddr_storage *ss, socklen_t *sslen,
+	    char *err, size_t errlen);
+char	*pm_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+int	pm_conf_read(const char *path,
+	    int (*fn)(void *arg, char *line, char *err, size_t errlen),
+	    void *arg, char *err, size_t errlen);
+int	pm_conf_split(char *line, char **fields, int max);
+
+#endif /* PM_ROUTER_H */

@@ -1,0 +1,202 @@
+/*
+ * tests/router_test.c: the router of the test suite.  It plays the
+ * configuration of the original ProxyMachine's tests (requests 'a', 'b',
+ * 'c', 'd', 'e' * 2048 + 'f', 'g', "connect reject", "inactivity") and a
+ * few more cases for the core's own tests.  The table names the backends:
+ *
+ *	a	host:port	tagging echo backend A
+ *	b	host:port	tagging echo backend B
+ *	a6	[::1]:port	backend A over IPv6
+ *	reject	host:port	a port nobody listens on
+ *	slow	host:port	a listener whose connects hang
+ *	flood	host:port	a backend that sends without end
+ *	hookfile path		where the error hooks write the remote
+ *
+ * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../router.h"
+
+enum { B_A, B_B, B_A6, B_REJECT, B_SLOW, B_FLOOD, B_MAX };
+
+static const char *const names[B_MAX] = {
+	"a", "b", "a6", "reject", "slow", "flood"
+};
+
+struct table {
+	struct sockaddr_storage	 addr[B_MAX];
+	socklen_t		 len[B_MAX];
+	char			 hookfile[512];
+};
+
+static struct table	 cur, next;
+
+const char	 router_name[] = "test";
+
+/* Parses one table line into next; returns 0, or -1 with err set. */
+static int
+load_line(void *arg, char *line, char *err, size_t errlen)
+{
+	char	*f[3];
+	int	 n, i;
+
+	(void)arg;
+	if ((n = pm_conf_split(line, f, 3)) != 2) {
+		snprintf(err, errlen, "expected: name host:port");
+		return -1;
+	}
+	if (strcmp(f[0], "hookfile") == 0) {
+		snprintf(next.hookfile, sizeof(next.hookfile), "%s", f[1]);
+		return 0;
+	}
+	for (i = 0; i < B_MAX; i++)
+		if (strcmp(f[0], names[i]) == 0)
+			return pm_addr_parse(f[1], NULL, &next.addr[i],
+			    &next.len[i], err, errlen);
+	snprintf(err, errlen, "unknown backend name '%s'", f[0]);
+	return -1;
+}
+
+int
+router_load(const char *path, char *err, size_t errlen)
+{
+	memset(&next, 0, sizeof(next));
+	if (path == NULL) {
+		snprintf(err, errlen, "the test router needs a table (-c)");
+		return -1;
+	}
+	if (pm_conf_read(path, load_line, NULL, err, errlen) == -1)
+		return -1;
+	cur = next;
+	return 0;
+}
+
+/* Fills r to connect to backend b; returns nothing. */
+static void
+remote(struct pm_route *r, int b)
+{
+	r->action = PM_REMOTE;
+	r->addr = cur.addr[b];
+	r->addrlen = cur.len[b];
+}
+
+static int
+is(const unsigned char *buf, size_t len, const char *s)
+{
+	return len == strlen(s) && memcmp(buf, s, len) == 0;
+}
+
+static int
+starts(const unsigned char *buf, size_t len, const char *s)
+{
+	return len >= strlen(s) && memcmp(buf, s, strlen(s)) == 0;
+}
+
+void
+router_route(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, int expired, struct pm_route *r)
+{
+	size_t	 i;
+
+	(void)peer;
+	if (len == 0 && !expired) {
+		r->action = PM_NOOP;
+		return;
+	}
+	if (is(buf, len, "a"))
+		remote(r, B_A);
+	else if (is(buf, len, "b"))
+		remote(r, B_B);
+	else if (is(buf, len, "c")) {
+		remote(r, B_A);
+		r->data = "ccc";
+		r->datalen = 3;
+	} else if (is(buf, len, "d")) {
+		r->action = PM_CLOSE;
+		r->reply = "ddd";
+		r->replylen = 3;
+	} else if (len == 2048 || len == 2049) {
+		for (i = 0; i < 2048 && buf[i] == 'e'; i++)
+			;
+		if (i < 2048)
+			r->action = PM_CLOSE;
+		else if (len == 2048)
+			r->action = PM_NOOP;
+		else if (buf[2048] == 'f')
+			remote(r, B_A);
+		else
+			r->action = PM_CLOSE;
+	} else if (is(buf, len, "g")) {
+		remote(r, B_A);
+		r->data = "g2";
+		r->datalen = 2;
+		r->reply = "g3-";
+		r->replylen = 3;
+	} else if (is(buf, len, "connect reject"))
+		remote(r, B_REJECT);
+	else if (is(buf, len, "inactivity")) {
+		remote(r, B_A);
+		r->data = "sleep 3";
+		r->datalen = 7;
+		r->idle_ms = 1000;
+	} else if (is(buf, len, "slow")) {
+		remote(r, B_SLOW);
+		r->connect_ms = 300;
+	} else if (is(buf, len, "six"))
+		remote(r, B_A6);
+	else if (starts(buf, len, "bulk\n"))
+		remote(r, B_A);
+	else if (starts(buf, len, "flood\n"))
+		remote(r, B_FLOOD);
+	else if (is(buf, len, "wait")) {
+		if (expired) {
+			r->action = PM_CLOSE;
+			r->reply = "waited";
+			r->replylen = 6;
+		} else {
+			r->action = PM_NOOP;
+			r->wait_ms = 500;
+		}
+	} else if (len < 2048 && (buf[0] == 'e' || starts(buf, len, "b") ||
+	    starts(buf, len, "connect reject") ||
+	    starts(buf, len, "inactivity") || starts(buf, len, "bulk") ||
+	    starts(buf, len, "flood") || starts(buf, len, "wai") ||
+	    starts(buf, len, "si") || starts(buf, len, "sl")))
+		r->action = PM_NOOP;	/* a prefix of a known request */
+	else
+		r->action = PM_CLOSE;
+}
+
+/* Writes the remote to the hook file, as the original's tests did. */
+static void
+hook(const struct pm_route *r)
+{
+	char	 a[PM_ADDRSTRLEN];
+	FILE	*fp;
+
+	pm_addr_str((const struct sockaddr *)&r->addr, a, sizeof(a));
+	if (cur.hookfile[0] == '\0' || (fp = fopen(cur.hookfile, "w")) == NULL)
+		return;
+	fprintf(fp, "%s\n", a);
+	fclose(fp);
+}
+
+void
+router_connect_error(const struct pm_route *r)
+{
+	pm_log("test router: connect error hook");
+	hook(r);
+}
+
+void
+router_idle_error(const struct pm_route *r)
+{
+	pm_log("test router: inactivity error hook");
+	hook(r);
+}
