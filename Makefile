@@ -57,7 +57,8 @@ tests/proxymachine-test: $(SRCS) tests/router_test.c .router
 	    proxymachine.c tests/router_test.c
 
 tests/proxymachine-small: $(SRCS) tests/router_test.c .router
-	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 -DPM_ROUTE_TIMEOUT=1500 \
+	    $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -o $@ proxymachine.c tests/router_test.c
 
 tests/proxymachine-git: $(SRCS) routers/git.c .router

@@ -198,6 +198,7 @@ static uint64_t		 next_timer = TIME_NEVER;	/* lower bound */
 static int		 lfd = -1;		/* listener */
 static char		 laddr[PM_ADDRSTRLEN];	/* what it is bound to */
 static uint64_t		 accept_resume;		/* paused until, 0: not */
+static int		 accept_failing;	/* said so in the log */
 static int		 pool_full;		/* said so in the log */
 
 static int		 sigpipe[2] = { -1, -1 };
@@ -1303,7 +1304,11 @@ conn_io(struct conn *c, short crev, short brev)
 			if (conn_backend_gone(c, errno, strerror(errno)) == -1)
 				return;
 		}
-		if (n != -2 && c->route.idle_ms > 0 && c->state == C_RELAY)
+		if (c->state != C_RELAY) {
+			conn_events(c);		/* retrying or closing */
+			return;
+		}
+		if (n != -2 && c->route.idle_ms > 0)
 			timer_set(c, now + (uint64_t)c->route.idle_ms);
 	}
 
@@ -1319,6 +1324,10 @@ conn_io(struct conn *c, short crev, short brev)
 		} else if (n == -1) {
 			if (conn_backend_gone(c, errno, strerror(errno)) == -1)
 				return;
+			if (c->state != C_RELAY) {
+				conn_events(c);
+				return;
+			}
 		}
 	}
 
@@ -1528,10 +1537,7 @@ listen_events(void)
 	    (accept_resume != 0 && now < accept_resume))
 		pfd[PFD_LISTEN].fd = -1;
 	else {
-		if (accept_resume != 0) {
-			accept_resume = 0;
-			log_warnx("accepting again");
-		}
+		accept_resume = 0;
 		pfd[PFD_LISTEN].fd = lfd;
 	}
 }
@@ -1579,15 +1585,22 @@ accept_batch(void)
 			case ENFILE:
 			case ENOBUFS:
 			case ENOMEM:
-				log_warn("accept: pausing accepts for %d ms "
-				    "(%d connections open)", PM_ACCEPT_PAUSE,
-				    nconn);
+				if (!accept_failing)
+					log_warn("accept: pausing accepts "
+					    "for %d ms at a time (%d "
+					    "connections open)",
+					    PM_ACCEPT_PAUSE, nconn);
+				accept_failing = 1;
 				accept_resume = now + PM_ACCEPT_PAUSE;
 				return;
 			default:
 				log_warn("accept");
 				return;
 			}
+		}
+		if (accept_failing) {
+			accept_failing = 0;
+			log_warnx("accepting again");
 		}
 		conn_new(fd, &ss);
 	}

@@ -98,6 +98,22 @@ starts(const unsigned char *buf, size_t len, const char *s)
 	return len >= strlen(s) && memcmp(buf, s, strlen(s)) == 0;
 }
 
+/* Returns whether buf is the start of a longer known request. */
+static int
+partial(const unsigned char *buf, size_t len)
+{
+	static const char *const known[] = {
+		"connect reject", "inactivity", "bulk\n", "flood\n", "wait",
+		"six", "slow"
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (len < strlen(known[i]) && memcmp(buf, known[i], len) == 0)
+			return 1;
+	return 0;
+}
+
 void
 router_route(const unsigned char *buf, size_t len,
     const struct sockaddr *peer, int expired, struct pm_route *r)
@@ -121,14 +137,13 @@ router_route(const unsigned char *buf, size_t len,
 		r->action = PM_CLOSE;
 		r->reply = "ddd";
 		r->replylen = 3;
-	} else if (len == 2048 || len == 2049) {
-		for (i = 0; i < 2048 && buf[i] == 'e'; i++)
+	} else if (buf[0] == 'e') {
+		/* 'e' * 2048 waits; one 'f' more routes; only 'e's wait. */
+		for (i = 0; i < len && buf[i] == 'e'; i++)
 			;
-		if (i < 2048)
-			r->action = PM_CLOSE;
-		else if (len == 2048)
+		if (i == len)
 			r->action = PM_NOOP;
-		else if (buf[2048] == 'f')
+		else if (i == 2048 && len == 2049 && buf[2048] == 'f')
 			remote(r, B_A);
 		else
 			r->action = PM_CLOSE;
@@ -163,12 +178,8 @@ router_route(const unsigned char *buf, size_t len,
 			r->action = PM_NOOP;
 			r->wait_ms = 500;
 		}
-	} else if (len < 2048 && (buf[0] == 'e' || starts(buf, len, "b") ||
-	    starts(buf, len, "connect reject") ||
-	    starts(buf, len, "inactivity") || starts(buf, len, "bulk") ||
-	    starts(buf, len, "flood") || starts(buf, len, "wai") ||
-	    starts(buf, len, "si") || starts(buf, len, "sl")))
-		r->action = PM_NOOP;	/* a prefix of a known request */
+	} else if (partial(buf, len))
+		r->action = PM_NOOP;
 	else
 		r->action = PM_CLOSE;
 }

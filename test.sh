@@ -1,0 +1,548 @@
+#!/bin/sh
+# test.sh: the proxymachine test suite.  POSIX sh (dash, bash), OpenBSD nc
+# and tests/pmtest, loopback only; every wait is bounded and only the
+# processes started here are killed.  `make testbins` builds what it runs.
+#
+#	sh test.sh		everything
+#	sh test.sh core		only the relay engine
+#	sh test.sh git		only one router's tests (git, socks4, custom)
+#
+# BINDIR names where the binaries are (default tests), RUN a program put
+# in front of every proxy (valgrind, qemu-user).
+
+cd "$(dirname "$0")" || exit 1
+. tests/lib.sh
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+H=127.0.0.1
+PM=$BINDIR/proxymachine-test
+SMALL=$BINDIR/proxymachine-small
+ONLY=${1:-all}
+
+for b in "$PMTEST" "$PM" "$SMALL"; do
+	if [ ! -x "$b" ]; then
+		echo "test.sh: $b is missing: run make testbins" >&2
+		exit 1
+	fi
+done
+
+# The nc flavour: OpenBSD's knows -N (shut down the write side at EOF).
+NC=
+if command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-N'; then
+	NC=nc
+fi
+
+# Starts a proxy: pm_start BINARY CONF [ARGS...]; sets PP, PMPID, LOG.
+pm_start()
+{
+	_bin=$1
+	_conf=$2
+	shift 2
+	PP=$(freeport)
+	LOG=$T/pm.$PP.log
+	spawn $RUN "$_bin" -c "$_conf" -h $H -p "$PP" "$@" 2>"$LOG"
+	PMPID=$LASTPID
+	if ! waitport $H "$PP"; then
+		echo "proxy did not start:" >&2
+		cat "$LOG" >&2
+		return 1
+	fi
+}
+
+# Sends through the proxy: say DATA [pmtest send options].
+say()
+{
+	_d=$1
+	shift
+	"$PMTEST" send $H "$PP" "$_d" "$@" 2>/dev/null
+}
+
+# expect NAME WANT DATA [options]: the reply to DATA is WANT.
+expect()
+{
+	_n=$1
+	_w=$2
+	shift 2
+	_got=$(say "$@")
+	if [ "$_got" = "$_w" ]; then
+		ok "$_n"
+	else
+		fail "$_n" "wanted '$_w', got '$_got'"
+	fi
+}
+
+# Waits for a pattern in a log: logwait SECS FILE PATTERN.
+logwait()
+{
+	waitfor "$1" grep -q -- "$3" "$2"
+}
+
+# The duration, in ms, of the first close line matching PATTERN in LOG.
+close_ms()
+{
+	grep -- "$2" "$1" | grep ' close: ' | head -n 1 |
+	    sed 's/.* \([0-9][0-9]*\)\.\([0-9][0-9][0-9]\) s$/\1\2/'
+}
+
+# Resident memory of a process, in KiB.
+rss_kib()
+{
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# --- backends -----------------------------------------------------------
+
+start_backends()
+{
+	PA=$(freeport)
+	spawn "$PMTEST" echo $H "$PA"
+	PB=$(freeport)
+	spawn "$PMTEST" echo $H "$PB"
+	PR=$(freeport)			# nobody listens: refused
+	PS=$(freeport)
+	spawn "$PMTEST" blackhole $H "$PS"
+	PF=$(freeport)
+	spawn "$PMTEST" flood $H "$PF" "$T/flood.count"
+	HAVE6=
+	if PA6=$("$PMTEST" freeport ::1 2>/dev/null); then
+		spawn "$PMTEST" echo ::1 "$PA6"
+		HAVE6=1
+	else
+		PA6=1
+	fi
+	waitport $H "$PA" && waitport $H "$PB" && waitport $H "$PF" ||
+	    { echo "backends did not start" >&2; exit 1; }
+	if [ -n "$HAVE6" ]; then
+		waitport ::1 "$PA6" || HAVE6=
+	fi
+	CONF=$T/test.conf
+	HOOK=$T/hook
+	cat >"$CONF" <<-EOF
+	# the test router's table
+	a	$H:$PA
+	b	$H:$PB
+	a6	[::1]:$PA6
+	reject	$H:$PR
+	slow	$H:$PS
+	flood	$H:$PF
+	hookfile $HOOK
+	EOF
+}
+
+# --- the original's suite ---------------------------------------------
+
+t_original()
+{
+	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
+	expect "route a to backend A" "$PA:a" a
+	expect "route b to backend B" "$PB:b" b
+	expect "unknown bytes closed with no reply" "" xxx
+	grep -q "router closed" "$LOG" &&
+	    ok "unknown bytes: close logged" ||
+	    fail "unknown bytes: close logged"
+	expect "c routed with the data replaced" "$PA:ccc" c
+	expect "d closed with a string" "ddd" d
+	expect "g: data, and a reply to the client first" "g3-$PA:g2" g
+	if [ -n "$NC" ]; then
+		_e=$(printf '%2048s' '' | tr ' ' e)
+		_got=$( { printf '%s' "$_e"; sleep 0.5; printf f; } |
+		    timeout 20 nc -N $H "$PP")
+		[ "$_got" = "$PA:${_e}f" ] &&
+		    ok "noop on 2048 bytes, routed by one more" ||
+		    fail "noop on 2048 bytes, routed by one more" \
+		    "got ${#_got} bytes"
+	else
+		fail "noop test" "needs OpenBSD nc"
+	fi
+	expect "request sent one byte at a time" "$PA:bulk
+one byte at a time" 'bulk\none byte at a time' -b
+
+	rm -f "$HOOK"
+	expect "refused backend: client closed" "" "connect reject" -k -t 30
+	[ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PR" ] &&
+	    ok "refused backend: connect error hook with the remote" ||
+	    fail "refused backend: connect error hook" \
+	    "hook file: '$(cat "$HOOK" 2>/dev/null)'"
+	grep -q "attempt 11 of 11" "$LOG" &&
+	    ok "refused backend: 10 retries before the hook" ||
+	    fail "refused backend: 10 retries before the hook"
+
+	rm -f "$HOOK"
+	expect "inactivity: client closed" "" inactivity -k -t 30
+	[ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PA" ] &&
+	    ok "inactivity: inactivity hook with the remote" ||
+	    fail "inactivity: inactivity hook" \
+	    "hook file: '$(cat "$HOOK" 2>/dev/null)'"
+	_ms=$(close_ms "$LOG" "inactivity timeout")
+	[ -n "$_ms" ] && [ "$_ms" -ge 1000 ] &&
+	    ok "inactivity: took at least 1 s ($_ms ms)" ||
+	    fail "inactivity: took at least 1 s" "'$_ms' ms"
+
+	rm -f "$HOOK"
+	say inactivity -q 100 >/dev/null
+	sleep 3.1
+	[ ! -e "$HOOK" ] &&
+	    ok "a client that leaves is no server error" ||
+	    fail "a client that leaves is no server error"
+
+	rm -f "$HOOK"
+	_n=$(grep -c ' close: ' "$LOG")
+	say slow -q 200 >/dev/null
+	logwait 15 "$LOG" "$H:$PS failed.*client had closed"
+	[ ! -e "$HOOK" ] &&
+	    ok "client leaving during a slow connect: no hook" ||
+	    fail "client leaving during a slow connect: no hook"
+	rm -f "$HOOK"
+	expect "slow connect: connect timeout, client closed" "" slow -k \
+	    -t 30
+	[ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PS" ] &&
+	    ok "slow connect: connect error hook after the timeouts" ||
+	    fail "slow connect: connect error hook"
+	grep -q "connect timed out" "$LOG" &&
+	    ok "slow connect: timeout logged" ||
+	    fail "slow connect: timeout logged"
+
+	expect "wait_ms: the router is asked again" "waited" wait -k
+	expect "garbage closed with no reply" "" '\x00\xff\x16\x03garbage'
+	reap "$PMPID"
+}
+
+# --- the relay ---------------------------------------------------------
+
+t_relay()
+{
+	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
+	_out=$("$PMTEST" bulk $H "$PP" 100000000 -p 'bulk\n' -t 300 2>&1)
+	case $_out in
+	*ok*)	ok "100 MB both ways, byte-exact ($_out)" ;;
+	*)	fail "100 MB both ways, byte-exact" "$_out" ;;
+	esac
+	grep -q "100000005 bytes up, 100000008 down" "$LOG" &&
+	    ok "byte counts logged at close" ||
+	    fail "byte counts logged at close"
+
+	# Half-close: the client shuts its side after the request; the
+	# backend's answer still comes back whole, then its end of file.
+	_out=$("$PMTEST" bulk $H "$PP" 3000000 -p 'bulk\n' 2>&1)
+	case $_out in
+	*ok*)	ok "half-close: answer after the client's end of file" ;;
+	*)	fail "half-close" "$_out" ;;
+	esac
+
+	# A slow reader while the backend floods: the proxy stops reading
+	# the backend; the backend blocks; memory stays flat.
+	_r0=$(rss_kib "$PMPID")
+	spawn "$PMTEST" slowread $H "$PP" 'flood\n' 4 512
+	_sr=$LASTPID
+	sleep 2
+	_c1=$(cat "$T/flood.count" 2>/dev/null || echo 0)
+	_r1=$(rss_kib "$PMPID")
+	sleep 1.5
+	_c2=$(cat "$T/flood.count" 2>/dev/null || echo 0)
+	wait "$_sr" 2>/dev/null
+	if [ "$_c2" -gt 0 ] && [ "$_c2" -lt 33554432 ] &&
+	    [ $((_c2 - _c1)) -lt 1048576 ]; then
+		ok "slow reader: backend held back ($_c1, then $_c2 bytes)"
+	else
+		fail "slow reader: backend held back" "$_c1 then $_c2 bytes"
+	fi
+	if [ -n "$_r0" ] && [ -n "$_r1" ] && [ $((_r1 - _r0)) -lt 1024 ]; then
+		ok "slow reader: RSS bounded ($_r0 KiB, then $_r1 KiB)"
+	else
+		fail "slow reader: RSS bounded" "$_r0 KiB, then $_r1 KiB"
+	fi
+	expect "still serving after the flood" "$PA:a" a
+
+	# A client that resets in the middle: the others go on.
+	"$PMTEST" send $H "$PP" 'flood\n' -q 300 >/dev/null 2>&1
+	expect "a reset client does not disturb the others" "$PB:b" b
+
+	# The process title.
+	if [ -r "/proc/$PMPID/cmdline" ]; then
+		_t=$(tr '\0' ' ' <"/proc/$PMPID/cmdline")
+		case $_t in
+		"proxymachine "*" - test $H:$PP - "*/*/*" conns"*)
+			ok "process title: $_t" ;;
+		*)	fail "process title" "'$_t'" ;;
+		esac
+	fi
+	reap "$PMPID"
+}
+
+# --- limits --------------------------------------------------------------
+
+t_limits()
+{
+	pm_start "$SMALL" "$CONF" || { fail "small proxy starts"; return; }
+	spawn "$PMTEST" hold $H "$PP" 4 a 30
+	_h=$LASTPID
+	logwait 10 "$LOG" "pool full" &&
+	    ok "pool full: logged" || fail "pool full: logged"
+	_got=$(say b -t 2)
+	[ -z "$_got" ] && ok "pool full: no new connection served" ||
+	    fail "pool full: no new connection served" "'$_got'"
+	spawn "$PMTEST" send $H "$PP" b -t 20
+	_w=$LASTPID
+	sleep 1
+	grep -c "pool full" "$LOG" | grep -qx 1 &&
+	    ok "pool full: said once" || fail "pool full: said once"
+	reap "$_h"
+	_got=$(say b -t 10)
+	[ "$_got" = "$PB:b" ] && ok "pool has room again: served" ||
+	    fail "pool has room again: served" "'$_got'"
+	reap "$_w"
+	logwait 5 "$LOG" "accepting" && ok "pool has room again: logged" ||
+	    fail "pool has room again: logged"
+
+	# Routing timeout (1.5 s in this build) and a full routing buffer.
+	_got=$(say e -k -t 10)
+	logwait 5 "$LOG" "no route within 1500 ms" &&
+	    ok "routing timeout closes a silent client" ||
+	    fail "routing timeout closes a silent client"
+	_got=$(say e -n 40000 -k -t 10)
+	logwait 5 "$LOG" "routing buffer full" &&
+	    ok "routing buffer full closes the client" ||
+	    fail "routing buffer full closes the client"
+	expect "still serving" "$PA:a" a
+	reap "$PMPID"
+
+	# A low descriptor limit shrinks the pool, and says so.
+	PP=$(freeport)
+	( ulimit -n 40 && exec $RUN "$PM" -c "$CONF" -h $H -p "$PP" ) \
+	    2>"$T/fd.log" &
+	_p=$!
+	PIDS="$PIDS $_p"
+	waitport $H "$PP"
+	grep -q "pool shrunk from 1024 to 12 connections" "$T/fd.log" &&
+	    ok "low descriptor limit: pool shrunk, logged" ||
+	    fail "low descriptor limit: pool shrunk, logged" \
+	    "$(cat "$T/fd.log")"
+	_got=$(say a)
+	[ "$_got" = "$PA:a" ] && ok "runs under a low descriptor limit" ||
+	    fail "runs under a low descriptor limit" "'$_got'"
+	reap "$_p"
+}
+
+# --- IPv6 ----------------------------------------------------------------
+
+t_ipv6()
+{
+	if [ -z "$HAVE6" ]; then
+		echo "ok - IPv6 # SKIP no ::1 on this machine"
+		return
+	fi
+	PP=$(freeport ::1)
+	LOG=$T/pm6.log
+	spawn $RUN "$PM" -c "$CONF" -h ::1 -p "$PP" 2>"$LOG"
+	PMPID=$LASTPID
+	waitport ::1 "$PP"
+	_got=$("$PMTEST" send ::1 "$PP" six 2>/dev/null)
+	[ "$_got" = "$PA6:six" ] && ok "IPv6 listener and [::1] remote" ||
+	    fail "IPv6 listener and [::1] remote" "'$_got'"
+	grep -q "listening on \[::1\]:$PP" "$LOG" &&
+	    ok "IPv6 listener logged" || fail "IPv6 listener logged"
+	reap "$PMPID"
+}
+
+# --- command line ----------------------------------------------------------
+
+t_cli()
+{
+	"$PM" --help >"$T/help" 2>&1 && grep -q -- '-p, --port' "$T/help" &&
+	    grep -q -- '-h, --host' "$T/help" &&
+	    grep -q -- '-c, --config' "$T/help" &&
+	    ok "--help prints the options and exits 0" ||
+	    fail "--help prints the options and exits 0"
+	"$PM" -V | grep -q '^proxymachine [0-9]' &&
+	    ok "-V prints the version" || fail "-V prints the version"
+	"$PM" --version | grep -q 'router test' &&
+	    ok "--version names the router" || fail "--version"
+	"$PM" -x >"$T/o" 2>"$T/e"
+	[ $? -ne 0 ] && [ ! -s "$T/o" ] && grep -q usage "$T/e" &&
+	    ok "bad option: usage on stderr, non-zero" ||
+	    fail "bad option: usage on stderr, non-zero"
+	"$PM" -c "$CONF" extra >/dev/null 2>"$T/e"
+	[ $? -ne 0 ] && grep -q usage "$T/e" &&
+	    ok "stray argument: usage, non-zero" ||
+	    fail "stray argument: usage, non-zero"
+	"$PM" -c "$CONF" -p >/dev/null 2>&1
+	[ $? -ne 0 ] && ok "missing option argument: non-zero" ||
+	    fail "missing option argument: non-zero"
+	"$PM" -c "$CONF" -h $H -p 70000 >/dev/null 2>"$T/e"
+	[ $? -ne 0 ] && grep -q "bad port" "$T/e" &&
+	    ok "bad port: non-zero, said" || fail "bad port: non-zero, said"
+	"$PM" -c "$T/nonexistent" -h $H -p "$(freeport)" 2>"$T/e"
+	[ $? -ne 0 ] && grep -q "nonexistent" "$T/e" &&
+	    ok "missing table: non-zero, named" ||
+	    fail "missing table: non-zero, named"
+	printf 'a %s:%s\nbogus line here\n' $H "$PA" >"$T/bad.conf"
+	_p=$(freeport)
+	"$PM" -c "$T/bad.conf" -h $H -p "$_p" 2>"$T/e"
+	_rc=$?
+	[ $_rc -ne 0 ] && grep -q "bad.conf:2: " "$T/e" &&
+	    ok "bad table line: file:line, non-zero" ||
+	    fail "bad table line: file:line, non-zero" "$(cat "$T/e")"
+	"$PMTEST" waitport $H "$_p" 1 && fail "bad table: never listens" ||
+	    ok "bad table: never listens"
+	printf 'a nosuchhost.invalid:1\n' >"$T/bad2.conf"
+	"$PM" -c "$T/bad2.conf" -h $H -p "$_p" 2>"$T/e"
+	[ $? -ne 0 ] && grep -q "bad2.conf:1: " "$T/e" &&
+	    ok "unresolvable remote: file:line, non-zero" ||
+	    fail "unresolvable remote: file:line, non-zero" "$(cat "$T/e")"
+
+	# Defaults: 0.0.0.0 and port 5432, when that port is free here.
+	if "$PMTEST" waitport $H 5432 1; then
+		echo "ok - defaults # SKIP port 5432 is taken here"
+	else
+		LOG=$T/default.log
+		spawn $RUN "$PM" -c "$CONF" 2>"$LOG"
+		PMPID=$LASTPID
+		if waitport $H 5432 && grep -q "listening on 0.0.0.0:5432" \
+		    "$LOG"; then
+			ok "defaults: 0.0.0.0:5432"
+		else
+			fail "defaults: 0.0.0.0:5432" "$(cat "$LOG")"
+		fi
+		reap "$PMPID"
+	fi
+	_p=$(freeport)
+	"$PMTEST" echo $H "$_p" &
+	_e=$!
+	PIDS="$PIDS $_e"
+	waitport $H "$_p"
+	"$PM" -c "$CONF" -h $H -p "$_p" 2>"$T/e"
+	[ $? -ne 0 ] && grep -q "bind" "$T/e" &&
+	    ok "port in use: non-zero, said" || fail "port in use" \
+	    "$(cat "$T/e")"
+	reap "$_e"
+}
+
+# --- signals -----------------------------------------------------------
+
+t_signals()
+{
+	# QUIT: stop accepting at once, let the transfer in flight finish.
+	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
+	"$PMTEST" bulk $H "$PP" 30000000 -p 'bulk\n' >"$T/q.out" 2>&1 &
+	_b=$!
+	PIDS="$PIDS $_b"
+	logwait 10 "$LOG" "route: $H:$PA"
+	kill -QUIT "$PMPID"
+	logwait 10 "$LOG" "graceful shutdown"
+	"$PMTEST" waitport $H "$PP" 1 &&
+	    fail "QUIT: stops accepting" || ok "QUIT: stops accepting"
+	wait "$_b"
+	grep -q ok "$T/q.out" && ok "QUIT: transfer in flight completes" ||
+	    fail "QUIT: transfer in flight completes" "$(cat "$T/q.out")"
+	wait "$PMPID"
+	_rc=$?
+	[ $_rc -eq 0 ] && grep -q "all connections closed" "$LOG" &&
+	    ok "QUIT: exits 0 once all are closed" ||
+	    fail "QUIT: exits 0 once all are closed" "rc $_rc"
+
+	# QUIT waits for as long as it takes: a held connection keeps it up.
+	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
+	spawn "$PMTEST" hold $H "$PP" 1 a 6
+	_h=$LASTPID
+	logwait 10 "$LOG" "connected $H:$PA"
+	kill -QUIT "$PMPID"
+	sleep 3
+	kill -0 "$PMPID" 2>/dev/null && ok "QUIT: waits for open connections" ||
+	    fail "QUIT: waits for open connections"
+	reap "$_h"
+	waitfor 10 sh -c "! kill -0 $PMPID 2>/dev/null"
+	kill -0 "$PMPID" 2>/dev/null && fail "QUIT: exits after the last" ||
+	    ok "QUIT: exits after the last"
+
+	# TERM: a short transfer still finishes; a held one is cut at 10 s.
+	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
+	spawn "$PMTEST" hold $H "$PP" 1 a 60
+	_h=$LASTPID
+	logwait 10 "$LOG" "connected $H:$PA"
+	"$PMTEST" bulk $H "$PP" 20000000 -p 'bulk\n' >"$T/t.out" 2>&1 &
+	_b=$!
+	PIDS="$PIDS $_b"
+	sleep 0.2
+	kill -TERM "$PMPID"
+	wait "$_b"
+	grep -q ok "$T/t.out" && ok "TERM: transfer in flight completes" ||
+	    fail "TERM: transfer in flight completes" "$(cat "$T/t.out")"
+	waitfor 25 sh -c "! kill -0 $PMPID 2>/dev/null"
+	if kill -0 "$PMPID" 2>/dev/null; then
+		fail "TERM: exits after the grace period"
+	else
+		grep -q "grace period over: closing 1 connections" "$LOG" &&
+		    ok "TERM: forces the held connection closed after 10 s" ||
+		    fail "TERM: forces the held connection closed" \
+		    "$(tail -n 3 "$LOG")"
+	fi
+	_ms=$(close_ms "$LOG" "shutdown")
+	[ -n "$_ms" ] && [ "$_ms" -ge 9000 ] &&
+	    ok "TERM: the grace period is about 10 s ($_ms ms)" ||
+	    fail "TERM: the grace period is about 10 s" "'$_ms'"
+	reap "$_h"
+
+	# INT: as TERM; a second INT closes everything at once.
+	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
+	spawn "$PMTEST" hold $H "$PP" 1 a 60
+	_h=$LASTPID
+	logwait 10 "$LOG" "connected $H:$PA"
+	kill -INT "$PMPID"
+	logwait 10 "$LOG" "fast shutdown"
+	"$PMTEST" waitport $H "$PP" 1 &&
+	    fail "INT: stops accepting" || ok "INT: stops accepting"
+	kill -INT "$PMPID"
+	waitfor 5 sh -c "! kill -0 $PMPID 2>/dev/null"
+	kill -0 "$PMPID" 2>/dev/null && fail "INT twice: exits at once" ||
+	    ok "INT twice: exits at once"
+	reap "$_h"
+
+	# HUP: reload the table without dropping a connection.
+	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
+	spawn "$PMTEST" hold $H "$PP" 1 a 30
+	_h=$LASTPID
+	logwait 10 "$LOG" "connected $H:$PA"
+	cp "$CONF" "$T/conf.orig"
+	sed "s/^b.*/b	$H:$PA/" "$T/conf.orig" >"$CONF"
+	kill -HUP "$PMPID"
+	logwait 10 "$LOG" "reloaded"
+	expect "HUP: the new table routes" "$PA:b" b
+	printf 'b\n' >>"$CONF"
+	kill -HUP "$PMPID"
+	logwait 10 "$LOG" "reload failed"
+	grep -q "reload failed.*test.conf:[0-9]*: " "$LOG" &&
+	    ok "HUP with a bad table: file:line logged" ||
+	    fail "HUP with a bad table: file:line logged"
+	expect "HUP with a bad table: old table kept" "$PA:b" b
+	kill -0 "$_h" 2>/dev/null && ! grep -q "#1 close" "$LOG" &&
+	    ok "HUP: the open connection survives" ||
+	    fail "HUP: the open connection survives"
+	cp "$T/conf.orig" "$CONF"
+	reap "$_h"
+	reap "$PMPID"
+}
+
+start_backends
+case $ONLY in
+all|core)
+	t_cli
+	t_original
+	t_relay
+	t_limits
+	t_ipv6
+	t_signals
+	;;
+esac
+for r in git socks4 custom; do
+	case $ONLY in
+	all|"$r")
+		if [ -f "tests/$r.sh" ]; then
+			. "tests/$r.sh"
+		fi
+		;;
+	esac
+done
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
