@@ -208,7 +208,10 @@ static uint64_t		 stop_deadline;		/* fast: force at */
 static uint64_t		 stop_said;		/* last progress line */
 static int		 stop_left = -1;	/* conns at that line */
 
+static struct conn	*routing;		/* in router_route() */
 static const char	*conf_path;
+static char		*bind_host;		/* kept: argv is the title */
+static char		*bind_port;
 static int		 verbosity = 1;		/* 0 quiet, 2 verbose */
 static int		 title_dirty = 1;
 
@@ -379,13 +382,19 @@ fatal(const char *fmt, ...)
 	exit(1);
 }
 
+/* Router lines written while deciding for a connection carry its id. */
 void
 pm_log(const char *fmt, ...)
 {
+	char	 f[512];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line(0, fmt, ap);
+	if (routing != NULL && snprintf(f, sizeof(f), IDF "%s", ID(routing),
+	    fmt) < (int)sizeof(f))
+		log_line(0, f, ap);
+	else
+		log_line(0, fmt, ap);
 	va_end(ap);
 }
 
@@ -640,15 +649,20 @@ buf_put(struct buf *b)
 	b->off = b->len = 0;
 }
 
-/* Returns the room left in b, moving its bytes to the front if needed. */
+/*
+ * Returns the room left at the end of b, first moving its bytes to the
+ * front when they reach the end.
+ */
 static size_t
 buf_room(struct buf *b)
 {
-	if (b->p != NULL && b->off > 0 && b->off + b->len == PM_BUFSIZE) {
+	if (b->p == NULL)
+		return PM_BUFSIZE;
+	if (b->off > 0 && b->off + b->len == PM_BUFSIZE) {
 		memmove(b->p, b->p + b->off, b->len);
 		b->off = 0;
 	}
-	return PM_BUFSIZE - b->len;
+	return PM_BUFSIZE - b->off - b->len;
 }
 
 /*
@@ -895,7 +909,9 @@ conn_route(struct conn *c, int expired)
 
 	memset(r, 0, sizeof(*r));
 	p = c->up.p != NULL ? c->up.p + c->up.off : none;
+	routing = c;
 	router_route(p, c->up.len, (struct sockaddr *)&c->peer, expired, r);
+	routing = NULL;
 
 	switch (r->action) {
 	case PM_NOOP:
@@ -1070,7 +1086,9 @@ conn_connect_failed(struct conn *c, const char *why)
 	}
 	log_warnx(IDF "connect %s failed after %d attempts: %s", ID(c), a,
 	    c->tries, why);
+	routing = c;
 	router_connect_error(&c->route);
+	routing = NULL;
 	if (c->down.len > 0)
 		return conn_closing(c);
 	conn_close(c, "connect error");
@@ -1184,8 +1202,11 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 		log_warnx(IDF "backend %s %s without sending a byte",
 		    ID(c), pm_addr_str((struct sockaddr *)&c->route.addr, a,
 		    sizeof(a)), why);
-		if (!(c->flags & (F_CEOF | F_CDEAD)))
+		if (!(c->flags & (F_CEOF | F_CDEAD))) {
+			routing = c;
 			router_connect_error(&c->route);
+			routing = NULL;
+		}
 		if (c->down.len > 0 && !(c->flags & F_CDEAD))
 			return conn_closing(c);
 		conn_close(c, "backend %s without a byte", why);
@@ -1277,6 +1298,13 @@ conn_io(struct conn *c, short crev, short brev)
 		} else if (n == 0) {
 			c->flags |= F_CEOF;
 			if (c->state == C_ROUTING) {
+				/* No more bytes will come: a last question. */
+				if (c->up.len > 0 && (conn_route(c, 1) == -1 ||
+				    c->state != C_ROUTING)) {
+					if (c->state != C_FREE)
+						conn_events(c);
+					return;
+				}
 				conn_close(c, "client closed before a route "
 				    "(%u bytes)", (unsigned)c->up.len);
 				return;
@@ -1400,8 +1428,11 @@ conn_timer(struct conn *c)
 			    "inactivity timeout of %d ms%s", ID(c), a,
 			    c->route.idle_ms, (c->flags & (F_CEOF | F_CDEAD)) ?
 			    "; the client had closed, so no error" : "");
-			if (!(c->flags & (F_CEOF | F_CDEAD)))
+			if (!(c->flags & (F_CEOF | F_CDEAD))) {
+				routing = c;
 				router_idle_error(&c->route);
+				routing = NULL;
+			}
 		}
 		conn_close(c, "inactivity timeout (%d ms) on %s",
 		    c->route.idle_ms, a);
@@ -1841,7 +1872,8 @@ main(int argc, char *argv[])
 	if (*host == '\0' || *port == '\0')
 		usage(1);
 	/* The title overwrites argv: keep what we need elsewhere. */
-	if ((host = strdup(host)) == NULL || (port = strdup(port)) == NULL ||
+	if ((bind_host = strdup(host)) == NULL ||
+	    (bind_port = strdup(port)) == NULL ||
 	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL))
 		err(1, "strdup");
 
@@ -1853,7 +1885,7 @@ main(int argc, char *argv[])
 	}
 	fd_limit();
 	signals_init();
-	listener_open(host, port);
+	listener_open(bind_host, bind_port);
 	title_init(argc, argv);
 	log_warnx("proxymachine %s (router %s) listening on %s; %d "
 	    "connections of %d-byte buffers", PM_VERSION, router_name, laddr,

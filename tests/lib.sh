@@ -28,13 +28,13 @@ fi
 ok()
 {
 	PASS=$((PASS + 1))
-	echo "ok $((PASS + FAIL)) - $1"
+	printf 'ok %d - %s\n' $((PASS + FAIL)) "$1"
 }
 
 fail()
 {
 	FAIL=$((FAIL + 1))
-	echo "not ok $((PASS + FAIL)) - $1${2:+: $2}"
+	printf 'not ok %d - %s\n' $((PASS + FAIL)) "$1${2:+: $2}"
 }
 
 check()

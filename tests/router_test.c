@@ -103,7 +103,7 @@ static int
 partial(const unsigned char *buf, size_t len)
 {
 	static const char *const known[] = {
-		"connect reject", "inactivity", "bulk\n", "flood\n", "wait",
+		"connect reject", "inactivity", "xfer\n", "flood\n", "wait",
 		"six", "slow"
 	};
 	size_t	 i;
@@ -165,7 +165,7 @@ router_route(const unsigned char *buf, size_t len,
 		r->connect_ms = 300;
 	} else if (is(buf, len, "six"))
 		remote(r, B_A6);
-	else if (starts(buf, len, "bulk\n"))
+	else if (starts(buf, len, "xfer\n"))
 		remote(r, B_A);
 	else if (starts(buf, len, "flood\n"))
 		remote(r, B_FLOOD);

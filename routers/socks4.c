@@ -1,0 +1,484 @@
+/*
+ * socks4.c: a SOCKS4 CONNECT router for proxymachine.
+ *
+ * The client sends version 4, command 1 (CONNECT), the destination port
+ * and IPv4 address, and a user id ended by a NUL.  Once the whole request
+ * has arrived the router replies 00 5a (granted) and connects to the
+ * destination; whatever the client sent after the request goes on to the
+ * destination.  Anything else is answered 00 5b (rejected) and closed.
+ *
+ * The table named with -c is an allow/deny list of destination networks
+ * and ports, checked in order; the first rule that matches decides, and a
+ * destination that matches no rule is denied.  Without a table, or with
+ * one that holds no rule, this is an open proxy, and the log says so.
+ *
+ *	allow 127.0.0.0/8 port 80
+ *	allow 10.0.0.0/8 ports 1-1024
+ *	deny 0.0.0.0/0
+ *
+ * SOCKS4a (a 0.0.0.x destination with a host name after the user id) is
+ * refused: it would need a name lookup on the event loop.
+ *
+ * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../router.h"
+
+/*
+ * The most rules a table may hold.  Each costs 20 bytes, twice: the table
+ * in force and the one a reload parses into.
+ */
+#ifndef PM_SOCKS4_MAXRULES
+#define PM_SOCKS4_MAXRULES	256
+#endif
+
+/*
+ * The longest user id, and SOCKS4a host name, waited for (without the
+ * NUL).  A client that sends more without a NUL is refused.  It must stay
+ * well below the core's buffer size.
+ */
+#ifndef PM_SOCKS4_MAXID
+#define PM_SOCKS4_MAXID		255
+#endif
+
+#define S4_VERSION	4
+#define S4_CONNECT	1
+#define S4_GRANTED	0x5a
+#define S4_REJECTED	0x5b
+#define S4_HDRLEN	8	/* version, command, port, address */
+
+/* One allow or deny line; addresses in host byte order. */
+struct rule {
+	int		 allow;
+	uint32_t	 net;
+	int		 bits;		/* prefix length, 0 to 32 */
+	unsigned int	 lo, hi;	/* ports, inclusive */
+};
+
+struct table {
+	struct rule	 rules[PM_SOCKS4_MAXRULES];
+	int		 nrules;
+};
+
+const char	router_name[] = "socks4";
+
+static struct table	tables[2];
+static struct table	*cur = &tables[0];
+
+static const unsigned char	granted[S4_HDRLEN] = { 0, S4_GRANTED };
+static const unsigned char	rejected[S4_HDRLEN] = { 0, S4_REJECTED };
+
+static uint32_t	mask(int);
+static int	parse_num(const char *, const char *, unsigned int,
+		    unsigned int *);
+static int	parse_net(char *, struct rule *, char *, size_t);
+static int	parse_ports(char *, struct rule *, char *, size_t);
+static int	load_line(void *, char *, char *, size_t);
+static char	*rule_str(const struct rule *, char *, size_t);
+static const struct rule *match(const struct table *, uint32_t,
+		    unsigned int);
+static char	*printable(const unsigned char *, size_t, char *, size_t);
+static void	refuse(struct pm_route *, const struct sockaddr *,
+		    const char *, ...)
+#if defined(__GNUC__) || defined(__clang__)
+		    __attribute__((format(printf, 3, 4)))
+#endif
+		    ;
+
+/*
+ * Return the netmask of a prefix length, in host byte order.
+ */
+static uint32_t
+mask(int bits)
+{
+	return bits == 0 ? 0 : 0xffffffffU << (32 - bits);
+}
+
+/*
+ * Parse the decimal number from s up to end (the NUL when end is NULL),
+ * at most max, into *n.  Return 0, or -1 when it is not such a number.
+ */
+static int
+parse_num(const char *s, const char *end, unsigned int max, unsigned int *n)
+{
+	unsigned long	 v = 0;
+
+	if (end == NULL)
+		end = s + strlen(s);
+	if (s == end)
+		return -1;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max)
+			return -1;
+	}
+	*n = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * Parse "a.b.c.d", "a.b.c.d/bits" or "any" into r.  Return 0, or -1 with
+ * the problem in err.
+ */
+static int
+parse_net(char *s, struct rule *r, char *err, size_t errlen)
+{
+	struct in_addr	 in;
+	unsigned int	 bits = 32;
+	char		*slash;
+
+	if (strcmp(s, "any") == 0) {
+		r->net = 0;
+		r->bits = 0;
+		return 0;
+	}
+	if ((slash = strchr(s, '/')) != NULL) {
+		*slash = '\0';
+		if (parse_num(slash + 1, NULL, 32, &bits) == -1) {
+			snprintf(err, errlen, "bad prefix length /%s",
+			    slash + 1);
+			return -1;
+		}
+	}
+	if (inet_pton(AF_INET, s, &in) != 1) {
+		snprintf(err, errlen, "bad IPv4 network %s", s);
+		return -1;
+	}
+	r->net = ntohl(in.s_addr);
+	r->bits = (int)bits;
+	if ((r->net & ~mask(r->bits)) != 0) {
+		snprintf(err, errlen, "%s/%u has bits set past the prefix",
+		    s, bits);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse "port" or "lo-hi" into r.  Return 0, or -1 with the problem in err.
+ */
+static int
+parse_ports(char *s, struct rule *r, char *err, size_t errlen)
+{
+	char	*dash;
+
+	if ((dash = strchr(s, '-')) == NULL) {
+		if (parse_num(s, NULL, 65535, &r->lo) == -1 || r->lo == 0)
+			goto bad;
+		r->hi = r->lo;
+		return 0;
+	}
+	if (parse_num(s, dash, 65535, &r->lo) == -1 || r->lo == 0 ||
+	    parse_num(dash + 1, NULL, 65535, &r->hi) == -1 ||
+	    r->hi < r->lo)
+		goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "bad port or range %s (1 to 65535, lo-hi)", s);
+	return -1;
+}
+
+/*
+ * Add the rule on one table line to the table at arg:
+ *	allow|deny NETWORK[/BITS] [port|ports N[-M]]
+ * Return 0, or -1 with the problem in err.
+ */
+static int
+load_line(void *arg, char *line, char *err, size_t errlen)
+{
+	struct table	*t = arg;
+	struct rule	*r;
+	char		*f[4], *hash;
+	int		 n;
+
+	/* A # ends the line: no field can hold one. */
+	if ((hash = strchr(line, '#')) != NULL)
+		*hash = '\0';
+	if ((n = pm_conf_split(line, f, 4)) == -1) {
+		snprintf(err, errlen, "too many fields");
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (t->nrules == PM_SOCKS4_MAXRULES) {
+		snprintf(err, errlen, "too many rules (at most %d: "
+		    "raise PM_SOCKS4_MAXRULES)", PM_SOCKS4_MAXRULES);
+		return -1;
+	}
+	r = &t->rules[t->nrules];
+	if (strcmp(f[0], "allow") == 0)
+		r->allow = 1;
+	else if (strcmp(f[0], "deny") == 0)
+		r->allow = 0;
+	else {
+		snprintf(err, errlen, "%s: expected allow or deny", f[0]);
+		return -1;
+	}
+	if (n != 2 && n != 4) {
+		snprintf(err, errlen, "expected %s NETWORK[/BITS] "
+		    "[port N | ports N-M]", f[0]);
+		return -1;
+	}
+	if (parse_net(f[1], r, err, errlen) == -1)
+		return -1;
+	r->lo = 1;
+	r->hi = 65535;
+	if (n == 4) {
+		if (strcmp(f[2], "port") != 0 && strcmp(f[2], "ports") != 0) {
+			snprintf(err, errlen, "%s: expected port or ports",
+			    f[2]);
+			return -1;
+		}
+		if (parse_ports(f[3], r, err, errlen) == -1)
+			return -1;
+	}
+	t->nrules++;
+	return 0;
+}
+
+/*
+ * Write rule r as a table line into buf.  Return buf.
+ */
+static char *
+rule_str(const struct rule *r, char *buf, size_t len)
+{
+	struct in_addr	 in;
+	char		 a[INET_ADDRSTRLEN], p[16] = "";
+
+	in.s_addr = htonl(r->net);
+	if (inet_ntop(AF_INET, &in, a, sizeof(a)) == NULL)
+		snprintf(a, sizeof(a), "?");
+	if (r->lo != 1 || r->hi != 65535) {
+		if (r->lo == r->hi)
+			snprintf(p, sizeof(p), " port %u", r->lo);
+		else
+			snprintf(p, sizeof(p), " ports %u-%u", r->lo, r->hi);
+	}
+	snprintf(buf, len, "%s %s/%d%s", r->allow ? "allow" : "deny", a,
+	    r->bits, p);
+	return buf;
+}
+
+/*
+ * Return the first rule of t that matches ip and port (host byte order),
+ * or NULL when none does.
+ */
+static const struct rule *
+match(const struct table *t, uint32_t ip, unsigned int port)
+{
+	const struct rule	*r;
+	int			 i;
+
+	for (i = 0; i < t->nrules; i++) {
+		r = &t->rules[i];
+		if ((ip & mask(r->bits)) == r->net && port >= r->lo &&
+		    port <= r->hi)
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Copy the len bytes at s into buf (size len of at least 4) for the log,
+ * with a ? for each byte that is not printable ASCII and ... when cut.
+ * Return buf.
+ */
+static char *
+printable(const unsigned char *s, size_t n, char *buf, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < n && i < len - 1; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
+	buf[i] = '\0';
+	if (i < n)
+		memcpy(buf + len - 4, "...", 4);
+	return buf;
+}
+
+/*
+ * Log why the client at peer is refused, and make route reply 00 5b and
+ * close.
+ */
+static void
+refuse(struct pm_route *route, const struct sockaddr *peer,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 why[256], ps[PM_ADDRSTRLEN];
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pm_log("socks4: %s: refused: %s",
+	    pm_addr_str(peer, ps, sizeof(ps)), why);
+	route->action = PM_CLOSE;
+	route->reply = rejected;
+	route->replylen = sizeof(rejected);
+}
+
+/*
+ * Read the rules at path (none when path is NULL) into the spare table and
+ * put it in force.  Return 0, or -1 with `path:line: problem' in err and
+ * the rules in force untouched.
+ */
+int
+router_load(const char *path, char *err, size_t errlen)
+{
+	struct table	*next;
+
+	next = cur == &tables[0] ? &tables[1] : &tables[0];
+	next->nrules = 0;
+	if (path != NULL &&
+	    pm_conf_read(path, load_line, next, err, errlen) == -1)
+		return -1;
+	cur = next;
+	if (cur->nrules == 0)
+		pm_log("socks4: warning: %s: this is an open proxy: "
+		    "any client may connect to any address",
+		    path == NULL ? "no table (-c)" : "no rules in table");
+	else
+		pm_log("socks4: %d rule%s from %s", cur->nrules,
+		    cur->nrules == 1 ? "" : "s", path);
+	return 0;
+}
+
+/*
+ * Decide for the len bytes at buf: wait for the whole request, then grant
+ * and connect, or reject and close.
+ */
+void
+router_route(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, int expired, struct pm_route *route)
+{
+	struct sockaddr_in	*sin;
+	const struct rule	*r;
+	const unsigned char	*nul;
+	char			 ds[PM_ADDRSTRLEN], rs[64], hs[64];
+	size_t			 end, hlen;
+	uint32_t		 ip;
+	unsigned int		 port;
+
+	/* This router asks for no wait, so expired is never set. */
+	(void)expired;
+
+	/* PM_NOOP: wait for more bytes until the request is whole. */
+	route->action = PM_NOOP;
+	if (len >= 1 && buf[0] != S4_VERSION) {
+		refuse(route, peer, "version %u, not 4", buf[0]);
+		return;
+	}
+	if (len >= 2 && buf[1] != S4_CONNECT) {
+		refuse(route, peer, "command %u, not 1 (CONNECT)", buf[1]);
+		return;
+	}
+	if (len <= S4_HDRLEN)
+		return;
+	nul = memchr(buf + S4_HDRLEN, '\0', len - S4_HDRLEN);
+	if (nul == NULL) {
+		if (len - S4_HDRLEN > PM_SOCKS4_MAXID)
+			refuse(route, peer, "user id longer than %d bytes",
+			    PM_SOCKS4_MAXID);
+		return;
+	}
+	end = (size_t)(nul - buf) + 1;
+
+	port = (unsigned int)buf[2] << 8 | buf[3];
+	ip = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
+	    (uint32_t)buf[6] << 8 | buf[7];
+
+	sin = (struct sockaddr_in *)&route->addr;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	sin->sin_addr.s_addr = htonl(ip);
+	route->addrlen = sizeof(*sin);
+	pm_addr_str((struct sockaddr *)sin, ds, sizeof(ds));
+
+	if (ip != 0 && ip <= 0xff) {
+		/*
+		 * SOCKS4a: a host name follows the user id.  Read it too, so
+		 * the refusal is not lost to a reset for unread bytes, and
+		 * name it in the log.
+		 */
+		nul = memchr(buf + end, '\0', len - end);
+		if (nul == NULL) {
+			if (len - end > PM_SOCKS4_MAXID)
+				refuse(route, peer, "SOCKS4a host name "
+				    "longer than %d bytes", PM_SOCKS4_MAXID);
+			return;
+		}
+		hlen = (size_t)(nul - (buf + end));
+		refuse(route, peer, "SOCKS4a (host name %s, port %u) is not "
+		    "supported", printable(buf + end, hlen, hs, sizeof(hs)),
+		    port);
+		return;
+	}
+	if (ip == 0 || port == 0) {
+		refuse(route, peer, "bad destination %s", ds);
+		return;
+	}
+	if (cur->nrules > 0) {
+		if ((r = match(cur, ip, port)) == NULL) {
+			refuse(route, peer, "%s matches no rule", ds);
+			return;
+		}
+		if (!r->allow) {
+			refuse(route, peer, "%s denied by \"%s\"", ds,
+			    rule_str(r, rs, sizeof(rs)));
+			return;
+		}
+	}
+
+	/*
+	 * PM_REMOTE with reply and data: grant at once, and send the
+	 * destination only what followed the request (data is not NULL, so
+	 * a datalen of 0 sends nothing).
+	 */
+	route->action = PM_REMOTE;
+	route->reply = granted;
+	route->replylen = sizeof(granted);
+	route->data = buf + end;
+	route->datalen = len - end;
+}
+
+/*
+ * Log that the destination could not be reached.
+ */
+void
+router_connect_error(const struct pm_route *route)
+{
+	char	 ds[PM_ADDRSTRLEN];
+
+	/* The client was granted already: all it sees is the close. */
+	pm_log("socks4: could not connect to %s: closing the client",
+	    pm_addr_str((const struct sockaddr *)&route->addr, ds,
+	    sizeof(ds)));
+}
+
+/*
+ * Log that the destination said nothing before the idle timeout (never
+ * called while this router sets no idle_ms).
+ */
+void
+router_idle_error(const struct pm_route *route)
+{
+	char	 ds[PM_ADDRSTRLEN];
+
+	pm_log("socks4: %s sent nothing before the idle timeout",
+	    pm_addr_str((const struct sockaddr *)&route->addr, ds,
+	    sizeof(ds)));
+}

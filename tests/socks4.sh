@@ -1,0 +1,274 @@
+# tests/socks4.sh: the socks4 router, with curl and with raw requests.
+# POSIX sh.  Sourced by test.sh after tests/lib.sh, with $BINDIR set.
+
+S4BIN=$BINDIR/proxymachine-socks4
+S4GRANT='00 5a 00 00 00 00 00 00'
+S4REJECT='00 5b 00 00 00 00 00 00'
+
+# s4_hex: print standard input as hex bytes separated by single blanks.
+s4_hex()
+{
+	od -An -v -tx1 | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'
+}
+
+# s4_req PORT [USERID [N]]: print a CONNECT request to 127.0.0.N:PORT (N
+# is 1 unless given), with \xHH escapes for pmtest.
+s4_req()
+{
+	printf '\\x04\\x01\\x%02x\\x%02x\\x7f\\x00\\x00\\x%02x%s\\x00' \
+	    $(($1 / 256)) $(($1 % 256)) "${3:-1}" "${2:-}"
+}
+
+# s4_send PORT DATA [OPTION...]: send DATA to PORT with pmtest and print
+# the reply in hex.
+s4_send()
+{
+	s4_sp=$1
+	s4_sd=$2
+	shift 2
+	timeout 60 "$PMTEST" send 127.0.0.1 "$s4_sp" "$s4_sd" "$@" | s4_hex
+}
+
+# s4_expect NAME GOT WANT: one assertion that GOT is WANT.
+s4_expect()
+{
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		fail "$1" "got '$2', want '$3'"
+	fi
+}
+
+# s4_logged NAME LOG PATTERN: one assertion that LOG gets a line
+# matching PATTERN within 10 s.
+s4_logged()
+{
+	if waitfor 10 grep -q "$3" "$2"; then
+		ok "$1"
+	else
+		fail "$1" "no line matching '$3' in $2"
+	fi
+}
+
+# s4_count LOG PATTERN: print how many lines of LOG match PATTERN.
+s4_count()
+{
+	grep -c "$2" "$1" 2>/dev/null || true
+}
+
+# s4_atleast N LOG PATTERN: whether LOG has at least N lines matching
+# PATTERN.
+s4_atleast()
+{
+	[ "$(s4_count "$2" "$3")" -ge "$1" ]
+}
+
+# s4_curl PROXYPORT URL OUT: fetch URL through the proxy into OUT.
+s4_curl()
+{
+	timeout 60 curl -sS --max-time 60 --socks4 "127.0.0.1:$1" \
+	    -o "$3" "$2"
+}
+
+s4_main()
+{
+	if [ ! -x "$S4BIN" ]; then
+		fail "socks4: binary" "$S4BIN is missing"
+		return
+	fi
+	s4_tools=1
+	for s4_t in curl python3; do
+		if ! command -v "$s4_t" >/dev/null 2>&1; then
+			fail "socks4: $s4_t is needed" "install it"
+			s4_tools=0
+		fi
+	done
+
+	# Backends: a tagging echo server and, with python3, a web server
+	# with a large random file.
+	s4_ep=$(freeport)
+	spawn "$PMTEST" echo 127.0.0.1 "$s4_ep" E
+	s4_echo=$LASTPID
+	waitport 127.0.0.1 "$s4_ep"
+	s4_hp=
+	if [ $s4_tools = 1 ]; then
+		mkdir -p "$T/s4www"
+		dd if=/dev/urandom of="$T/s4www/big" bs=1048576 count=50 \
+		    2>/dev/null
+		echo small >"$T/s4www/small"
+		s4_hp=$(freeport)
+		spawn python3 -m http.server --bind 127.0.0.1 \
+		    --directory "$T/s4www" "$s4_hp" >"$T/s4http.log" 2>&1
+		s4_http=$LASTPID
+		waitport 127.0.0.1 "$s4_hp"
+	fi
+
+	# An open proxy: no -c.
+	s4_pp=$(freeport)
+	s4_log=$T/s4open.log
+	spawn $RUN "$S4BIN" -h 127.0.0.1 -p "$s4_pp" 2>"$s4_log"
+	s4_pid=$LASTPID
+	waitport 127.0.0.1 "$s4_pp"
+	s4_logged "socks4: open proxy warning without -c" "$s4_log" \
+	    'socks4: warning: .*open proxy'
+
+	if [ -n "$s4_hp" ]; then
+		if s4_curl "$s4_pp" "http://127.0.0.1:$s4_hp/big" \
+		    "$T/s4big" && cmp -s "$T/s4www/big" "$T/s4big"; then
+			ok "socks4: curl fetches 50 MB intact"
+		else
+			fail "socks4: curl fetches 50 MB intact"
+		fi
+		if timeout 60 curl -sS --max-time 60 \
+		    --socks4a "127.0.0.1:$s4_pp" -o /dev/null \
+		    "http://localhost:$s4_hp/small" 2>/dev/null; then
+			fail "socks4: curl --socks4a is refused"
+		else
+			ok "socks4: curl --socks4a is refused"
+		fi
+	fi
+
+	s4_expect "socks4: request and data in one write" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep" bob)hi\\n")" \
+	    "$S4GRANT 45 3a 68 69 0a"
+	s4_expect "socks4: request and data one byte at a time" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep" alice)hi\\n" -b)" \
+	    "$S4GRANT 45 3a 68 69 0a"
+	s4_expect "socks4: empty user id, then data" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")ping\\n")" \
+	    "$S4GRANT 45 3a 70 69 6e 67 0a"
+
+	s4_expect "socks4: version 5 is rejected" \
+	    "$(s4_send "$s4_pp" '\x05\x01\x00\x50\x7f\x00\x00\x01\x00')" \
+	    "$S4REJECT"
+	s4_logged "socks4: version 5 is logged" "$s4_log" \
+	    'refused: version 5'
+	s4_expect "socks4: BIND is rejected" \
+	    "$(s4_send "$s4_pp" '\x04\x02\x00\x50\x7f\x00\x00\x01\x00')" \
+	    "$S4REJECT"
+	s4_logged "socks4: BIND is logged" "$s4_log" 'refused: command 2'
+	s4_expect "socks4: a bad version byte alone is rejected" \
+	    "$(s4_send "$s4_pp" '\x00' -k -t 10)" "$S4REJECT"
+
+	s4_u=uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu
+	s4_u=$s4_u$s4_u$s4_u$s4_u$s4_u$s4_u
+	s4_u='\x04\x01\x00\x50\x7f\x00\x00\x01'$s4_u
+	s4_expect "socks4: a 300-byte user id is rejected" \
+	    "$(s4_send "$s4_pp" "$s4_u" -k -t 10)" "$S4REJECT"
+	s4_logged "socks4: the long user id is logged" "$s4_log" \
+	    'user id longer than'
+	s4_expect "socks4: SOCKS4a is rejected" \
+	    "$(s4_send "$s4_pp" \
+	    '\x04\x01\x00\x50\x00\x00\x00\x01bob\x00localhost\x00')" \
+	    "$S4REJECT"
+	s4_logged "socks4: SOCKS4a is logged" "$s4_log" \
+	    'SOCKS4a (host name localhost, port 80)'
+	s4_expect "socks4: port 0 is rejected" \
+	    "$(s4_send "$s4_pp" '\x04\x01\x00\x00\x7f\x00\x00\x01\x00')" \
+	    "$S4REJECT"
+
+	# A closed port: granted, then closed, and logged.  The client keeps
+	# its side open (-k): a client that has half-closed is taken to have
+	# gone, and gets no connect error hook.
+	s4_cp=$(freeport)
+	s4_expect "socks4: a closed destination closes after the grant" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_cp")" -k -t 30)" "$S4GRANT"
+	s4_logged "socks4: the connect error is logged" "$s4_log" \
+	    "could not connect to 127.0.0.1:$s4_cp"
+	reap "$s4_pid"
+
+	# A table.
+	s4_acl=$T/s4acl.conf
+	cat >"$s4_acl" <<-EOF
+	# test table
+	allow 127.0.0.1/32 port $s4_ep	# the echo backend
+	allow 127.0.0.0/8 ports ${s4_hp:-1}-${s4_hp:-1}
+	deny 127.0.0.0/8 port $s4_cp
+	deny 10.0.0.0/8
+	EOF
+	s4_pp=$(freeport)
+	s4_log=$T/s4acl.log
+	spawn $RUN "$S4BIN" -c "$s4_acl" -h 127.0.0.1 -p "$s4_pp" 2>"$s4_log"
+	s4_pid=$LASTPID
+	waitport 127.0.0.1 "$s4_pp"
+	s4_logged "socks4: the table is loaded" "$s4_log" '4 rules from'
+	if grep -q 'open proxy' "$s4_log"; then
+		fail "socks4: no open proxy warning with a table"
+	else
+		ok "socks4: no open proxy warning with a table"
+	fi
+	s4_expect "socks4: an allowed destination" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" \
+	    "$S4GRANT 45 3a 68 69 0a"
+	if [ -n "$s4_hp" ]; then
+		if s4_curl "$s4_pp" "http://127.0.0.1:$s4_hp/small" \
+		    "$T/s4small" && cmp -s "$T/s4www/small" "$T/s4small"
+		then
+			ok "socks4: curl through an allow rule"
+		else
+			fail "socks4: curl through an allow rule"
+		fi
+	fi
+	s4_expect "socks4: a denied destination" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_cp")")" "$S4REJECT"
+	s4_logged "socks4: the deny rule is logged" "$s4_log" \
+	    "127.0.0.1:$s4_cp denied by \"deny 127.0.0.0/8 port $s4_cp\""
+	s4_expect "socks4: a destination no rule matches" \
+	    "$(s4_send "$s4_pp" \
+	    '\x04\x01\x00\x50\x7f\x00\x00\x02\x00')" "$S4REJECT"
+	s4_logged "socks4: the unmatched destination is logged" "$s4_log" \
+	    '127.0.0.2:80 matches no rule'
+
+	# SIGHUP: deny the echo backend, then allow everything; a bad table
+	# leaves the rules in force.
+	cat >"$s4_acl" <<-EOF
+	deny 127.0.0.1 port $s4_ep
+	allow any
+	EOF
+	kill -HUP "$s4_pid"
+	s4_logged "socks4: SIGHUP reloads" "$s4_log" '2 rules from'
+	s4_expect "socks4: the reloaded table denies" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" "$S4REJECT"
+	printf 'allow any\npermit any\n' >"$s4_acl"
+	kill -HUP "$s4_pid"
+	s4_logged "socks4: a bad reload is reported" "$s4_log" \
+	    "$s4_acl:2: permit: expected allow or deny"
+	s4_expect "socks4: a bad reload keeps the old rules" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" "$S4REJECT"
+	s4_expect "socks4: other destinations still allowed" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_cp" "" 2)")" \
+	    "$S4GRANT"
+	printf '# no rules\n' >"$s4_acl"
+	kill -HUP "$s4_pid"
+	s4_logged "socks4: an empty table warns of an open proxy" \
+	    "$s4_log" 'no rules in table: this is an open proxy'
+	reap "$s4_pid"
+
+	# Bad tables: the program exits non-zero before it listens, with
+	# file:line.
+	for s4_bad in 'allow 127.0.0.1/33' 'allow 1.2.3.4/8' 'deny' \
+	    'allow any port 0' 'allow any ports 9-8' 'allow any prot 80' \
+	    'allow localhost' 'allow any port 80 extra'; do
+		printf '# ok\nallow any port 80\n%s\n' "$s4_bad" \
+		    >"$T/s4bad.conf"
+		s4_pp=$(freeport)
+		timeout 10 $RUN "$S4BIN" -c "$T/s4bad.conf" -h 127.0.0.1 \
+		    -p "$s4_pp" 2>"$T/s4bad.log" >/dev/null
+		s4_rc=$?
+		if [ $s4_rc -ne 0 ] && [ $s4_rc -ne 124 ] &&
+		    grep -q "$T/s4bad.conf:3: " "$T/s4bad.log"; then
+			ok "socks4: bad table line '$s4_bad'"
+		else
+			fail "socks4: bad table line '$s4_bad'" \
+			    "exit $s4_rc, $(head -c 200 "$T/s4bad.log")"
+		fi
+	done
+
+	reap "$s4_echo"
+	if [ -n "$s4_hp" ]; then
+		reap "$s4_http"
+	fi
+	rm -rf "$T/s4www" "$T/s4big"
+}
+
+s4_main
