@@ -546,5 +546,16 @@ for r in git socks4 custom; do
 	esac
 done
 
+# Every proxy log: no sanitizer report anywhere (ASan/UBSan builds).
+_bad=$(grep -rl -e 'Sanitizer' -e 'runtime error:' "$T" 2>/dev/null)
+if [ -n "$_bad" ]; then
+	fail "sanitizer reports" "$_bad"
+	for _f in $_bad; do
+		head -n 30 "$_f"
+	done
+else
+	ok "no sanitizer report in any proxy log"
+fi
+
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
