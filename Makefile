@@ -92,6 +92,11 @@ warn:
 	        routers/$$r.c || exit 1; \
 	done
 
+# The benchmark (bench/README.md): about three minutes; PMB_SPEED=quick
+# for a short run.  It leaves ./proxymachine built with the custom router.
+bench:
+	MAKE="$(MAKE)" sh bench/run.sh
+
 lint:
 	mandoc -Tlint -Wwarning $(PROG).8
 
@@ -108,4 +113,5 @@ uninstall:
 clean:
 	rm -f $(PROG) $(PROG)-static .router .router.new $(TESTBINS)
 
-.PHONY: all static testbins test asan warn lint install uninstall clean FORCE
+.PHONY: all static testbins test asan bench warn lint install uninstall clean \
+	FORCE
