@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,15 +40,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,7 +206,7 @@ static int		 accept_failing;	/* said so in the log */
 static int		 pool_full;		/* said so in the log */
 
 static int		 sigpipe[2] = { -1, -1 };
-static volatile sig_atomic_t got_quit, got_term, got_hup;
+static volatile sig_atomic_t got_quit, got_term, got_hup, got_stats;
 static int		 stopping;		/* 1 graceful, 2 fast */
 static uint64_t		 stop_deadline;		/* fast: force at */
 static uint64_t		 stop_said;		/* last progress line */
@@ -213,6 +217,22 @@ static const char	*conf_path;
 static char		*bind_host;		/* kept: argv is the title */
 static char		*bind_port;
 static int		 verbosity = 1;		/* 0 quiet, 2 verbose */
+static int		 use_syslog;		/* detached: log there */
+static const char	*pidfile;
+
+/* What the stats line (SIGUSR1, SIGINFO) reports. */
+static struct {
+	uint64_t	 up, down;		/* bytes of closed conns */
+	uint64_t	 connect_errors;	/* attempts all failed */
+	uint64_t	 connect_retries;
+	uint64_t	 idle_timeouts;
+	uint64_t	 route_timeouts;
+	uint64_t	 route_full;
+	uint64_t	 router_closes;
+	uint64_t	 client_errors;
+	uint64_t	 backend_errors;
+	uint64_t	 accept_errors;
+} st;
 static int		 title_dirty = 1;
 
 static char		 logbuf[16384];
@@ -263,6 +283,9 @@ static void	signals_run(void);
 static void	stop_begin(int);
 static void	stop_check(void);
 static void	pool_init(void);
+static void	stats_log(void);
+static void	quit(int)
+		    __attribute__((noreturn));
 
 #define IDF	"#%llu "
 #define ID(c)	((unsigned long long)(c)->id)
@@ -303,6 +326,12 @@ log_line(int level, const char *fmt, va_list ap)
 
 	if (level > verbosity)
 		return;
+	if (use_syslog) {
+		vsnprintf(line, sizeof(line), fmt, ap);
+		syslog(level == 0 ? LOG_NOTICE : level == 1 ? LOG_INFO :
+		    LOG_DEBUG, "%s", line);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (ts.tv_sec != last_sec) {
 		last_sec = ts.tv_sec;
@@ -378,8 +407,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_line(0, fmt, ap);
 	va_end(ap);
-	log_flush();
-	exit(1);
+	quit(1);
 }
 
 /* Router lines written while deciding for a connection carry its id. */
@@ -796,6 +824,8 @@ conn_close(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	st.up += c->nup;
+	st.down += c->ndown;
 	log_info(IDF "close: %s; %llu bytes up, %llu down, %.3f s", ID(c),
 	    why, (unsigned long long)c->nup, (unsigned long long)c->ndown,
 	    (double)(now - c->born) / 1000.0);
@@ -916,6 +946,7 @@ conn_route(struct conn *c, int expired)
 	switch (r->action) {
 	case PM_NOOP:
 		if (c->up.len >= PM_BUFSIZE) {
+			st.route_full++;
 			conn_close(c, "routing buffer full (%u bytes) "
 			    "without a decision", (unsigned)c->up.len);
 			return -1;
@@ -928,6 +959,7 @@ conn_route(struct conn *c, int expired)
 		    (unsigned)c->up.len);
 		return 0;
 	case PM_CLOSE:
+		st.router_closes++;
 		if (r->reply == NULL) {
 			conn_close(c, "router closed (%u bytes)",
 			    (unsigned)c->up.len);
@@ -1072,6 +1104,7 @@ conn_connect_failed(struct conn *c, const char *why)
 	BPFD(c - conns)->fd = -1;
 	pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
 	if (c->tries <= PM_CONNECT_RETRIES) {
+		st.connect_retries++;
 		log_info(IDF "connect %s failed: %s (attempt %d of %d); "
 		    "retrying in %d ms", ID(c), a, why, c->tries,
 		    PM_CONNECT_RETRIES + 1, PM_RETRY_MS);
@@ -1079,6 +1112,7 @@ conn_connect_failed(struct conn *c, const char *why)
 		timer_set(c, now + PM_RETRY_MS);
 		return 0;
 	}
+	st.connect_errors++;
 	if (c->flags & F_CEOF) {
 		conn_close(c, "connect %s failed: %s; the client had closed, "
 		    "so no connect error", a, why);
@@ -1169,6 +1203,8 @@ conn_closing_io(struct conn *c, short rev)
 static int
 conn_client_gone(struct conn *c, int err)
 {
+	if (err)
+		st.client_errors++;
 	if (c->state != C_RELAY) {
 		conn_close(c, "client gone%s%s (state %d)",
 		    err ? ": " : "", err ? strerror(err) : "", c->state);
@@ -1199,6 +1235,7 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 			c->flags &= ~(F_BSHUT | F_BEOF | F_BDEAD);
 			return conn_connect_failed(c, why);
 		}
+		st.connect_errors++;
 		log_warnx(IDF "backend %s %s without sending a byte",
 		    ID(c), pm_addr_str((struct sockaddr *)&c->route.addr, a,
 		    sizeof(a)), why);
@@ -1213,6 +1250,7 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 		return -1;
 	}
 	if (err) {
+		st.backend_errors++;
 		if (c->up.len > 0)
 			log_info(IDF "backend failed: %s: %u bytes for it "
 			    "dropped", ID(c), why, (unsigned)c->up.len);
@@ -1400,6 +1438,7 @@ conn_timer(struct conn *c)
 	switch (c->state) {
 	case C_ROUTING:
 		if (now >= c->born + PM_ROUTE_TIMEOUT) {
+			st.route_timeouts++;
 			conn_close(c, "no route within %d ms (%u bytes)",
 			    PM_ROUTE_TIMEOUT, (unsigned)c->up.len);
 			return;
@@ -1422,6 +1461,7 @@ conn_timer(struct conn *c)
 			return;
 		break;
 	case C_RELAY:
+		st.idle_timeouts++;
 		pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
 		if (!(c->flags & F_BDATA)) {
 			log_warnx(IDF "backend %s: no byte within the "
@@ -1616,6 +1656,7 @@ accept_batch(void)
 			case ENFILE:
 			case ENOBUFS:
 			case ENOMEM:
+				st.accept_errors++;
 				if (!accept_failing)
 					log_warn("accept: pausing accepts "
 					    "for %d ms at a time (%d "
@@ -1625,6 +1666,7 @@ accept_batch(void)
 				accept_resume = now + PM_ACCEPT_PAUSE;
 				return;
 			default:
+				st.accept_errors++;
 				log_warn("accept");
 				return;
 			}
@@ -1635,6 +1677,45 @@ accept_batch(void)
 		}
 		conn_new(fd, &ss);
 	}
+}
+
+/* Logs the counters: connections, bytes each way, errors by kind. */
+static void
+stats_log(void)
+{
+	uint64_t	 up = st.up, down = st.down;
+	int		 i;
+
+	for (i = 0; i <= hiwater; i++)
+		if (conns[i].state != C_FREE) {
+			up += conns[i].nup;
+			down += conns[i].ndown;
+		}
+	log_warnx("stats: %d open (most %d, pool %d), %llu accepted; "
+	    "%llu bytes up, %llu down; errors: %llu connect (%llu retries), "
+	    "%llu inactivity, %llu routing timeouts, %llu routing buffers "
+	    "full, %llu closed by the router, %llu client, %llu backend, "
+	    "%llu accept", nconn, nconn_max, maxconn,
+	    (unsigned long long)nconn_total, (unsigned long long)up,
+	    (unsigned long long)down, (unsigned long long)st.connect_errors,
+	    (unsigned long long)st.connect_retries,
+	    (unsigned long long)st.idle_timeouts,
+	    (unsigned long long)st.route_timeouts,
+	    (unsigned long long)st.route_full,
+	    (unsigned long long)st.router_closes,
+	    (unsigned long long)st.client_errors,
+	    (unsigned long long)st.backend_errors,
+	    (unsigned long long)st.accept_errors);
+}
+
+/* Flushes the log, removes the pid file and exits. */
+static void
+quit(int status)
+{
+	log_flush();
+	if (pidfile != NULL)
+		(void)unlink(pidfile);
+	exit(status);
 }
 
 /*
@@ -1659,6 +1740,9 @@ sig_handler(int sig)
 	case SIGHUP:
 		got_hup = 1;
 		break;
+	default:
+		got_stats = 1;
+		break;
 	}
 	(void)write(sigpipe[1], &b, 1);
 	errno = saved;
@@ -1682,6 +1766,10 @@ signals_init(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+#ifdef SIGINFO
+	sigaction(SIGINFO, &sa, NULL);
+#endif
 	pfd[PFD_SIGNAL].fd = sigpipe[0];
 	pfd[PFD_SIGNAL].events = POLLIN;
 }
@@ -1694,6 +1782,10 @@ signals_run(void)
 
 	while (read(sigpipe[0], b, sizeof(b)) > 0)
 		;
+	if (got_stats) {
+		got_stats = 0;
+		stats_log();
+	}
 	if (got_hup) {
 		got_hup = 0;
 		if (router_load(conf_path, e, sizeof(e)) == -1)
@@ -1747,8 +1839,7 @@ stop_check(void)
 		return;
 	if (nconn == 0) {
 		log_warnx("all connections closed: exiting");
-		log_flush();
-		exit(0);
+		quit(0);
 	}
 	if (stopping == 2 && now >= stop_deadline) {
 		log_warnx("grace period over: closing %d connections", nconn);
@@ -1756,8 +1847,7 @@ stop_check(void)
 			if (conns[i].state != C_FREE)
 				conn_close(&conns[i], "shutdown");
 		log_warnx("exiting");
-		log_flush();
-		exit(0);
+		quit(0);
 	}
 	if (now >= stop_said + 1000 && nconn != stop_left) {
 		log_warnx("shutdown: %d connections left", nconn);
@@ -1802,14 +1892,107 @@ fd_limit(void)
 	}
 }
 
+/*
+ * Detaches: a child in a new session, with stdio on /dev/null.  The parent
+ * exits once the child says it is ready (0) or dies first (1).  Returns
+ * the descriptor on which the child says so.
+ */
+static int
+daemonize(void)
+{
+	pid_t	 pid;
+	ssize_t	 n;
+	int	 fd, p[2];
+	char	 b;
+
+	if (pipe(p) == -1)
+		err(1, "pipe");
+	if ((pid = fork()) == -1)
+		err(1, "fork");
+	if (pid != 0) {
+		close(p[1]);
+		b = 0;
+		do {
+			n = read(p[0], &b, 1);
+		} while (n == -1 && errno == EINTR);
+		_exit(n == 1 && b == 'R' ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		err(1, "setsid");
+	if (chdir("/") == -1)
+		err(1, "chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		err(1, "/dev/null");
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
+	    dup2(fd, STDERR_FILENO) == -1)
+		err(1, "dup2");
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return p[1];
+}
+
+/* Writes our process id to pidfile; failing is fatal. */
+static void
+pidfile_write(void)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(pidfile, "w")) == NULL ||
+	    fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) == EOF) {
+		log_warn("pid file %s", pidfile);
+		pidfile = NULL;
+		quit(1);
+	}
+}
+
+/* Returns a copy of what privdrop() needs from pw, or NULL. */
+static struct passwd *
+pwcopy(const struct passwd *pw)
+{
+	static struct passwd	 copy;
+
+	memset(&copy, 0, sizeof(copy));
+	copy.pw_uid = pw->pw_uid;
+	copy.pw_gid = pw->pw_gid;
+	if ((copy.pw_name = strdup(pw->pw_name)) == NULL)
+		return NULL;
+	return &copy;
+}
+
+/*
+ * Enters dir (chroot) and becomes user pw, for good.  Called once the
+ * listener is bound and the log is open.
+ */
+static void
+privdrop(const struct passwd *pw, const char *dir)
+{
+	if (dir != NULL && (chroot(dir) == -1 || chdir("/") == -1))
+		fatal("chroot %s: %s", dir, strerror(errno));
+	if (pw == NULL)
+		return;
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		fatal("cannot become %s: %s", pw->pw_name, strerror(errno));
+	if (pw->pw_uid != 0 && setuid(0) != -1)
+		fatal("still able to become root after dropping to %s",
+		    pw->pw_name);
+}
+
 static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: proxymachine [-qVv] [-c config] [-h host] [-p port]\n"
+	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-P pidfile] "
+	    "[-p port]\n"
+	    "                    [-t dir] [-u user]\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
+	    "  -d, --daemon          detach, and log to syslog\n"
+	    "  -P, --pidfile FILE    write the process id to FILE\n"
+	    "  -t, --chroot DIR      chroot to DIR after binding\n"
+	    "  -u, --user USER       run as USER after binding\n"
 	    "  -q, --quiet           log only warnings and errors\n"
 	    "  -v, --verbose         log routing waits too\n"
 	    "  -V, --version         print the version and exit\n"
@@ -1829,16 +2012,23 @@ main(int argc, char *argv[])
 		{ "quiet",	no_argument,		NULL,	'q' },
 		{ "verbose",	no_argument,		NULL,	'v' },
 		{ "version",	no_argument,		NULL,	'V' },
+		{ "daemon",	no_argument,		NULL,	'd' },
+		{ "pidfile",	required_argument,	NULL,	'P' },
+		{ "chroot",	required_argument,	NULL,	't' },
+		{ "user",	required_argument,	NULL,	'u' },
 		{ "help",	no_argument,		NULL,	'H' },
 		{ NULL,		0,			NULL,	0 }
 	};
 	const char	*host = "0.0.0.0", *port = "5432";
+	const char	*user = NULL, *root = NULL;
+	struct passwd	*pw = NULL;
+	int		 detach = 0, ready = -1;
 	char		 e[512];
 	struct conn	*c;
 	int		 ch, i, n, timeout, hi;
 	short		 crev, brev;
 
-	while ((ch = getopt_long(argc, argv, "c:h:p:qvV", longopts,
+	while ((ch = getopt_long(argc, argv, "c:dh:P:p:qt:u:vV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -1849,6 +2039,18 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			port = optarg;
+			break;
+		case 'd':
+			detach = 1;
+			break;
+		case 'P':
+			pidfile = optarg;
+			break;
+		case 't':
+			root = optarg;
+			break;
+		case 'u':
+			user = optarg;
 			break;
 		case 'q':
 			verbosity = 0;
@@ -1871,10 +2073,26 @@ main(int argc, char *argv[])
 		usage(1);
 	if (*host == '\0' || *port == '\0')
 		usage(1);
+	if (user != NULL && (pw = getpwnam(user)) == NULL)
+		errx(1, "no such user: %s", user);
+	if (pw != NULL && (pw = pwcopy(pw)) == NULL)
+		err(1, "malloc");
+	if (root != NULL && access(root, X_OK) == -1)
+		err(1, "chroot %s", root);
+	/* Detached, we leave the working directory: keep the table found. */
+	if (detach && conf_path != NULL && conf_path[0] != '/') {
+		char	*abs;
+
+		if ((abs = realpath(conf_path, NULL)) == NULL)
+			err(1, "%s", conf_path);
+		conf_path = abs;
+	}
 	/* The title overwrites argv: keep what we need elsewhere. */
 	if ((bind_host = strdup(host)) == NULL ||
 	    (bind_port = strdup(port)) == NULL ||
-	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL))
+	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
+	    (pidfile != NULL && (pidfile = strdup(pidfile)) == NULL) ||
+	    (root != NULL && (root = strdup(root)) == NULL))
 		err(1, "strdup");
 
 	now = clock_ms();
@@ -1886,6 +2104,27 @@ main(int argc, char *argv[])
 	fd_limit();
 	signals_init();
 	listener_open(bind_host, bind_port);
+	if (detach) {
+		log_flush();
+		openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		ready = daemonize();
+		use_syslog = 1;
+	}
+	if (pidfile != NULL)
+		pidfile_write();
+	privdrop(pw, root);
+	if (ready != -1) {
+		(void)write(ready, "R", 1);
+		close(ready);
+	}
+#ifdef __OpenBSD__
+	/* Reload reads the table and resolves its names. */
+	if (conf_path != NULL && unveil(conf_path, "r") == -1)
+		fatal("unveil %s: %s", conf_path, strerror(errno));
+	if (unveil(NULL, NULL) == -1 || pledge("stdio inet rpath dns", NULL)
+	    == -1)
+		fatal("pledge: %s", strerror(errno));
+#endif
 	title_init(argc, argv);
 	log_warnx("proxymachine %s (router %s) listening on %s; %d "
 	    "connections of %d-byte buffers", PM_VERSION, router_name, laddr,

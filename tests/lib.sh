@@ -7,15 +7,23 @@
 #   spawn CMD...              start CMD in the background; its PID is in
 #                             $LASTPID and is killed at exit
 #   reap PID                  kill PID (TERM, then KILL) and wait for it
+#   alive PID                 whether PID runs (zombies do not)
 #   freeport                  print a free TCP port on 127.0.0.1
 #   waitport HOST PORT        wait (at most 10 s) until HOST:PORT accepts
 #   waitfor SECS CMD...       retry CMD every 0.1 s for at most SECS
+#   skip NAME WHY             count a check that cannot be made here
+#   bounded SECS CMD...       run CMD for at most SECS; 124 on timeout
+#   nc_half HOST PORT         stdin to HOST:PORT, the reply to stdout,
+#                             half-close at the end of stdin (nc -N)
+#   nc_exec HOST PORT IN OUT  the same from file IN to file OUT, as
+#                             the last command of a background job
 #   $T                        a scratch directory removed at exit
 #   $PMTEST                   the C test helper (tests/pmtest)
 #   $BINDIR                   where the test binaries are (default tests)
 
 PASS=${PASS:-0}
 FAIL=${FAIL:-0}
+SKIP=${SKIP:-0}
 PIDS=${PIDS:-}
 BINDIR=${BINDIR:-tests}
 PMTEST=${PMTEST:-$BINDIR/pmtest}
@@ -28,13 +36,21 @@ fi
 ok()
 {
 	PASS=$((PASS + 1))
-	printf 'ok %d - %s\n' $((PASS + FAIL)) "$1"
+	printf 'ok %d - %s\n' $((PASS + FAIL + SKIP)) "$1"
 }
 
 fail()
 {
 	FAIL=$((FAIL + 1))
-	printf 'not ok %d - %s\n' $((PASS + FAIL)) "$1${2:+: $2}"
+	printf 'not ok %d - %s\n' $((PASS + FAIL + SKIP)) "$1${2:+: $2}"
+}
+
+# A check that this machine (or an emulator in RUN) cannot make: counted
+# apart, so that it is neither a pass nor hidden.
+skip()
+{
+	SKIP=$((SKIP + 1))
+	printf 'ok %d - %s # SKIP %s\n' $((PASS + FAIL + SKIP)) "$1" "$2"
 }
 
 check()
@@ -68,6 +84,14 @@ reap()
 	return 0
 }
 
+# Whether PID is running (a zombie nobody reaped is not).
+alive()
+{
+	kill -0 "$1" 2>/dev/null || return 1
+	[ -r "/proc/$1/stat" ] || return 0
+	! awk '{ exit $3 == "Z" ? 0 : 1 }' "/proc/$1/stat" 2>/dev/null
+}
+
 freeport()
 {
 	"$PMTEST" freeport
@@ -89,6 +113,49 @@ waitfor()
 		_n=$((_n - 1))
 	done
 	return 1
+}
+
+# Coreutils' timeout exits 124 when it stops the command, busybox's 143
+# (the command's death by SIGTERM): both are a timeout here.
+bounded()
+{
+	timeout "$@"
+	_brc=$?
+	[ $_brc -eq 143 ] && _brc=124
+	return $_brc
+}
+
+# The nc flavour.  OpenBSD's shuts its write side down at the end of its
+# input with -N; busybox's does so unasked (and has no -N); for any
+# other, or none, the test helper does the job.
+if command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-N'; then
+	NC=openbsd
+elif command -v nc >/dev/null 2>&1 && nc --help 2>&1 | grep -q BusyBox
+then
+	NC=busybox
+else
+	NC=pmtest
+fi
+
+nc_half()
+{
+	case $NC in
+	openbsd)	timeout 20 nc -N "$1" "$2" ;;
+	busybox)	timeout 20 nc "$1" "$2" ;;
+	*)		"$PMTEST" nc "$1" "$2" -t 20 ;;
+	esac
+}
+
+# Only in a background job (spawn nc_exec ...): exec makes the job's PID
+# that of the client, and opens IN (a fifo, perhaps) in the job itself.
+nc_exec()
+{
+	exec <"$3" >"$4"
+	case $NC in
+	openbsd)	exec nc -N "$1" "$2" ;;
+	busybox)	exec nc "$1" "$2" ;;
+	*)		exec "$PMTEST" nc "$1" "$2" -t 600 ;;
+	esac
 }
 
 cleanup()
