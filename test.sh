@@ -360,6 +360,21 @@ t_cli()
 	    grep -q -- '-c, --config' "$T/help" &&
 	    ok "--help prints the options and exits 0" ||
 	    fail "--help prints the options and exits 0"
+	# Every option of --help is in the man page and the README.
+	_miss=
+	for _o in $(sed -n 's/^ *\(-[A-Za-z]\), --\([a-z]*\).*/\1 \2/p;
+	    s/^ *--\([a-z]*\) .*/\1/p' "$T/help" | tr ' ' '\n'); do
+		case $_o in
+		-?)	grep -Eq "^\.It Fl ${_o#-}( |$)" proxymachine.8 ||
+			    _miss="$_miss $_o" ;;
+		*)	grep -q "Fl Fl $_o" proxymachine.8 ||
+			    _miss="$_miss --$_o" ;;
+		esac
+		grep -q -- "$_o" README || _miss="$_miss $_o(README)"
+	done
+	[ -z "$_miss" ] &&
+	    ok "every --help option is in proxymachine.8 and README" ||
+	    fail "every --help option is documented" "missing:$_miss"
 	$RUN "$PM" -V | grep -q '^proxymachine [0-9]' &&
 	    ok "-V prints the version" || fail "-V prints the version"
 	$RUN "$PM" --version | grep -q 'router test' &&
