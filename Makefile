@@ -16,6 +16,15 @@ MANDIR ?=	$(PREFIX)/share/man
 PM_CFLAGS =	-std=c99 -D_DEFAULT_SOURCE -DPM_VERSION=\"$(VERSION)\" \
 		$(MAXCONN:%=-DPM_MAXCONN=%) $(BUFSIZE:%=-DPM_BUFSIZE=%)
 WARN =		-Wall -Wextra -pedantic
+# What `make size` adds for a small static binary (scripts/size.sh
+# measures each step): about 15% off with musl, no change to the code.
+SIZEFLAGS =	-Os -ffunction-sections -fdata-sections \
+		-fno-asynchronous-unwind-tables -fno-unwind-tables \
+		-Wl,--gc-sections -Wl,-z,noseparate-code
+# Static binaries link with musl-gcc when it is there and CC is the
+# default; any other CC (a cross compiler, clang) is used as given.
+PICKCC =	case "$(CC)" in cc|"cc "*|gcc) \
+		    command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc;; esac
 SAN =		-fsanitize=address,undefined -fno-omit-frame-pointer -g
 
 SRCS =		proxymachine.c router.h
@@ -41,10 +50,9 @@ $(PROG): $(SRCS) routers/$(ROUTER).c .router
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
 	    proxymachine.c routers/$(ROUTER).c
 
-# A static binary: musl-gcc when it is there, else the compiler given.
+# A static binary: musl-gcc when it is there and CC is the default.
 static: $(SRCS) routers/$(ROUTER).c .router
-	@cc=$(CC); if command -v musl-gcc >/dev/null 2>&1; then \
-	    cc=musl-gcc; fi; \
+	@cc="$(CC)"; $(PICKCC); \
 	echo "$$cc ... -static -o $(PROG)-static"; \
 	$$cc $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -s \
 	    -o $(PROG)-static proxymachine.c routers/$(ROUTER).c
@@ -85,12 +93,30 @@ asan: tests/pmtest
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 sh test.sh
 
-# Warnings, with gcc and clang when present, for every router.
-warn:
+# The size of the static, stripped binary of each router.
+size:
+	@cc="$(CC)"; $(PICKCC); echo "$$cc $(SIZEFLAGS) -static -s"; \
 	for r in $(ROUTERS); do \
-	    $(CC) $(PM_CFLAGS) $(WARN) -O2 -fsyntax-only proxymachine.c \
-	        routers/$$r.c || exit 1; \
-	done
+	    $$cc $(PM_CFLAGS) $(CPPFLAGS) $(SIZEFLAGS) $(LDFLAGS) -static -s \
+	        -o $(PROG)-size proxymachine.c routers/$$r.c || exit 1; \
+	    echo "$$r `wc -c <$(PROG)-size` bytes"; \
+	done; rm -f $(PROG)-size
+
+# Cross-build for ARCH (armhf, aarch64, mipsel, riscv64) into build/ARCH
+# and run the suite there under qemu-user (scripts/cross.sh).
+cross:
+	sh scripts/cross.sh $(ARCH)
+
+# Every compiler at hand (gcc, clang, tcc, pcc, musl-gcc), warnings on.
+compilers:
+	sh scripts/compilers.sh
+
+# Warnings for the core and every router, one file at a time (-c: tcc
+# and pcc take no -fsyntax-only and would leave an a.out).
+warn:
+	for f in proxymachine.c routers/*.c tests/router_test.c; do \
+	    $(CC) $(PM_CFLAGS) $(WARN) -O2 -c -o .warn.o $$f || exit 1; \
+	done; rm -f .warn.o
 
 # The benchmark (bench/README.md): about three minutes; PMB_SPEED=quick
 # for a short run.  It leaves ./proxymachine built with the custom router.
@@ -111,7 +137,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man8/$(PROG).8
 
 clean:
-	rm -f $(PROG) $(PROG)-static .router .router.new $(TESTBINS)
+	rm -f $(PROG) $(PROG)-static $(PROG)-size .warn.o .router .router.new \
+	    $(TESTBINS)
+	rm -rf build
 
-.PHONY: all static testbins test asan bench warn lint install uninstall clean \
+.PHONY: all static size cross compilers testbins test asan bench warn lint \
+	install uninstall clean \
 	FORCE

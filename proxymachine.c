@@ -154,6 +154,11 @@
 
 #define TIME_NEVER	UINT64_MAX
 
+/* Compilers without GNU attributes ignore them. */
+#if !defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#define __attribute__(x)
+#endif
+
 enum cstate {
 	C_FREE,		/* slot unused */
 	C_ROUTING,	/* reading the client, asking the router */

@@ -276,7 +276,7 @@ cu_main()
 		printf '# ok\n* 127.0.0.1:1\nwait 2\n%s\n' "$cu_bad" \
 		    >"$T/cubad.conf"
 		cu_pp=$(freeport)
-		timeout 10 $RUN "$CU_BIN" -c "$T/cubad.conf" -h 127.0.0.1 \
+		bounded 10 $RUN "$CU_BIN" -c "$T/cubad.conf" -h 127.0.0.1 \
 		    -p "$cu_pp" 2>"$T/cubad.log" >/dev/null
 		cu_rc=$?
 		if [ $cu_rc -ne 0 ] && [ $cu_rc -ne 124 ] &&
@@ -288,7 +288,7 @@ cu_main()
 		fi
 	done
 	cu_pp=$(freeport)
-	timeout 10 $RUN "$CU_BIN" -h 127.0.0.1 -p "$cu_pp" \
+	bounded 10 $RUN "$CU_BIN" -h 127.0.0.1 -p "$cu_pp" \
 	    2>"$T/cubad.log" >/dev/null
 	cu_rc=$?
 	if [ $cu_rc -ne 0 ] && [ $cu_rc -ne 124 ] &&
@@ -298,7 +298,7 @@ cu_main()
 		fail "custom: no -c is an error" "exit $cu_rc"
 	fi
 	printf '# empty\n' >"$T/cubad.conf"
-	timeout 10 $RUN "$CU_BIN" -c "$T/cubad.conf" -h 127.0.0.1 \
+	bounded 10 $RUN "$CU_BIN" -c "$T/cubad.conf" -h 127.0.0.1 \
 	    -p "$cu_pp" 2>"$T/cubad.log" >/dev/null
 	cu_rc=$?
 	if [ $cu_rc -ne 0 ] && [ $cu_rc -ne 124 ] &&

@@ -152,10 +152,10 @@ gt_start()
 {
 	_gp=$(freeport)
 	if [ -n "$2" ]; then
-		timeout 20 $RUN "$BINDIR/proxymachine-git" -c "$2" \
+		bounded 20 $RUN "$BINDIR/proxymachine-git" -c "$2" \
 		    -h 127.0.0.1 -p "$_gp" 2>"$GT/err"
 	else
-		timeout 20 $RUN "$BINDIR/proxymachine-git" \
+		bounded 20 $RUN "$BINDIR/proxymachine-git" \
 		    -h 127.0.0.1 -p "$_gp" 2>"$GT/err"
 	fi
 	_grc=$?
@@ -285,9 +285,7 @@ gt_main()
 	if [ "$GT_V6" = 1 ]; then
 		gt_lands "git: carol lands on C at [::1]" 2 carol c
 	else
-		echo "ok $((PASS + FAIL + 1)) - git: IPv6 remote # SKIP" \
-		    "no IPv6 loopback"
-		PASS=$((PASS + 1))
+		skip "git: IPv6 remote" "no IPv6 loopback"
 	fi
 
 	# Unknown users, with no default.
@@ -338,8 +336,7 @@ gt_main()
 	rm -f "$GT/hold.in"
 	mkfifo "$GT/hold.in"
 	: >"$GT/hold.out"
-	spawn sh -c 'exec nc -N 127.0.0.1 "$1" <"$2" >"$3"' sh "$GT_PP" \
-	    "$GT/hold.in" "$GT/hold.out"
+	spawn nc_exec 127.0.0.1 "$GT_PP" "$GT/hold.in" "$GT/hold.out"
 	GT_HOLD=$LASTPID
 	exec 7>"$GT/hold.in"
 	gt_req git-upload-pack /alice/repo.git '|version=2|' >&7
@@ -364,6 +361,7 @@ gt_main()
 	fi
 	exec 7>&-
 	reap "$GT_HOLD"
+	rm -f "$GT/hold.in"
 
 	# A broken table on SIGHUP: logged, the routes in force stay.
 	gt_table "alice 127.0.0.1:$GT_PA" "bob 127.0.0.1:$GT_PA" \

@@ -67,6 +67,7 @@ static int	cmd_echo(int, char **);
 static int	cmd_flood(int, char **);
 static int	cmd_freeport(int, char **);
 static int	cmd_hold(int, char **);
+static int	cmd_nc(int, char **);
 static int	cmd_send(int, char **);
 static int	cmd_slowread(int, char **);
 static int	cmd_waitport(int, char **);
@@ -82,6 +83,7 @@ static const struct cmd cmds[] = {
 	{ "slowread", "HOST PORT DATA SECS BYTES_PER_TICK", cmd_slowread },
 	{ "blackhole", "HOST PORT", cmd_blackhole },
 	{ "hold", "HOST PORT N DATA SECS", cmd_hold },
+	{ "nc", "HOST PORT [-t SECS]", cmd_nc },
 	{ NULL, NULL, NULL }
 };
 
@@ -115,7 +117,11 @@ static const char help[] =
 "blackhole  listen with a full accept queue, so connects to it hang;\n"
 "           give it 0.3 s to fill the queue before using it.\n"
 "hold       open N connections, print \"connected N\", send DATA on\n"
-"           each, read and discard for SECS, close them.\n";
+"           each, read and discard for SECS, close them.\n"
+"nc         copy standard input to the connection and the connection\n"
+"           to standard output; half-close at the end of standard\n"
+"           input (OpenBSD nc -N), exit 0 at the connection's end of\n"
+"           file.  -t timeout (60 s).  For shells whose nc has no -N.\n";
 
 static const struct cmd	*curcmd;
 static volatile sig_atomic_t gotterm, gotchld;
@@ -1462,6 +1468,89 @@ cmd_hold(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++)
 		close(fds[i]);
+	return 0;
+}
+
+/*
+ * Relays standard input to a connection and the connection to standard
+ * output, shutting the write side down at the end of standard input.
+ * Returns 0 at the connection's end of file, 1 on an error or timeout.
+ */
+static int
+cmd_nc(int argc, char **argv)
+{
+	static unsigned char	 in[PMT_CHUNK], out[PMT_CHUNK];
+	struct pollfd		 pfd[2];
+	size_t			 off, len;
+	long long		 tmo, dl;
+	ssize_t			 r;
+	int			 ch, fd, ineof;
+
+	if (argc < 3)
+		usage_cmd();
+	tmo = 60000;
+	opterr = 0;
+	while ((ch = getopt(argc - 2, argv + 2, "t:")) != -1) {
+		if (ch != 't')
+			usage_cmd();
+		tmo = secs_arg(optarg, "SECS");
+	}
+	if (optind != argc - 2)
+		usage_cmd();
+	port_arg(argv[2]);
+	backstop(tmo);
+	dl = now_ms() + tmo;
+	fd = tcp_connect(argv[1], argv[2], 0, dl);
+	off = len = 0;
+	ineof = 0;
+	for (;;) {
+		if (now_ms() >= dl) {
+			fprintf(stderr, "TIMEOUT\n");
+			return 1;
+		}
+		/* Standard input is read only once the last read is sent. */
+		pfd[0].fd = ineof || len > 0 ? -1 : STDIN_FILENO;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = fd;
+		pfd[1].events = POLLIN | (len > 0 ? POLLOUT : 0);
+		pfd[0].revents = pfd[1].revents = 0;
+		if (poll(pfd, 2, ms_left(dl)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			r = read(STDIN_FILENO, in, sizeof(in));
+			if (r > 0) {
+				off = 0;
+				len = (size_t)r;
+			} else if (r == 0 || (errno != EINTR &&
+			    errno != EAGAIN)) {
+				ineof = 1;
+				shutdown(fd, SHUT_WR);
+			}
+		}
+		if (len > 0 && (pfd[1].revents & (POLLOUT | POLLERR))) {
+			r = write(fd, in + off, len);
+			if (r > 0) {
+				off += (size_t)r;
+				len -= (size_t)r;
+			} else if (errno != EINTR && errno != EAGAIN &&
+			    errno != EWOULDBLOCK)
+				err(1, "write");
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			r = read(fd, out, sizeof(out));
+			if (r == 0)
+				break;
+			if (r > 0)
+				out_write(out, (size_t)r);
+			else if (errno != EINTR && errno != EAGAIN &&
+			    errno != EWOULDBLOCK)
+				err(1, "read");
+		}
+	}
+	close(fd);
 	return 0;
 }
 

@@ -252,7 +252,7 @@ s4_main()
 		printf '# ok\nallow any port 80\n%s\n' "$s4_bad" \
 		    >"$T/s4bad.conf"
 		s4_pp=$(freeport)
-		timeout 10 $RUN "$S4BIN" -c "$T/s4bad.conf" -h 127.0.0.1 \
+		bounded 10 $RUN "$S4BIN" -c "$T/s4bad.conf" -h 127.0.0.1 \
 		    -p "$s4_pp" 2>"$T/s4bad.log" >/dev/null
 		s4_rc=$?
 		if [ $s4_rc -ne 0 ] && [ $s4_rc -ne 124 ] &&
