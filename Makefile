@@ -123,6 +123,16 @@ warn:
 bench:
 	MAKE="$(MAKE)" sh bench/run.sh
 
+FUZZTIME ?=	60
+
+# libFuzzer harnesses (clang), FUZZTIME seconds each: see fuzz/README.
+fuzz:
+	sh fuzz/run.sh $(FUZZTIME)
+
+# clang --analyze and cppcheck over the tree.
+analyze:
+	sh fuzz/analyze.sh
+
 lint:
 	mandoc -Tlint -Wwarning $(PROG).8
 
@@ -139,8 +149,9 @@ uninstall:
 clean:
 	rm -f $(PROG) $(PROG)-static $(PROG)-size .warn.o .router .router.new \
 	    $(TESTBINS)
-	rm -rf build
+	rm -rf build fuzz/build
 
-.PHONY: all static size cross compilers testbins test asan bench warn lint \
+.PHONY: all static size cross compilers testbins test asan bench fuzz \
+	analyze warn lint \
 	install uninstall clean \
 	FORCE

@@ -154,6 +154,14 @@
 
 #define TIME_NEVER	UINT64_MAX
 
+#ifdef PM_NO_MAIN
+/* Built into the fuzz harnesses: what only main() uses is unused there. */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#endif
+#endif
+
 /* Compilers without GNU attributes ignore them. */
 #if !defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
 #define __attribute__(x)
@@ -589,32 +597,41 @@ pm_conf_read(const char *path,
 	FILE	*fp;
 	char	 line[4096], why[256], *s;
 	size_t	 len;
-	int	 lineno = 0, rc = 0;
+	int	 ch, lineno = 0, nul, rc = 0;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	for (;;) {
+		/* getc(3), not fgets(3), which cannot tell of a NUL. */
+		len = 0;
+		nul = 0;
+		while ((ch = getc(fp)) != EOF && ch != '\n') {
+			if (ch == '\0')
+				nul = 1;
+			if (len < sizeof(line) - 1)
+				line[len] = (char)ch;
+			len++;
+		}
+		if (ferror(fp) || (ch == EOF && len == 0))
+			break;
 		lineno++;
-		len = strlen(line);
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(fp)) {
+		if (len >= sizeof(line) - 1) {
 			snprintf(err, errlen, "%s:%d: line too long", path,
 			    lineno);
 			rc = -1;
 			break;
 		}
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if (memchr(line, '\0', len) != NULL ||
-		    strlen(line) != len) {
+		if (nul) {
 			snprintf(err, errlen, "%s:%d: NUL byte in line", path,
 			    lineno);
 			rc = -1;
 			break;
 		}
+		line[len] = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
 		for (s = line; *s == ' ' || *s == '\t'; s++)
 			;
 		if (*s == '\0' || *s == '#')
@@ -1659,8 +1676,12 @@ title_init(int argc, char **argv)
 	if ((env = calloc((size_t)n + 1, sizeof(*env))) == NULL)
 		return;
 	for (i = 0; i < n; i++)
-		if ((env[i] = strdup(environ[i])) == NULL)
-			return;
+		if ((env[i] = strdup(environ[i])) == NULL) {
+			while (i > 0)
+				free(env[--i]);
+			free(env);
+			return;		/* no title, then */
+		}
 	environ = env;
 	title_area = argv[0];
 	title_size = (size_t)(end - argv[0]);

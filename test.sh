@@ -597,8 +597,15 @@ t_daemon()
 		return
 	fi
 	mkdir -p "$T/jail"
-	pm_start "$PM" "$CONF" -u nobody -t "$T/jail" ||
-	    { fail "proxy starts with -u and -t"; return; }
+	# LeakSanitizer reads /proc at exit, which a chroot hides: no leak
+	# check for this one proxy (every other run has it).
+	_ao=${ASAN_OPTIONS-}
+	ASAN_OPTIONS="${_ao:+$_ao:}detect_leaks=0"
+	export ASAN_OPTIONS
+	pm_start "$PM" "$CONF" -u nobody -t "$T/jail"
+	_rc=$?
+	ASAN_OPTIONS=$_ao
+	[ $_rc -eq 0 ] || { fail "proxy starts with -u and -t"; return; }
 	expect "-u nobody -t dir: serves" "$PA:a" a
 	_uid=$(awk '/^Uid:/ { print $2 "/" $3 "/" $4 }' "/proc/$PMPID/status")
 	_n=$(id -u nobody)

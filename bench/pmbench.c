@@ -581,7 +581,7 @@ bk_step(int fd, short revents)
 		b->mode = B_REPLY;
 		/* FALLTHROUGH */
 	case B_REPLY:
-		if ((i = bk_flush(fd)) != 0)
+		if (bk_flush(fd) != 0)
 			return -1;	/* sent, or failed: close */
 		return 0;
 	case B_DOWN:

@@ -88,6 +88,7 @@ static int	load_line(void *, char *, char *, size_t);
 static char	*rule_str(const struct rule *, char *, size_t);
 static const struct rule *match(const struct table *, uint32_t,
 		    unsigned int);
+static const unsigned char *idend(const unsigned char *, size_t);
 static char	*printable(const unsigned char *, size_t, char *, size_t);
 static void	refuse(struct pm_route *, const struct sockaddr *,
 		    const char *, ...)
@@ -292,6 +293,20 @@ match(const struct table *t, uint32_t ip, unsigned int port)
 }
 
 /*
+ * Find the NUL that ends a user id or SOCKS4a host name (at most
+ * PM_SOCKS4_MAXID bytes) starting at p, of which n bytes have arrived.
+ * Look no further than the longest allowed, so that a field too long is
+ * refused whether or not its NUL came in the same read.  Return the NUL,
+ * or NULL when it has not arrived.
+ */
+static const unsigned char *
+idend(const unsigned char *p, size_t n)
+{
+	return memchr(p, '\0', n < PM_SOCKS4_MAXID + 1 ? n :
+	    PM_SOCKS4_MAXID + 1);
+}
+
+/*
  * Copy the len bytes at s into buf (size len of at least 4) for the log,
  * with a ? for each byte that is not printable ASCII and ... when cut.
  * Return buf.
@@ -387,8 +402,7 @@ router_route(const unsigned char *buf, size_t len,
 	}
 	if (len <= S4_HDRLEN)
 		return;
-	nul = memchr(buf + S4_HDRLEN, '\0', len - S4_HDRLEN);
-	if (nul == NULL) {
+	if ((nul = idend(buf + S4_HDRLEN, len - S4_HDRLEN)) == NULL) {
 		if (len - S4_HDRLEN > PM_SOCKS4_MAXID)
 			refuse(route, peer, "user id longer than %d bytes",
 			    PM_SOCKS4_MAXID);
@@ -414,8 +428,7 @@ router_route(const unsigned char *buf, size_t len,
 		 * the refusal is not lost to a reset for unread bytes, and
 		 * name it in the log.
 		 */
-		nul = memchr(buf + end, '\0', len - end);
-		if (nul == NULL) {
+		if ((nul = idend(buf + end, len - end)) == NULL) {
 			if (len - end > PM_SOCKS4_MAXID)
 				refuse(route, peer, "SOCKS4a host name "
 				    "longer than %d bytes", PM_SOCKS4_MAXID);

@@ -1053,12 +1053,14 @@ cmd_send(int argc, char **argv)
 		}
 		if (tclose >= 0 && now >= tclose) {
 			close(fd);
+			free(data);
 			return 0;
 		}
 		if (wdone && !qflag && (eof || rerr != 0))
 			break;
 		if (now >= dl) {
 			fprintf(stderr, "TIMEOUT\n");
+			free(data);
 			return 1;
 		}
 
@@ -1108,15 +1110,18 @@ cmd_send(int argc, char **argv)
 	close(fd);
 	if (rflag) {
 		if (got == 0)
+			free(data);
 			return 0;
 		fprintf(stderr, "pmtest send: got %zu bytes, expected a "
 		    "reset\n", got);
+		free(data);
 		return 1;
 	}
 	if (rerr != 0) {
 		errno = rerr;
 		err(1, "read (after %zu bytes)", got);
 	}
+	free(data);
 	return 0;
 }
 

@@ -44,10 +44,10 @@ static int
 load_line(void *arg, char *line, char *err, size_t errlen)
 {
 	char	*f[3];
-	int	 n, i;
+	int	 i;
 
 	(void)arg;
-	if ((n = pm_conf_split(line, f, 3)) != 2) {
+	if (pm_conf_split(line, f, 3) != 2) {
 		snprintf(err, errlen, "expected: name host:port");
 		return -1;
 	}

@@ -1,0 +1,580 @@
+/*
+ * fuzz/common.c: the checks and helpers the libFuzzer harnesses share.
+ *
+ * fz_stream() is the heart of the router harnesses: it hands a router the
+ * bytes of one input the way the core does, a prefix at a time, and checks
+ * each decision against the contract of router.h and against the
+ * properties written out above it.
+ *
+ * The harnesses are linked with -Wl,--wrap=getaddrinfo: the core's
+ * pm_addr_parse() then calls __wrap_getaddrinfo() below, which never asks
+ * a name server, so that fuzzing a table is fast, repeatable and offline.
+ *
+ * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
+ */
+
+#ifdef __linux__
+#define _GNU_SOURCE		/* memfd_create(2) */
+#endif
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+#include <netinet/in.h>
+
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+
+/*
+ * With AddressSanitizer, the bytes of an input past the prefix being
+ * routed are poisoned, so that a router that reads one byte too far is
+ * caught even though the input goes on.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FZ_ASAN
+#endif
+#endif
+#if !defined(FZ_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define FZ_ASAN
+#endif
+#ifdef FZ_ASAN
+#include <sanitizer/asan_interface.h>
+#define FZ_POISON(p, n)		__asan_poison_memory_region((p), (n))
+#define FZ_UNPOISON(p, n)	__asan_unpoison_memory_region((p), (n))
+#else
+#define FZ_POISON(p, n)		((void)(p), (void)(n))
+#define FZ_UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
+
+/* What every name resolves to under the fuzzer (TEST-NET-1). */
+#define FZ_NAMEADDR	"192.0.2.1"
+
+int	__real_getaddrinfo(const char *, const char *,
+	    const struct addrinfo *, struct addrinfo **);
+int	__wrap_getaddrinfo(const char *, const char *,
+	    const struct addrinfo *, struct addrinfo **);
+
+static const char	*action_name(enum pm_action);
+static void		 dec_print(const char *, const struct fz_dec *);
+static int		 bytes_eq(const unsigned char *, size_t,
+			    const unsigned char *, size_t);
+static int		 equivalent(const struct fz_dec *, size_t,
+			    const struct fz_dec *, size_t,
+			    const unsigned char *);
+
+/*
+ * Resolve host and port as getaddrinfo(3) does for a numeric host, and
+ * any other host as if it were FZ_NAMEADDR, without a name server.
+ * Return what getaddrinfo(3) returns.
+ */
+int
+__wrap_getaddrinfo(const char *host, const char *port,
+    const struct addrinfo *hints, struct addrinfo **res)
+{
+	struct addrinfo	 h;
+	int		 e;
+
+	if (hints != NULL)
+		h = *hints;
+	else {
+		memset(&h, 0, sizeof(h));
+		h.ai_family = AF_UNSPEC;
+	}
+	h.ai_flags |= AI_NUMERICHOST;
+	e = __real_getaddrinfo(host, port, &h, res);
+	if (e == EAI_NONAME && host != NULL && *host != '\0')
+		e = __real_getaddrinfo(FZ_NAMEADDR, port, &h, res);
+	return e;
+}
+
+/*
+ * Report a broken property and abort, which libFuzzer takes for a crash:
+ * it saves the input.  Under libFuzzer's -close_fd_mask=2 (fuzz/run.sh
+ * uses it to drop the routers' log lines) stderr goes nowhere, so the
+ * message also goes where the sanitizers report.  Return never.
+ */
+void
+fz_fail(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[2048];
+	int	 n;
+
+	n = snprintf(msg, sizeof(msg), "fuzz: property broken (router %s): ",
+	    router_name);
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(msg))
+		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n==== %s\n", msg);
+	fflush(stderr);
+#ifdef FZ_ASAN
+	__sanitizer_report_error_summary(msg);
+#endif
+	abort();
+}
+
+/*
+ * Make a file that lives as long as the process, for fz_file_write().
+ * Return its path (static storage).
+ */
+const char *
+fz_file(void)
+{
+	static char	 paths[8][64];
+	static int	 n;
+	char		*path;
+	int		 fd;
+
+	if (n == (int)(sizeof(paths) / sizeof(paths[0]))) {
+		fprintf(stderr, "fuzz: too many files\n");
+		abort();
+	}
+	path = paths[n++];
+#ifdef __linux__
+	if ((fd = memfd_create("pmfuzz", 0)) == -1) {
+		perror("fuzz: memfd_create");
+		abort();
+	}
+	snprintf(path, sizeof(paths[0]), "/proc/self/fd/%d", fd);
+#else
+	{
+		const char	*tmp;
+
+		if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
+			tmp = "/tmp";
+		snprintf(path, sizeof(paths[0]), "%s/pmfuzz.XXXXXX", tmp);
+		if ((fd = mkstemp(path)) == -1) {
+			perror("fuzz: mkstemp");
+			abort();
+		}
+		/* The harness runs until killed: the file is left behind. */
+		close(fd);
+	}
+#endif
+	return path;
+}
+
+/*
+ * Replace the contents of the file at path (from fz_file()) with the len
+ * bytes at p.  Return nothing; abort on failure.
+ */
+void
+fz_file_write(const char *path, const void *p, size_t len)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "w")) == NULL ||
+	    (len > 0 && fwrite(p, 1, len, fp) != len) || fclose(fp) != 0) {
+		perror(path);
+		abort();
+	}
+}
+
+/*
+ * Write the table text into a new file.  Return its path.
+ */
+const char *
+fz_table(const char *text)
+{
+	const char	*path;
+
+	path = fz_file();
+	fz_file_write(path, text, strlen(text));
+	return path;
+}
+
+/*
+ * Set *a and *b to the paths of two fixed tables for the router linked in
+ * (NULL: no -c); they cover different branches, as a table with and one
+ * without a default.  An unknown router gets $PM_FUZZ_TABLE and no table.
+ * Return nothing.
+ */
+void
+fz_tables(const char **a, const char **b)
+{
+	static const char *const	 git_a =
+	    "# the default, users, IPv6\n"
+	    "alice\t127.0.0.1\n"
+	    "bob 127.0.0.1:9419   # a comment\n"
+	    "carol [::1]:9418\n"
+	    "user.with-dots 192.0.2.7:1\n"
+	    "* 192.0.2.20\n";
+	static const char *const	 git_b =
+	    "alice 127.0.0.1\n"
+	    "dave [2001:db8::10]:9418\r\n";
+	static const char *const	 socks4_a =
+	    "allow 127.0.0.0/8 ports 80-81\n"
+	    "allow 127.0.0.1 port 443\n"
+	    "deny 127.0.0.0/8\n"
+	    "allow 10.0.0.0/8 ports 1-1024\n"
+	    "deny 10.0.0.0/8\n"
+	    "allow 192.0.2.0/24\n"
+	    "deny any\n";
+	static const char *const	 custom_a =
+	    "SSH-\t\t127.0.0.1:22\n"
+	    "\\x16\\x03\t127.0.0.1:8443\tconnect=2\n"
+	    "\"GET \"\t\t127.0.0.1:8080\tidle=300\n"
+	    "\"GET /x\"\t[::1]:8081\tconnect=0.5 idle=1.25\n"
+	    "G\t\t127.0.0.1:1\n"
+	    "\"CONNECT \"\tclose\t\"HTTP/1.0 405 Method Not Allowed"
+	    "\\r\\n\\r\\n\"\n"
+	    "\\0\\0\t\tclose\n"
+	    "*\t\t127.0.0.1:22\n"
+	    "wait\t\t2\n";
+	static const char *const	 custom_b =
+	    "SSH-\t127.0.0.1:22\n"
+	    "\"GET \"\t127.0.0.1:8080\n"
+	    "x\tclose\t\"bye\\n\"\n"
+	    "wait\t0\n";
+	const char	*env;
+
+	if (strcmp(router_name, "git") == 0) {
+		*a = fz_table(git_a);
+		*b = fz_table(git_b);
+	} else if (strcmp(router_name, "socks4") == 0) {
+		*a = fz_table(socks4_a);
+		*b = NULL;
+	} else if (strcmp(router_name, "custom") == 0) {
+		*a = fz_table(custom_a);
+		*b = fz_table(custom_b);
+	} else {
+		env = getenv("PM_FUZZ_TABLE");
+		*a = env != NULL && *env != '\0' ? env : NULL;
+		*b = NULL;
+	}
+}
+
+/*
+ * Load the table at path, which must be good.  Return nothing; abort when
+ * the router refuses it.
+ */
+void
+fz_load(const char *path)
+{
+	char	 err[512];
+
+	if (router_load(path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "fuzz: the fixed table %s fails: %s\n",
+		    path == NULL ? "(none)" : path, err);
+		abort();
+	}
+}
+
+static const char *
+action_name(enum pm_action a)
+{
+	switch (a) {
+	case PM_NOOP:
+		return "noop";
+	case PM_REMOTE:
+		return "remote";
+	case PM_CLOSE:
+		return "close";
+	}
+	return "?";
+}
+
+/*
+ * Print decision d, labelled what, on stderr.  Return nothing.
+ */
+static void
+dec_print(const char *what, const struct fz_dec *d)
+{
+	char	 as[PM_ADDRSTRLEN];
+
+	fprintf(stderr, "  %s: %s", what, action_name(d->action));
+	if (d->action == PM_REMOTE)
+		fprintf(stderr, " %s connect_ms %d idle_ms %d",
+		    pm_addr_str((const struct sockaddr *)&d->addr, as,
+		    sizeof(as)), d->connect_ms, d->idle_ms);
+	if (d->hasdata)
+		fprintf(stderr, " data %zu bytes", d->datalen);
+	if (d->hasreply)
+		fprintf(stderr, " reply %zu bytes", d->replylen);
+	if (d->action == PM_NOOP)
+		fprintf(stderr, " wait_ms %d", d->wait_ms);
+	fprintf(stderr, "\n");
+}
+
+/*
+ * Call router_route() as the core does, on the len bytes at buf (which
+ * sit in an allocation of cap bytes), check the decision against the
+ * contract of router.h, and copy it into d.  Return nothing; abort on a
+ * broken contract.
+ *
+ * The contract checked: the action is one of the three; the timeouts are
+ * not negative; data and reply, when set, are at most PM_BUFSIZE bytes and
+ * every byte of them can be read (copying them touches each one, under
+ * ASan); data or reply that point into the client's bytes stay within the
+ * len bytes handed over; a remote has an IPv4 or IPv6 address of the
+ * right length and a port.
+ */
+void
+fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
+    struct fz_dec *d)
+{
+	struct sockaddr_in	 peer;
+	struct pm_route		 r;
+	const unsigned char	*p;
+
+	memset(&peer, 0, sizeof(peer));
+	peer.sin_family = AF_INET;
+	peer.sin_port = htons(40000);
+	peer.sin_addr.s_addr = htonl(0xc0000263);	/* 192.0.2.99 */
+
+	memset(&r, 0, sizeof(r));
+	router_route(buf, len, (struct sockaddr *)&peer, expired, &r);
+
+	memset(&d->addr, 0, sizeof(d->addr));
+	d->addrlen = 0;
+	d->hasdata = d->hasreply = 0;
+	d->datalen = d->replylen = 0;
+	if (r.action != PM_NOOP && r.action != PM_REMOTE &&
+	    r.action != PM_CLOSE)
+		fz_fail("len %zu: action %d is none of the three", len,
+		    (int)r.action);
+	if (r.connect_ms < 0 || r.idle_ms < 0 || r.wait_ms < 0)
+		fz_fail("len %zu: a negative timeout (%d, %d, %d)", len,
+		    r.connect_ms, r.idle_ms, r.wait_ms);
+	d->action = r.action;
+	d->connect_ms = r.connect_ms;
+	d->idle_ms = r.idle_ms;
+	d->wait_ms = r.wait_ms;
+	if (r.data != NULL) {
+		if (r.datalen > PM_BUFSIZE)
+			fz_fail("len %zu: data of %zu bytes", len, r.datalen);
+		p = r.data;
+		if (p >= buf && p < buf + cap && (p > buf + len ||
+		    r.datalen > (size_t)(buf + len - p)))
+			fz_fail("len %zu: data past the client's bytes",
+			    len);
+		d->hasdata = 1;
+		d->datalen = r.datalen;
+		memcpy(d->data, r.data, r.datalen);
+	}
+	if (r.reply != NULL) {
+		if (r.replylen > PM_BUFSIZE)
+			fz_fail("len %zu: reply of %zu bytes", len,
+			    r.replylen);
+		p = r.reply;
+		if (p >= buf && p < buf + cap && (p > buf + len ||
+		    r.replylen > (size_t)(buf + len - p)))
+			fz_fail("len %zu: reply past the client's bytes",
+			    len);
+		d->hasreply = 1;
+		d->replylen = r.replylen;
+		memcpy(d->reply, r.reply, r.replylen);
+	}
+	if (r.action != PM_REMOTE)
+		return;
+	if (r.addrlen == 0 || r.addrlen > sizeof(r.addr))
+		fz_fail("len %zu: remote with addrlen %u", len,
+		    (unsigned)r.addrlen);
+	switch (r.addr.ss_family) {
+	case AF_INET:
+		if (r.addrlen != sizeof(struct sockaddr_in))
+			fz_fail("len %zu: IPv4 remote, addrlen %u", len,
+			    (unsigned)r.addrlen);
+		if (((struct sockaddr_in *)&r.addr)->sin_port == 0)
+			fz_fail("len %zu: remote on port 0", len);
+		break;
+	case AF_INET6:
+		if (r.addrlen != sizeof(struct sockaddr_in6))
+			fz_fail("len %zu: IPv6 remote, addrlen %u", len,
+			    (unsigned)r.addrlen);
+		if (((struct sockaddr_in6 *)&r.addr)->sin6_port == 0)
+			fz_fail("len %zu: remote on port 0", len);
+		break;
+	default:
+		fz_fail("len %zu: remote of family %d", len,
+		    (int)r.addr.ss_family);
+	}
+	memcpy(&d->addr, &r.addr, r.addrlen);
+	d->addrlen = r.addrlen;
+}
+
+/*
+ * Return whether the a bytes at p and the b bytes at q are the same.
+ */
+static int
+bytes_eq(const unsigned char *p, size_t a, const unsigned char *q, size_t b)
+{
+	return a == b && (a == 0 || memcmp(p, q, a) == 0);
+}
+
+/*
+ * Return whether decisions a and b are the same in every field the core
+ * reads.
+ */
+int
+fz_same(const struct fz_dec *a, const struct fz_dec *b)
+{
+	return a->action == b->action && a->addrlen == b->addrlen &&
+	    bytes_eq((const void *)&a->addr, a->addrlen,
+	    (const void *)&b->addr, b->addrlen) &&
+	    a->hasdata == b->hasdata && a->hasreply == b->hasreply &&
+	    bytes_eq(a->data, a->datalen, b->data, b->datalen) &&
+	    bytes_eq(a->reply, a->replylen, b->reply, b->replylen) &&
+	    a->connect_ms == b->connect_ms && a->idle_ms == b->idle_ms &&
+	    a->wait_ms == b->wait_ms;
+}
+
+/*
+ * Return whether decision a, taken on the first k bytes at buf, and
+ * decision b, taken on the first m bytes (m > k), do the same to the
+ * connection whose client sends the bytes at buf: the same action, the
+ * same reply to the client, and for a remote the same backend, timeouts
+ * and byte stream to the backend.  The backend is sent data, or else the
+ * bytes routed, then what the client sends next: so with a, it gets
+ * S(a) + buf[k..m) + the rest, and with b, S(b) + the rest.
+ */
+static int
+equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
+    size_t m, const unsigned char *buf)
+{
+	const unsigned char	*sa, *sb;
+	size_t			 la, lb;
+
+	if (a->action != b->action || a->hasreply != b->hasreply ||
+	    !bytes_eq(a->reply, a->replylen, b->reply, b->replylen))
+		return 0;
+	if (a->action != PM_REMOTE)
+		return 1;
+	if (!bytes_eq((const void *)&a->addr, a->addrlen,
+	    (const void *)&b->addr, b->addrlen) ||
+	    a->connect_ms != b->connect_ms || a->idle_ms != b->idle_ms)
+		return 0;
+	sa = a->hasdata ? a->data : buf;
+	la = a->hasdata ? a->datalen : k;
+	sb = b->hasdata ? b->data : buf;
+	lb = b->hasdata ? b->datalen : m;
+	return lb == la + (m - k) && (la == 0 || memcmp(sb, sa, la) == 0) &&
+	    memcmp(sb + la, buf + k, m - k) == 0;
+}
+
+/*
+ * Route the n bytes at data as the core does when they arrive one byte a
+ * read, and check the properties below.  Return nothing; abort when one is
+ * broken.
+ *
+ * The core calls router_route() with the bytes so far: with len 0 when
+ * the client connects, then after each read, and stops at the first
+ * decision that is not PM_NOOP.  While the decision is PM_NOOP it may also
+ * call again on the same bytes with expired set: when a wait the router
+ * asked for runs out, and when the client ends its stream.  How the bytes
+ * are split into reads is up to the network, so the checks are:
+ *
+ * 1. The contract, for every call (fz_route()).
+ *
+ * 2. Determinism: the same bytes give the same decision, called twice in
+ *    a row.  (Any state a router keeps between calls, or any byte it reads
+ *    without having set it, shows here.)
+ *
+ * 3. Splitting does not matter.  Let k be the first prefix, of lengths
+ *    0, 1, ..., n, whose decision D(k) is not PM_NOOP (with expired
+ *    clear).  Fed one byte a read, the core acts on D(k).  Fed in other
+ *    reads, it calls router_route() on some lengths l1 < l2 < ... and acts
+ *    on the first that is not PM_NOOP; every length below k gives PM_NOOP,
+ *    so that is some length m >= k, which a split that delivers the first
+ *    m bytes in one read does reach, whatever m (when k > 0).  Hence: for
+ *    every m with k < m <= n, D(m) must do what D(k) does (equivalent()):
+ *    same action, same reply, same backend and timeouts, and the same
+ *    bytes to the backend, counting those the client sent after the
+ *    prefix routed.  This does not say that D(m) == D(k): data may
+ *    differ, as socks4 strips its request and forwards what followed it.
+ *    When k is 0 the router decided before any byte: there is nothing to
+ *    split, and nothing more is checked.
+ *
+ * To keep each run linear in n, 3 is checked for m = n (the whole input in
+ * one read) and for the FZ_NEAR lengths after k, and the calls with
+ * expired set are made on the longest prefix still PM_NOOP, that is when
+ * the client ends its stream after the bytes it sent: a broken property
+ * at another m, or an expired call on a shorter prefix, is the same check
+ * on the input cut there, which the fuzzer tries too.
+ */
+#define FZ_NEAR	32
+
+void
+fz_stream(const unsigned char *data, size_t n)
+{
+	static struct fz_dec	 d, e, dk;
+	struct pm_route		 r;
+	unsigned char		*buf;
+	size_t			 cap, k, m;
+
+	cap = n > 0 ? n : 1;
+	if ((buf = malloc(cap)) == NULL)
+		abort();
+	if (n > 0)
+		memcpy(buf, data, n);
+	FZ_POISON(buf, cap);
+
+	for (k = 0; k <= n; k++) {
+		FZ_UNPOISON(buf, k);
+		fz_route(buf, k, cap, 0, &dk);
+		fz_route(buf, k, cap, 0, &d);
+		if (!fz_same(&dk, &d)) {
+			dec_print("first", &dk);
+			dec_print("again", &d);
+			fz_fail("two calls on the same %zu bytes decide "
+			    "differently", k);
+		}
+		if (dk.action != PM_NOOP)
+			break;
+	}
+
+	/*
+	 * The longest prefix still waiting, if any: the client ends its
+	 * stream there, or stays silent there for the wait asked for.
+	 */
+	if (k > 0) {
+		m = k - 1;
+		fz_route(buf, m, cap, 1, &d);
+		fz_route(buf, m, cap, 1, &e);
+		if (!fz_same(&d, &e)) {
+			dec_print("first", &d);
+			dec_print("again", &e);
+			fz_fail("two calls on the same %zu bytes, expired, "
+			    "decide differently", m);
+		}
+	}
+
+	for (m = k + 1; k > 0 && m <= n; m++) {
+		if (m > k + FZ_NEAR && m < n)
+			m = n;
+		FZ_UNPOISON(buf, m);
+		fz_route(buf, m, cap, 0, &d);
+		if (!equivalent(&dk, k, &d, m, buf)) {
+			dec_print("on the first bytes", &dk);
+			dec_print("on more bytes", &d);
+			fz_fail("the decision depends on how the bytes are "
+			    "split: %zu bytes one at a time, then %zu bytes "
+			    "in one read", k, m);
+		}
+	}
+	FZ_UNPOISON(buf, cap);
+	free(buf);
+
+	/* The hooks, as the core calls them on a failed remote. */
+	if (dk.action == PM_REMOTE) {
+		memset(&r, 0, sizeof(r));
+		r.action = PM_REMOTE;
+		memcpy(&r.addr, &dk.addr, dk.addrlen);
+		r.addrlen = dk.addrlen;
+		r.connect_ms = dk.connect_ms;
+		r.idle_ms = dk.idle_ms;
+		router_connect_error(&r);
+		router_idle_error(&r);
+	}
+}
