@@ -409,6 +409,11 @@ t_cli()
 	    fail "bad table line: file:line, non-zero" "$(cat "$T/e")"
 	"$PMTEST" waitport $H "$_p" 1 2>/dev/null && fail "bad table: never listens" ||
 	    ok "bad table: never listens"
+	printf 'a %s:%s\nb 127.0.0.1:1\0junk\n' $H "$PA" >"$T/nul.conf"
+	$RUN "$PM" -c "$T/nul.conf" -h $H -p "$_p" 2>"$T/e"
+	[ $? -ne 0 ] && grep -q "nul.conf:2: NUL byte" "$T/e" &&
+	    ok "a NUL byte in a table line: file:line, non-zero" ||
+	    fail "a NUL byte in a table line" "$(cat "$T/e")"
 	printf 'a nosuchhost.invalid:1\n' >"$T/bad2.conf"
 	$RUN "$PM" -c "$T/bad2.conf" -h $H -p "$_p" 2>"$T/e"
 	[ $? -ne 0 ] && grep -q "bad2.conf:1: " "$T/e" &&

@@ -157,6 +157,10 @@ s4_main()
 	    "$(s4_send "$s4_pp" "$s4_u" -k -t 10)" "$S4REJECT"
 	s4_logged "socks4: the long user id is logged" "$s4_log" \
 	    'user id longer than'
+	# The same with its NUL and data in the one write: the limit must
+	# not depend on how the bytes are split into reads.
+	s4_expect "socks4: a 300-byte user id with its NUL, one write" \
+	    "$(s4_send "$s4_pp" "$s4_u"'\x00hi\n' -k -t 10)" "$S4REJECT"
 	s4_expect "socks4: SOCKS4a is rejected" \
 	    "$(s4_send "$s4_pp" \
 	    '\x04\x01\x00\x50\x00\x00\x00\x01bob\x00localhost\x00')" \
