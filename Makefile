@@ -31,7 +31,7 @@ SRCS =		proxymachine.c router.h
 PROXYBINS =	tests/proxymachine-test tests/proxymachine-small \
 		tests/proxymachine-git tests/proxymachine-socks4 \
 		tests/proxymachine-custom
-TESTBINS =	tests/pmtest $(PROXYBINS)
+TESTBINS =	tests/pmtest tests/soak $(PROXYBINS)
 
 all: $(PROG)
 
@@ -62,6 +62,10 @@ testbins: $(TESTBINS)
 # The test helper is not part of what is tested: plain flags.
 tests/pmtest: tests/pmtest.c
 	$(CC) $(PM_CFLAGS) -O2 -o $@ tests/pmtest.c
+
+# The soak's load and fault generator: plain flags, like pmtest.
+tests/soak: tests/soak.c
+	$(CC) $(PM_CFLAGS) -O2 -o $@ tests/soak.c
 
 tests/proxymachine-test: $(SRCS) tests/router_test.c .router
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
@@ -123,6 +127,16 @@ warn:
 bench:
 	MAKE="$(MAKE)" sh bench/run.sh
 
+# The fault soak (tests/soak.sh): 120 s of mixed good and bad clients and
+# backends, then the limits; soak-short for CI, soak-valgrind under
+# valgrind.
+soak: testbins
+	sh tests/soak.sh
+soak-short: testbins
+	sh tests/soak.sh short
+soak-valgrind: testbins
+	VALGRIND=1 sh tests/soak.sh
+
 FUZZTIME ?=	60
 
 # libFuzzer harnesses (clang), FUZZTIME seconds each: see fuzz/README.
@@ -152,6 +166,7 @@ clean:
 	rm -rf build fuzz/build
 
 .PHONY: all static size cross compilers testbins test asan bench fuzz \
+	soak soak-short soak-valgrind \
 	analyze warn lint \
 	install uninstall clean \
 	FORCE

@@ -116,6 +116,10 @@
 #ifndef PM_TERM_GRACE
 #define PM_TERM_GRACE		10000
 #endif
+/* Once one side failed, the other gets this long to take what is left. */
+#ifndef PM_FLUSH_TIMEOUT
+#define PM_FLUSH_TIMEOUT	5000
+#endif
 /* A reply before a close must be taken by the client within this. */
 #ifndef PM_CLOSE_TIMEOUT
 #define PM_CLOSE_TIMEOUT	30000
@@ -963,11 +967,6 @@ conn_close(struct conn *c, const char *fmt, ...)
 		hiwater--;
 	nconn--;
 	title_dirty = 1;
-	if (pool_full) {
-		pool_full = 0;
-		log_warnx("pool has room again (%d of %d): accepting", nconn,
-		    maxconn);
-	}
 	if (accept_resume != 0)
 		accept_resume = now;	/* a descriptor is free again */
 }
@@ -998,6 +997,41 @@ conn_backend_readable(const struct conn *c)
 	return c->down.p == NULL || c->down.len < PM_BUFSIZE;
 }
 
+/* Returns whether the backend is to be read and its bytes dropped. */
+static int
+conn_backend_drain(const struct conn *c)
+{
+	return c->state == C_RELAY && (c->flags & F_CDEAD) &&
+	    !(c->flags & (F_BEOF | F_BDEAD));
+}
+
+/* Returns whether the client is to be read and its bytes dropped. */
+static int
+conn_client_drain(const struct conn *c)
+{
+	return c->state == C_RELAY && (c->flags & F_BDEAD) &&
+	    !(c->flags & (F_CEOF | F_CDEAD));
+}
+
+/*
+ * Reads from fd and drops the bytes.  Returns 0 at end of file, -1 on an
+ * error, 1 otherwise.
+ */
+static int
+conn_drain(int fd)
+{
+	ssize_t	 n;
+
+	do {
+		n = read(fd, scratch, sizeof(scratch));
+	} while (n == -1 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	return 1;
+}
+
 /* Sets the poll entries of c from its state and buffers. */
 static void
 conn_events(struct conn *c)
@@ -1017,14 +1051,14 @@ conn_events(struct conn *c)
 		pfd_sync((int)(bp - pfd));
 		return;
 	}
-	if (conn_client_readable(c))
+	if (conn_client_readable(c) || conn_client_drain(c))
 		ce |= POLLIN;
 	if (c->down.len > 0 && !(c->flags & F_CDEAD))
 		ce |= POLLOUT;
 	if (c->state == C_CONNECTING)
 		be = POLLOUT;
 	else if (c->state == C_RELAY) {
-		if (conn_backend_readable(c))
+		if (conn_backend_readable(c) || conn_backend_drain(c))
 			be |= POLLIN;
 		if (c->up.len > 0 && !(c->flags & F_BDEAD))
 			be |= POLLOUT;
@@ -1337,6 +1371,7 @@ conn_client_gone(struct conn *c, int err)
 		    (unsigned)c->down.len);
 	c->flags |= F_CDEAD | F_CEOF;
 	buf_put(&c->down);
+	timer_set(c, now + PM_FLUSH_TIMEOUT);
 	return 0;
 }
 
@@ -1377,6 +1412,7 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 			    "dropped", ID(c), why, (unsigned)c->up.len);
 		c->flags |= F_BDEAD | F_BEOF;
 		buf_put(&c->up);
+		timer_set(c, now + PM_FLUSH_TIMEOUT);
 	} else
 		c->flags |= F_BEOF;
 	return 0;
@@ -1488,8 +1524,29 @@ conn_step(struct conn *c, short crev, short brev, int *more)
 		}
 		if (c->state != C_RELAY)
 			return 0;	/* retrying or closing */
-		if (n != -2 && c->route.idle_ms > 0)
+		if (n != -2 && c->route.idle_ms > 0 &&
+		    !(c->flags & (F_CDEAD | F_BDEAD)))
 			timer_set(c, now + (uint64_t)c->route.idle_ms);
+	}
+
+	/*
+	 * One side failed: what the other still sends has nowhere to go, but
+	 * is read and dropped, so that it is not stuck writing to us while
+	 * we flush what we hold for it.
+	 */
+	if ((brev & rd) && conn_backend_drain(c)) {
+		btouched = 1;
+		if ((n = conn_drain(c->bfd)) == 0)
+			c->flags |= F_BEOF;
+		else if (n == -1)
+			c->flags |= F_BEOF | F_BDEAD;
+	}
+	if ((crev & rd) && conn_client_drain(c)) {
+		ctouched = 1;
+		if ((n = conn_drain(c->cfd)) == 0)
+			c->flags |= F_CEOF;
+		else if (n == -1)
+			c->flags |= F_CEOF | F_CDEAD;
 	}
 
 	/* Up buffer to backend. */
@@ -1499,7 +1556,8 @@ conn_step(struct conn *c, short crev, short brev, int *more)
 		n = buf_write(c->bfd, &c->up);
 		if (n > 0) {
 			c->nup += (uint64_t)n;
-			if (c->route.idle_ms > 0)
+			if (c->route.idle_ms > 0 &&
+			    !(c->flags & (F_CDEAD | F_BDEAD)))
 				timer_set(c, now + (uint64_t)c->route.idle_ms);
 		} else if (n == -1) {
 			if (conn_backend_gone(c, errno, strerror(errno)) == -1)
@@ -1601,6 +1659,12 @@ conn_timer(struct conn *c)
 			return;
 		break;
 	case C_RELAY:
+		if (c->flags & (F_CDEAD | F_BDEAD)) {
+			conn_close(c, "%s gone; the rest not taken within "
+			    "%d ms", (c->flags & F_CDEAD) ? "client" :
+			    "backend", PM_FLUSH_TIMEOUT);
+			return;
+		}
 		st.idle_timeouts++;
 		pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
 		if (!(c->flags & F_BDATA)) {
@@ -1655,6 +1719,7 @@ timers_run(void)
  */
 static char	*title_area;
 static size_t	 title_size;
+static char	**title_env;	/* the environment, moved */
 
 static void
 title_init(int argc, char **argv)
@@ -1682,7 +1747,7 @@ title_init(int argc, char **argv)
 			free(env);
 			return;		/* no title, then */
 		}
-	environ = env;
+	environ = title_env = env;
 	title_area = argv[0];
 	title_size = (size_t)(end - argv[0]);
 #else
@@ -1794,6 +1859,12 @@ accept_batch(void)
 #if EWOULDBLOCK != EAGAIN
 			case EWOULDBLOCK:
 #endif
+				/* The burst is over: say so once. */
+				if (pool_full || accept_failing)
+					log_warnx("accepting again: %d of %d "
+					    "connections open, none waiting",
+					    nconn, maxconn);
+				pool_full = accept_failing = 0;
 				return;
 			case EINTR:
 			case ECONNABORTED:
@@ -1817,10 +1888,6 @@ accept_batch(void)
 				log_warn("accept");
 				return;
 			}
-		}
-		if (accept_failing) {
-			accept_failing = 0;
-			log_warnx("accepting again");
 		}
 		conn_new(fd, &ss);
 	}
@@ -1961,6 +2028,7 @@ static void
 stop_begin(int how)
 {
 	stopping = how;
+	accept_resume = 0;
 	if (lfd != -1) {
 		close(lfd);
 		lfd = -1;
@@ -2310,7 +2378,7 @@ main(int argc, char *argv[])
 			timeout = next_timer > now ?
 			    (int)(next_timer - now > INT_MAX ? INT_MAX :
 			    next_timer - now) : 0;
-		if (accept_resume != 0 && (timeout == -1 ||
+		if (accept_resume != 0 && lfd != -1 && (timeout == -1 ||
 		    accept_resume - now < (uint64_t)timeout))
 			timeout = accept_resume > now ?
 			    (int)(accept_resume - now) : 0;

@@ -251,6 +251,20 @@ t_relay()
 	fi
 	expect "still serving after the flood" "$PA:a" a
 
+	# A client that resets while the backend is blocked writing its
+	# echo to us: the backend's bytes are dropped, not left to block it,
+	# and the connection closes (at most 5 s later), leaving no slot.
+	_x=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+	"$PMTEST" send $H "$PP" "xfer\\n$_x$_x" -n 500000 -k -q 0 -t 3 \
+	    >/dev/null 2>&1
+	if waitfor 20 eval 'kill -USR1 $PMPID; sleep 0.2;
+	    grep "stats: " "$LOG" | tail -n 1 | grep -q "stats: 0 open"'; then
+		ok "a reset client with a blocked backend: slot freed"
+	else
+		fail "a reset client with a blocked backend: slot freed" \
+		    "$(grep "stats: " "$LOG" | tail -n 1)"
+	fi
+
 	# A client that resets in the middle: the others go on.
 	"$PMTEST" send $H "$PP" 'flood\n' -q 300 >/dev/null 2>&1
 	expect "a reset client does not disturb the others" "$PB:b" b
