@@ -1719,7 +1719,8 @@ timers_run(void)
  */
 static char	*title_area;
 static size_t	 title_size;
-static char	**title_env;	/* the environment, moved */
+/* The moved environment: volatile, so that the one store to it stays. */
+static char	**volatile title_env;
 
 static void
 title_init(int argc, char **argv)
