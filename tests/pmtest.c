@@ -1109,9 +1109,10 @@ cmd_send(int argc, char **argv)
 	}
 	close(fd);
 	if (rflag) {
-		if (got == 0)
+		if (got == 0) {
 			free(data);
 			return 0;
+		}
 		fprintf(stderr, "pmtest send: got %zu bytes, expected a "
 		    "reset\n", got);
 		free(data);
