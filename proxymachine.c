@@ -971,6 +971,26 @@ conn_close(struct conn *c, const char *fmt, ...)
 		accept_resume = now;	/* a descriptor is free again */
 }
 
+/* Closes every open connection (shutdown ran out of patience). */
+static void
+conn_close_all(void)
+{
+	int	 i;
+
+	for (i = 0; i <= hiwater; i++)
+		if (conns[i].state != C_FREE)
+			conn_close(&conns[i], "shutdown");
+}
+
+/* Calls a router hook for c; its log lines carry c's id. */
+static void
+conn_hook(struct conn *c, void (*hook)(const struct pm_route *))
+{
+	routing = c;
+	hook(&c->route);
+	routing = NULL;
+}
+
 /* Returns whether the client may be read from now. */
 static int
 conn_client_readable(const struct conn *c)
@@ -1278,9 +1298,7 @@ conn_connect_failed(struct conn *c, const char *why)
 	}
 	log_warnx(IDF "connect %s failed after %d attempts: %s", ID(c), a,
 	    c->tries, why);
-	routing = c;
-	router_connect_error(&c->route);
-	routing = NULL;
+	conn_hook(c, router_connect_error);
 	if (c->down.len > 0)
 		return conn_closing(c);
 	conn_close(c, "connect error");
@@ -1396,9 +1414,7 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 		    ID(c), pm_addr_str((struct sockaddr *)&c->route.addr, a,
 		    sizeof(a)), why);
 		if (!(c->flags & (F_CEOF | F_CDEAD))) {
-			routing = c;
-			router_connect_error(&c->route);
-			routing = NULL;
+			conn_hook(c, router_connect_error);
 		}
 		if (c->down.len > 0 && !(c->flags & F_CDEAD))
 			return conn_closing(c);
@@ -1673,9 +1689,7 @@ conn_timer(struct conn *c)
 			    c->route.idle_ms, (c->flags & (F_CEOF | F_CDEAD)) ?
 			    "; the client had closed, so no error" : "");
 			if (!(c->flags & (F_CEOF | F_CDEAD))) {
-				routing = c;
-				router_idle_error(&c->route);
-				routing = NULL;
+				conn_hook(c, router_idle_error);
 			}
 		}
 		conn_close(c, "inactivity timeout (%d ms) on %s",
@@ -1994,7 +2008,6 @@ static void
 signals_run(void)
 {
 	char	 b[64], e[512];
-	int	 i;
 
 	while (read(sigpipe[0], b, sizeof(b)) > 0)
 		;
@@ -2013,9 +2026,7 @@ signals_run(void)
 	}
 	if (got_term > 1 && stopping == 2) {
 		log_warnx("second signal: closing %d connections now", nconn);
-		for (i = 0; i <= hiwater; i++)
-			if (conns[i].state != C_FREE)
-				conn_close(&conns[i], "shutdown");
+		conn_close_all();
 		stop_check();
 	}
 	if (got_term && stopping != 2)
@@ -2050,8 +2061,6 @@ stop_begin(int how)
 static void
 stop_check(void)
 {
-	int	 i;
-
 	if (!stopping)
 		return;
 	if (nconn == 0) {
@@ -2060,9 +2069,7 @@ stop_check(void)
 	}
 	if (stopping == 2 && now >= stop_deadline) {
 		log_warnx("grace period over: closing %d connections", nconn);
-		for (i = 0; i <= hiwater; i++)
-			if (conns[i].state != C_FREE)
-				conn_close(&conns[i], "shutdown");
+		conn_close_all();
 		log_warnx("exiting");
 		quit(0);
 	}
