@@ -19,7 +19,9 @@
  * bytes and answering the client first), or close (optionally after a
  * reply).  Once connected, bytes are relayed both ways through bounded
  * buffers until both directions are done.  One process, one poll(2) loop,
- * fixed pools: no allocation on the per-connection path.
+ * fixed pools: no allocation on the per-connection path.  With -w N a
+ * master process forks N such processes (workers) that share the listener
+ * and only supervises them.
  */
 
 #ifdef __linux__
@@ -141,6 +143,14 @@
 #define PM_ACCEPT_BATCH		64
 #endif
 /* After EMFILE or ENFILE on accept, stop accepting for this long. */
+#ifndef PM_MAXWORKERS
+#define PM_MAXWORKERS		64	/* -w at most */
+#endif
+
+#ifndef PM_RESPAWN_MS
+#define PM_RESPAWN_MS		1000	/* a worker restarts at most this often */
+#endif
+
 #ifndef PM_ACCEPT_PAUSE
 #define PM_ACCEPT_PAUSE		1000
 #endif
@@ -215,10 +225,15 @@ struct conn {
 	struct sockaddr_storage peer;
 };
 
-/* pfd[0] is the listener, pfd[1] the signal pipe, then two per slot. */
+/*
+ * pfd[0] is the listener, pfd[1] the signal pipe, pfd[2] a worker's end of
+ * the pipe its master holds open (unused without workers), then two per
+ * slot.
+ */
 #define PFD_LISTEN	0
 #define PFD_SIGNAL	1
-#define PFD_SLOTS	2
+#define PFD_MASTER	2
+#define PFD_SLOTS	3
 #define CPFD(i)		(&pfd[PFD_SLOTS + 2 * (i)])
 #define BPFD(i)		(&pfd[PFD_SLOTS + 2 * (i) + 1])
 
@@ -257,6 +272,7 @@ static int		 pool_full;		/* said so in the log */
 
 static int		 sigpipe[2] = { -1, -1 };
 static volatile sig_atomic_t got_quit, got_term, got_hup, got_stats;
+static volatile sig_atomic_t got_chld, got_now;
 static int		 stopping;		/* 1 graceful, 2 fast */
 static uint64_t		 stop_deadline;		/* fast: force at */
 static uint64_t		 stop_said;		/* last progress line */
@@ -269,6 +285,16 @@ static char		*bind_port;
 static int		 verbosity = 1;		/* 0 quiet, 2 verbose */
 static int		 use_syslog;		/* detached: log there */
 static const char	*pidfile;
+
+/* Workers (-w): worker is 1..nworkers in one, 0 in the master or alone. */
+static int		 nworkers = 1;
+static int		 worker;
+static int		 masterpipe[2] = { -1, -1 };	/* EOF: master gone */
+static struct {
+	pid_t		 pid;		/* 0: not running */
+	uint64_t	 born;		/* started at, ms */
+} workers[PM_MAXWORKERS + 1];
+static uint64_t		 respawns;		/* workers restarted */
 
 /* What the stats line (SIGUSR1, SIGINFO) reports. */
 static struct {
@@ -342,6 +368,16 @@ static void	pool_init(void);
 static void	stats_log(void);
 static void	quit(int)
 		    __attribute__((noreturn));
+#ifndef PM_NO_MAIN
+static void	workers_signal(int);
+static void	worker_init(int);
+static int	worker_start(int);
+static void	workers_reap(void);
+static void	master(void);
+static void	master_gone(void);
+static void	serve(void)
+		    __attribute__((noreturn));
+#endif
 
 #define IDF	"#%llu "
 #define ID(c)	((unsigned long long)(c)->id)
@@ -349,17 +385,26 @@ static void	quit(int)
 /*
  * Logging.  Lines are collected in logbuf and written to stderr once per
  * loop iteration (or when the buffer fills), so a busy proxy makes one
- * write(2) per wake-up, not one per event.
+ * write(2) per wake-up, not one per event.  Workers share stderr: each of
+ * their writes is whole lines of at most PIPE_BUF bytes, which a pipe
+ * keeps together.
  */
 
 static void
 log_flush(void)
 {
-	size_t	 off = 0;
+	size_t	 off = 0, len, k;
 	ssize_t	 n;
 
 	while (off < loglen) {
-		n = write(STDERR_FILENO, logbuf + off, loglen - off);
+		len = loglen - off;
+		if (worker > 0 && len > PIPE_BUF) {
+			for (k = PIPE_BUF; k > 0 && logbuf[off + k - 1] != '\n';
+			    k--)
+				;
+			len = k > 0 ? k : PIPE_BUF;
+		}
+		n = write(STDERR_FILENO, logbuf + off, len);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -383,7 +428,9 @@ log_line(int level, const char *fmt, va_list ap)
 	if (level > verbosity)
 		return;
 	if (use_syslog) {
-		vsnprintf(line, sizeof(line), fmt, ap);
+		n = worker > 0 ? snprintf(line, sizeof(line), "w%d ", worker) :
+		    0;
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 		syslog(level == 0 ? LOG_NOTICE : level == 1 ? LOG_INFO :
 		    LOG_DEBUG, "%s", line);
 		return;
@@ -394,8 +441,12 @@ log_line(int level, const char *fmt, va_list ap)
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
 	}
-	n = snprintf(line, sizeof(line), "%s.%03ld ", stamp,
-	    (long)(ts.tv_nsec / 1000000));
+	if (worker > 0)
+		n = snprintf(line, sizeof(line), "%s.%03ld w%d ", stamp,
+		    (long)(ts.tv_nsec / 1000000), worker);
+	else
+		n = snprintf(line, sizeof(line), "%s.%03ld ", stamp,
+		    (long)(ts.tv_nsec / 1000000));
 	if (n < 0)
 		return;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -708,7 +759,7 @@ timer_set(struct conn *c, uint64_t when)
 static void
 pool_init(void)
 {
-	pfd[PFD_LISTEN].fd = pfd[PFD_SIGNAL].fd = -1;
+	pfd[PFD_LISTEN].fd = pfd[PFD_SIGNAL].fd = pfd[PFD_MASTER].fd = -1;
 #ifdef HAVE_EPOLL
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		err(1, "epoll_create1");
@@ -862,6 +913,11 @@ pfd_sync(int i)
 	ev.events = ((e & POLLIN) ? EPOLLIN : 0) |
 	    ((e & POLLOUT) ? EPOLLOUT : 0);
 	ev.data.u32 = (uint32_t)i;
+#ifdef EPOLLEXCLUSIVE
+	/* Workers share the listener: wake one of them, not all. */
+	if (i == PFD_LISTEN && worker > 0)
+		ev.events |= EPOLLEXCLUSIVE;
+#endif
 	if (old != -1 && fd != old &&
 	    epoll_ctl(epfd, EPOLL_CTL_DEL, old, &ev) == -1)
 		log_warn("epoll_ctl del %d", old);
@@ -913,7 +969,10 @@ conn_new(int fd, struct sockaddr_storage *peer)
 	memset(c, 0, sizeof(*c));
 	c->cfd = fd;
 	c->bfd = -1;
+	/* Workers number apart: worker k of n uses k, k + n, k + 2n... */
 	c->id = ++nconn_total;
+	if (worker > 0)
+		c->id = (c->id - 1) * (uint64_t)nworkers + (uint64_t)worker;
 	c->born = now;
 	c->peer = *peer;
 	CPFD(i)->revents = BPFD(i)->revents = 0;
@@ -1774,12 +1833,20 @@ title_init(int argc, char **argv)
 static void
 title_update(void)
 {
-	char	 t[256];
+	char	 t[256], w[32];
 
 	title_dirty = 0;
-	snprintf(t, sizeof(t), "proxymachine %s - %s %s - %d/%d/%llu conns",
-	    PM_VERSION, router_name, laddr, nconn, nconn_max,
-	    (unsigned long long)nconn_total);
+	w[0] = '\0';
+	if (worker > 0)
+		snprintf(w, sizeof(w), " - worker %d of %d", worker,
+		    nworkers);
+	if (nworkers > 1 && worker == 0)
+		snprintf(t, sizeof(t), "proxymachine %s - %s %s - master of "
+		    "%d workers", PM_VERSION, router_name, laddr, nworkers);
+	else
+		snprintf(t, sizeof(t), "proxymachine %s - %s %s - %d/%d/%llu "
+		    "conns%s", PM_VERSION, router_name, laddr, nconn,
+		    nconn_max, (unsigned long long)nconn_total, w);
 #ifdef HAVE_SETPROCTITLE
 	setproctitle("-%s", t);
 #else
@@ -1969,6 +2036,12 @@ sig_handler(int sig)
 	case SIGHUP:
 		got_hup = 1;
 		break;
+	case SIGCHLD:
+		got_chld = 1;
+		break;
+	case SIGUSR2:
+		got_now = 1;
+		break;
 	default:
 		got_stats = 1;
 		break;
@@ -1996,6 +2069,7 @@ signals_init(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 #ifdef SIGINFO
 	sigaction(SIGINFO, &sa, NULL);
 #endif
@@ -2024,8 +2098,19 @@ signals_run(void)
 			log_warnx("reloaded %s", conf_path != NULL ?
 			    conf_path : "(no table)");
 	}
-	if (got_term > 1 && stopping == 2) {
-		log_warnx("second signal: closing %d connections now", nconn);
+	/*
+	 * A worker can get TERM both from its master and from whoever sent
+	 * the master one (a service manager signals the whole group): its
+	 * master says when it is a second one, with USR2.
+	 */
+	if (worker > 0 && got_term > 1)
+		got_term = 1;
+	if (got_now || (got_term > 1 && stopping == 2)) {
+		if (stopping != 2)
+			stop_begin(2);
+		log_warnx("%s: closing %d connections now", got_now ? "USR2" :
+		    "second signal", nconn);
+		got_now = 0;
 		conn_close_all();
 		stop_check();
 	}
@@ -2228,7 +2313,7 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-P pidfile] "
 	    "[-p port]\n"
-	    "                    [-t dir] [-u user]\n"
+	    "                    [-t dir] [-u user] [-w workers]\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
@@ -2236,6 +2321,8 @@ usage(int status)
 	    "  -P, --pidfile FILE    write the process id to FILE\n"
 	    "  -t, --chroot DIR      chroot to DIR after binding\n"
 	    "  -u, --user USER       run as USER after binding\n"
+	    "  -w, --workers N       N processes share the port (0: one per "
+	    "CPU)\n"
 	    "  -q, --quiet           log only warnings and errors\n"
 	    "  -v, --verbose         log routing waits too\n"
 	    "  -V, --version         print the version and exit\n"
@@ -2245,6 +2332,317 @@ usage(int status)
 }
 
 #ifndef PM_NO_MAIN
+/*
+ * Workers (-w N).  Once the table is read, the listener bound and the
+ * privileges dropped, the master forks N workers that share the listener,
+ * each with its own event loop, signal pipe and pool.  The master holds
+ * no connection: it passes signals on, restarts a worker that dies, and
+ * exits once every worker has exited after a shutdown signal.
+ */
+
+/* Sends sig to every running worker. */
+static void
+workers_signal(int sig)
+{
+	int	 k;
+
+	for (k = 1; k <= nworkers; k++)
+		if (workers[k].pid > 0)
+			(void)kill(workers[k].pid, sig);
+}
+
+/* In a new worker: its own signal pipe, event set and process group. */
+static void
+worker_init(int k)
+{
+	struct sigaction	 sa;
+
+	worker = k;
+	pidfile = NULL;			/* the master's to remove */
+	got_quit = got_term = got_hup = got_stats = got_chld = got_now = 0;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	/* A terminal's ^C reaches the master, which passes it on once. */
+	(void)setpgid(0, 0);
+	close(masterpipe[1]);
+	close(sigpipe[0]);
+	close(sigpipe[1]);
+#ifdef HAVE_EPOLL
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1: %s", strerror(errno));
+	memset(ep_fd, 0, sizeof(ep_fd));
+#endif
+	signals_init();
+	pfd[PFD_MASTER].fd = masterpipe[0];
+	pfd[PFD_MASTER].events = POLLIN;
+	pfd_sync(PFD_MASTER);
+	pfd_sync(PFD_LISTEN);
+	title_dirty = 1;
+#ifdef __OpenBSD__
+	if (pledge("stdio inet rpath dns", NULL) == -1)
+		fatal("pledge: %s", strerror(errno));
+#endif
+	log_info("worker %d of %d started, pid %ld", k, nworkers,
+	    (long)getpid());
+}
+
+/* Forks worker k.  Returns 1 in the new worker, 0 in the master. */
+static int
+worker_start(int k)
+{
+	sigset_t	 all, old;
+	pid_t		 pid;
+
+	log_flush();
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		worker_init(k);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return 1;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	workers[k].born = now;
+	if (pid == -1) {
+		log_warn("worker %d: fork", k);
+		return 0;		/* tried again in PM_RESPAWN_MS */
+	}
+	workers[k].pid = pid;
+	return 0;
+}
+
+/* Reaps the workers that exited; says why when it was not asked for. */
+static void
+workers_reap(void)
+{
+	pid_t	 pid;
+	int	 k, status;
+	char	 why[64];
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (k = 1; k <= nworkers; k++)
+			if (workers[k].pid == pid)
+				break;
+		if (k > nworkers)
+			continue;
+		workers[k].pid = 0;
+		if (WIFSIGNALED(status))
+			snprintf(why, sizeof(why), "killed by signal %d",
+			    WTERMSIG(status));
+		else
+			snprintf(why, sizeof(why), "exited with status %d",
+			    WEXITSTATUS(status));
+		if (stopping)
+			log_info("worker %d %s", k, why);
+		else {
+			respawns++;
+			log_warnx("worker %d (pid %ld) %s: starting another",
+			    k, (long)pid, why);
+		}
+	}
+}
+
+/* The master's loop; returns only in a new worker. */
+static void
+master(void)
+{
+	struct sigaction	 sa;
+	struct pollfd		 p;
+	char			 b[64];
+	int			 k, n, alive, timeout;
+
+	if (pipe(masterpipe) == -1 || fd_setup(masterpipe[0]) == -1 ||
+	    fd_setup(masterpipe[1]) == -1)
+		fatal("pipe: %s", strerror(errno));
+#ifdef HAVE_EPOLL
+	close(epfd);			/* each worker makes its own */
+	epfd = -1;
+#endif
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NOCLDSTOP;
+	sa.sa_handler = sig_handler;
+	sigaction(SIGCHLD, &sa, NULL);
+	title_dirty = 1;
+	for (;;) {
+		timeout = -1;
+		alive = 0;
+		for (k = 1; k <= nworkers; k++) {
+			if (workers[k].pid > 0) {
+				alive++;
+				continue;
+			}
+			if (stopping)
+				continue;
+			if (workers[k].born == 0 ||
+			    now >= workers[k].born + PM_RESPAWN_MS) {
+				if (worker_start(k))
+					return;
+				alive += workers[k].pid > 0;
+				continue;
+			}
+			n = (int)(workers[k].born + PM_RESPAWN_MS - now);
+			if (timeout == -1 || n < timeout)
+				timeout = n;
+		}
+		if (stopping && alive == 0) {
+			log_warnx("all workers exited: exiting");
+			quit(0);
+		}
+		if (title_dirty)
+			title_update();
+		log_flush();
+		p.fd = sigpipe[0];
+		p.events = POLLIN;
+		if (poll(&p, 1, timeout) == -1 && errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+		now = clock_ms();
+		while (read(sigpipe[0], b, sizeof(b)) > 0)
+			;
+		if (got_chld) {
+			got_chld = 0;
+			workers_reap();
+		}
+		if (got_stats) {
+			got_stats = 0;
+			log_warnx("stats: master of %d workers, %llu restarted",
+			    nworkers, (unsigned long long)respawns);
+			workers_signal(SIGUSR1);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			log_warnx("reload: passed to %d workers", nworkers);
+			workers_signal(SIGHUP);
+		}
+		if (got_term) {
+			n = got_term;
+			got_term = 0;
+			if (stopping != 2) {
+				stopping = 2;
+				log_warnx("fast shutdown: passed to the workers");
+				workers_signal(SIGTERM);
+				n--;
+			}
+			if (n > 0) {
+				log_warnx("second signal: the workers close "
+				    "their connections now");
+				workers_signal(SIGUSR2);
+			}
+		}
+		if (got_quit) {
+			got_quit = 0;
+			if (!stopping) {
+				stopping = 1;
+				log_warnx("graceful shutdown: passed to the "
+				    "workers");
+				workers_signal(SIGQUIT);
+			}
+		}
+		if (stopping && lfd != -1) {
+			close(lfd);	/* refused once the workers close theirs */
+			lfd = -1;
+		}
+	}
+}
+
+/* In a worker: the master is gone, so nobody will pass a signal on. */
+static void
+master_gone(void)
+{
+	close(masterpipe[0]);
+	pfd_forget(PFD_MASTER);
+	log_warnx("master process gone");
+	if (stopping != 2)
+		stop_begin(2);
+}
+
+/*
+ * The event loop of a process that serves connections (alone, or one
+ * worker); it returns only through quit().
+ */
+static void
+serve(void)
+{
+	int		 i, n, timeout;
+#ifdef HAVE_EPOLL
+	int		 k, nready;
+#else
+	int		 hi;
+#endif
+
+	for (;;) {
+		listen_events();
+		stop_check();
+		if (title_dirty)
+			title_update();
+		timeout = -1;
+		if (next_timer != TIME_NEVER)
+			timeout = next_timer > now ?
+			    (int)(next_timer - now > INT_MAX ? INT_MAX :
+			    next_timer - now) : 0;
+		if (accept_resume != 0 && lfd != -1 && (timeout == -1 ||
+		    accept_resume - now < (uint64_t)timeout))
+			timeout = accept_resume > now ?
+			    (int)(accept_resume - now) : 0;
+		if (stopping && (timeout == -1 || timeout > 1000))
+			timeout = 1000;
+		log_flush();
+#ifdef HAVE_EPOLL
+		n = epoll_wait(epfd, ep_out, PM_EVENTS, timeout);
+#else
+		n = poll(pfd, (nfds_t)(PFD_SLOTS + 2 * (hiwater + 1)),
+		    timeout);
+#endif
+		now = clock_ms();
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll: %s", strerror(errno));
+		}
+#ifdef HAVE_EPOLL
+		/* Gather each slot's events, then step each slot once. */
+		nready = 0;
+		for (i = 0; i < n; i++) {
+			k = (int)ep_out[i].data.u32;
+			pfd[k].revents |= (short)(
+			    ((ep_out[i].events & EPOLLIN) ? POLLIN : 0) |
+			    ((ep_out[i].events & EPOLLOUT) ? POLLOUT : 0) |
+			    ((ep_out[i].events & EPOLLERR) ? POLLERR : 0) |
+			    ((ep_out[i].events & EPOLLHUP) ? POLLHUP : 0));
+			if (k >= PFD_SLOTS)
+				ep_ready[nready++] = (k - PFD_SLOTS) / 2;
+		}
+#endif
+		if (pfd[PFD_SIGNAL].revents) {
+			pfd[PFD_SIGNAL].revents = 0;
+			signals_run();
+		}
+		if (pfd[PFD_MASTER].revents) {
+			pfd[PFD_MASTER].revents = 0;
+			master_gone();
+		}
+#ifdef HAVE_EPOLL
+		for (i = 0; i < nready; i++)
+			slot_run(ep_ready[i]);
+#else
+		hi = hiwater;
+		for (i = 0; i <= hi; i++)
+			slot_run(i);
+#endif
+		/* Accept last: a new slot must not see stale events. */
+		if (pfd[PFD_LISTEN].revents) {
+			pfd[PFD_LISTEN].revents = 0;
+			if (pfd[PFD_LISTEN].fd != -1)
+				accept_batch();
+		}
+		if (now >= next_timer)
+			timers_run();
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -2259,6 +2657,7 @@ main(int argc, char *argv[])
 		{ "pidfile",	required_argument,	NULL,	'P' },
 		{ "chroot",	required_argument,	NULL,	't' },
 		{ "user",	required_argument,	NULL,	'u' },
+		{ "workers",	required_argument,	NULL,	'w' },
 		{ "help",	no_argument,		NULL,	'H' },
 		{ NULL,		0,			NULL,	0 }
 	};
@@ -2266,15 +2665,11 @@ main(int argc, char *argv[])
 	const char	*user = NULL, *root = NULL;
 	struct passwd	*pw = NULL;
 	int		 detach = 0, ready = -1;
-	char		 e[512];
-	int		 ch, i, n, timeout;
-#ifdef HAVE_EPOLL
-	int		 k, nready;
-#else
-	int		 hi;
-#endif
+	char		 e[512], *end;
+	long		 l;
+	int		 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:dh:P:p:qt:u:vV", longopts,
+	while ((ch = getopt_long(argc, argv, "c:dh:P:p:qt:u:vVw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -2298,6 +2693,14 @@ main(int argc, char *argv[])
 		case 'u':
 			user = optarg;
 			break;
+		case 'w':
+			errno = 0;
+			l = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    l < 0 || l > PM_MAXWORKERS)
+				usage(1);
+			nworkers = (int)l;
+			break;
 		case 'q':
 			verbosity = 0;
 			break;
@@ -2317,6 +2720,15 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(1);
+	if (nworkers == 0) {		/* one per CPU */
+#ifdef _SC_NPROCESSORS_ONLN
+		l = sysconf(_SC_NPROCESSORS_ONLN);
+		nworkers = l < 1 ? 1 : l > PM_MAXWORKERS ? PM_MAXWORKERS :
+		    (int)l;
+#else
+		nworkers = 1;
+#endif
+	}
 	if (*host == '\0' || *port == '\0')
 		usage(1);
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
@@ -2367,78 +2779,23 @@ main(int argc, char *argv[])
 	/* Reload reads the table and resolves its names. */
 	if (conf_path != NULL && unveil(conf_path, "r") == -1)
 		fatal("unveil %s: %s", conf_path, strerror(errno));
-	if (unveil(NULL, NULL) == -1 || pledge("stdio inet rpath dns", NULL)
-	    == -1)
+	/* The master forks and signals workers; they pledge further. */
+	if (unveil(NULL, NULL) == -1 || pledge(nworkers > 1 ?
+	    "stdio inet rpath dns proc" : "stdio inet rpath dns", NULL) == -1)
 		fatal("pledge: %s", strerror(errno));
 #endif
 	title_init(argc, argv);
-	log_warnx("proxymachine %s (router %s) listening on %s; %d "
-	    "connections of %d-byte buffers", PM_VERSION, router_name, laddr,
-	    maxconn, PM_BUFSIZE);
-
-	for (;;) {
-		listen_events();
-		stop_check();
-		if (title_dirty)
-			title_update();
-		timeout = -1;
-		if (next_timer != TIME_NEVER)
-			timeout = next_timer > now ?
-			    (int)(next_timer - now > INT_MAX ? INT_MAX :
-			    next_timer - now) : 0;
-		if (accept_resume != 0 && lfd != -1 && (timeout == -1 ||
-		    accept_resume - now < (uint64_t)timeout))
-			timeout = accept_resume > now ?
-			    (int)(accept_resume - now) : 0;
-		if (stopping && (timeout == -1 || timeout > 1000))
-			timeout = 1000;
-		log_flush();
-#ifdef HAVE_EPOLL
-		n = epoll_wait(epfd, ep_out, PM_EVENTS, timeout);
-#else
-		n = poll(pfd, (nfds_t)(PFD_SLOTS + 2 * (hiwater + 1)),
-		    timeout);
-#endif
-		now = clock_ms();
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll: %s", strerror(errno));
-		}
-#ifdef HAVE_EPOLL
-		/* Gather each slot's events, then step each slot once. */
-		nready = 0;
-		for (i = 0; i < n; i++) {
-			k = (int)ep_out[i].data.u32;
-			pfd[k].revents |= (short)(
-			    ((ep_out[i].events & EPOLLIN) ? POLLIN : 0) |
-			    ((ep_out[i].events & EPOLLOUT) ? POLLOUT : 0) |
-			    ((ep_out[i].events & EPOLLERR) ? POLLERR : 0) |
-			    ((ep_out[i].events & EPOLLHUP) ? POLLHUP : 0));
-			if (k >= PFD_SLOTS)
-				ep_ready[nready++] = (k - PFD_SLOTS) / 2;
-		}
-#endif
-		if (pfd[PFD_SIGNAL].revents) {
-			pfd[PFD_SIGNAL].revents = 0;
-			signals_run();
-		}
-#ifdef HAVE_EPOLL
-		for (i = 0; i < nready; i++)
-			slot_run(ep_ready[i]);
-#else
-		hi = hiwater;
-		for (i = 0; i <= hi; i++)
-			slot_run(i);
-#endif
-		/* Accept last: a new slot must not see stale events. */
-		if (pfd[PFD_LISTEN].revents) {
-			pfd[PFD_LISTEN].revents = 0;
-			if (pfd[PFD_LISTEN].fd != -1)
-				accept_batch();
-		}
-		if (now >= next_timer)
-			timers_run();
-	}
+	if (nworkers > 1) {
+		log_warnx("proxymachine %s (router %s) listening on %s; %d "
+		    "workers, each with %d connections of %d-byte buffers",
+		    PM_VERSION, router_name, laddr, nworkers, maxconn,
+		    PM_BUFSIZE);
+		master();		/* returns in each new worker */
+	} else
+		log_warnx("proxymachine %s (router %s) listening on %s; %d "
+		    "connections of %d-byte buffers", PM_VERSION, router_name,
+		    laddr, maxconn, PM_BUFSIZE);
+	serve();
+	return 0;
 }
 #endif /* PM_NO_MAIN */

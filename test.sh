@@ -571,6 +571,164 @@ t_signals()
 	reap "$PMPID"
 }
 
+# --- workers (-w) ----------------------------------------------------------
+
+# The pid the log gives for worker $2 (the newest one started).
+worker_pid()
+{
+	sed -n "s/.* worker $2 of [0-9]* started, pid \([0-9]*\)\$/\1/p" \
+	    "$1" | tail -n 1
+}
+
+t_workers()
+{
+	_bad=
+	for _w in 65 -1 x 2x ''; do
+		$RUN "$PM" -w "$_w" -c "$CONF" -h $H -p "$(freeport)" \
+		    >/dev/null 2>"$T/e"
+		[ $? -ne 0 ] && grep -q usage "$T/e" || _bad="$_bad '$_w'"
+	done
+	[ -z "$_bad" ] && ok "-w out of range or not a number: usage" ||
+	    fail "-w out of range or not a number: usage" "-w$_bad"
+
+	pm_start "$PM" "$CONF" -w 2 || { fail "proxy starts with -w 2"; return; }
+	logwait 10 "$LOG" "worker 2 of 2 started"
+	_w1=$(worker_pid "$LOG" 1)
+	_w2=$(worker_pid "$LOG" 2)
+	grep -q "listening on $H:$PP; 2 workers, each with" "$LOG" &&
+	    [ -n "$_w1" ] && [ -n "$_w2" ] && [ "$_w1" != "$_w2" ] &&
+	    alive "$_w1" && alive "$_w2" &&
+	    ok "-w 2: a master and two worker processes" ||
+	    fail "-w 2: a master and two worker processes" \
+	    "$(head -n 4 "$LOG" | tr '\n' '|')"
+	expect "-w 2: serves" "$PA:a" a
+	if [ -r "/proc/$_w1/cmdline" ] && [ -z "$RUN" ]; then
+		_t=$(tr '\0' ' ' <"/proc/$PMPID/cmdline")
+		_t1=$(tr '\0' ' ' <"/proc/$_w1/cmdline")
+		case $_t/$_t1 in
+		*"test $H:$PP - master of 2 workers"*/*" conns - worker 1 of 2"*)
+			ok "-w 2: process titles of master and worker" ;;
+		*)	fail "-w 2: process titles" "'$_t' '$_t1'" ;;
+		esac
+	else
+		skip "-w 2: process titles" "no /proc here, or an emulator"
+	fi
+	kill -HUP "$PMPID"
+	logwait 10 "$LOG" "w2 reloaded" && logwait 10 "$LOG" "w1 reloaded" &&
+	    ok "-w 2: HUP reloads in every worker" ||
+	    fail "-w 2: HUP reloads in every worker"
+	kill -USR1 "$PMPID"
+	logwait 10 "$LOG" "w2 stats: " && logwait 10 "$LOG" "w1 stats: " &&
+	    grep -q "stats: master of 2 workers, 0 restarted" "$LOG" &&
+	    ok "-w 2: USR1 logs stats of the master and each worker" ||
+	    fail "-w 2: USR1 logs stats of the master and each worker"
+
+	# A worker that dies is replaced; the others serve meanwhile.
+	kill -9 "$_w1"
+	logwait 10 "$LOG" "worker 1 (pid $_w1) killed by signal 9: starting"
+	waitfor 10 eval '[ "$(worker_pid "$LOG" 1)" != "$_w1" ]'
+	_n1=$(worker_pid "$LOG" 1)
+	[ "$_n1" != "$_w1" ] && alive "$_n1" &&
+	    ok "-w 2: a killed worker is logged and replaced" ||
+	    fail "-w 2: a killed worker is logged and replaced" \
+	    "$(tail -n 3 "$LOG" | tr '\n' '|')"
+	_ok=1
+	for _i in 1 2 3 4 5 6; do
+		[ "$(say b)" = "$PB:b" ] || _ok=0
+	done
+	[ $_ok = 1 ] && ok "-w 2: serves after a worker was replaced" ||
+	    fail "-w 2: serves after a worker was replaced"
+	_id=$(grep " accept " "$LOG" | sed -n 's/.* w\([12]\) #\([0-9]*\) accept .*/\1 \2/p' |
+	    awk '($2 - $1) % 2 != 0 { print }' | head -n 1)
+	[ -z "$_id" ] && grep -q " w[12] #[0-9]* accept " "$LOG" &&
+	    ok "-w 2: connection numbers per worker never collide" ||
+	    fail "-w 2: connection numbers per worker never collide" "$_id"
+
+	# QUIT: the master waits for every worker, each for its connections.
+	spawn "$PMTEST" hold $H "$PP" 1 a 6 >/dev/null
+	_h=$LASTPID
+	logwait 10 "$LOG" "connected $H:$PA"
+	kill -QUIT "$PMPID"
+	logwait 10 "$LOG" "graceful shutdown: passed to the workers"
+	sleep 2
+	alive "$PMPID" && ok "-w 2, QUIT: the master waits for the workers" ||
+	    fail "-w 2, QUIT: the master waits for the workers"
+	"$PMTEST" waitport $H "$PP" 1 2>/dev/null &&
+	    fail "-w 2, QUIT: stops accepting" ||
+	    ok "-w 2, QUIT: stops accepting"
+	reap "$_h"
+	_w2=$(worker_pid "$LOG" 2)
+	wait "$PMPID"
+	_rc=$?
+	[ $_rc -eq 0 ] && grep -q "all workers exited: exiting" "$LOG" &&
+	    ! alive "$_n1" && ! alive "$_w2" &&
+	    ok "-w 2, QUIT: every process exits, status 0" ||
+	    fail "-w 2, QUIT: every process exits, status 0" "rc $_rc"
+
+	# Each worker has its own pool: two 4-slot workers hold 8.
+	pm_start "$SMALL" "$CONF" -w 2 ||
+	    { fail "small proxy starts with -w 2"; return; }
+	logwait 10 "$LOG" "worker 2 of 2 started"
+	logwait 10 "$LOG" "#[12] close"	# the probe of pm_start
+	spawn "$PMTEST" hold $H "$PP" 8 a 30 >"$T/hold8"
+	_h=$LASTPID
+	waitfor 10 grep -q "connected 8" "$T/hold8"
+	logwait 10 "$LOG" "w1 pool full" && logwait 10 "$LOG" "w2 pool full"
+	grep -q "connected 8" "$T/hold8" &&
+	    grep -q "w1 pool full" "$LOG" && grep -q "w2 pool full" "$LOG" &&
+	    ok "-w 2: each worker has its own pool, both accept" ||
+	    fail "-w 2: each worker has its own pool, both accept" \
+	    "$(cat "$T/hold8") $(grep -c "pool full" "$LOG")"
+	_got=$(say b -t 2)
+	[ -z "$_got" ] && ok "-w 2: both pools full: no new connection" ||
+	    fail "-w 2: both pools full: no new connection" "'$_got'"
+
+	# TERM from the master and from elsewhere count as one: the grace
+	# period still runs.  Then a second INT closes everything at once.
+	_w1=$(worker_pid "$LOG" 1)
+	kill -TERM "$PMPID"
+	kill -TERM "$_w1"
+	logwait 10 "$LOG" "w1 fast shutdown"
+	sleep 1
+	alive "$_w1" && alive "$_h" &&
+	    ! grep -q "w1 second signal" "$LOG" &&
+	    ok "-w 2: a worker counts TERM from master and elsewhere as one" ||
+	    fail "-w 2: a worker counts TERM from master and elsewhere as one"
+	kill -INT "$PMPID"
+	waitfor 5 eval "! alive $PMPID"
+	! alive "$PMPID" && ! alive "$_w1" &&
+	    grep -q "w[12] USR2: closing 4 connections now" "$LOG" &&
+	    ok "-w 2: a second INT closes every connection at once" ||
+	    fail "-w 2: a second INT closes every connection at once" \
+	    "$(tail -n 4 "$LOG" | tr '\n' '|')"
+	reap "$_h"
+
+	# A master killed outright: the workers notice and shut down.
+	pm_start "$PM" "$CONF" -w 2 || { fail "proxy starts"; return; }
+	logwait 10 "$LOG" "worker 2 of 2 started"
+	_w1=$(worker_pid "$LOG" 1)
+	_w2=$(worker_pid "$LOG" 2)
+	kill -9 "$PMPID"
+	wait "$PMPID" 2>/dev/null
+	waitfor 10 eval "! alive $_w1 && ! alive $_w2"
+	! alive "$_w1" && ! alive "$_w2" &&
+	    grep -q "w1 master process gone" "$LOG" &&
+	    ok "-w 2: workers exit when the master is killed" ||
+	    fail "-w 2: workers exit when the master is killed"
+
+	# -w 0: one per CPU.
+	_cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+	pm_start "$PM" "$CONF" -w 0 || { fail "proxy starts with -w 0"; return; }
+	if [ "$_cpus" -gt 1 ]; then
+		grep -q "; $_cpus workers, each" "$LOG"
+	else
+		grep -q "; [0-9]* connections of" "$LOG"
+	fi && ok "-w 0: one worker per CPU ($_cpus)" ||
+	    fail "-w 0: one worker per CPU ($_cpus)" "$(head -n 2 "$LOG")"
+	expect "-w 0: serves" "$PA:a" a
+	reap "$PMPID"
+}
+
 # --- operating the daemon -------------------------------------------------
 
 t_daemon()
@@ -651,6 +809,7 @@ all|core)
 	t_limits
 	t_ipv6
 	t_signals
+	t_workers
 	;;
 esac
 for r in git socks4 custom; do
