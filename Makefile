@@ -72,7 +72,7 @@ tests/proxymachine-test: $(SRCS) tests/router_test.c .router
 	    proxymachine.c tests/router_test.c
 
 tests/proxymachine-small: $(SRCS) tests/router_test.c .router
-	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 -DPM_ROUTE_TIMEOUT=1500 \
+	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 -DPM_ROUTE_TIMEOUT=1500 -DPM_PIPES=1 \
 	    $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -o $@ proxymachine.c tests/router_test.c
 

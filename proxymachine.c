@@ -77,6 +77,15 @@
 #endif
 
 /*
+ * On Linux a stream that fills whole buffers is moved with splice(2)
+ * through a pipe, socket to socket, so its bytes are not copied into the
+ * proxy and out again.  -DPM_NO_SPLICE keeps read(2) and write(2).
+ */
+#if defined(__linux__) && !defined(PM_NO_SPLICE)
+#define HAVE_SPLICE
+#endif
+
+/*
  * Tunables.  Each can be overridden at build time with -DNAME=value (the
  * Makefile passes MAXCONN and BUFSIZE through).
  */
@@ -155,6 +164,10 @@
 #define PM_ACCEPT_PAUSE		1000
 #endif
 /* Descriptors kept for the listener, the log and the signal pipe. */
+#ifndef PM_PIPES
+#define PM_PIPES		64	/* splice: pipes at most, 2 fds each */
+#endif
+
 #ifndef PM_RESERVE_FDS
 #define PM_RESERVE_FDS		16
 #endif
@@ -200,11 +213,20 @@ enum cstate {
 #define F_BDATA		0x0040	/* the backend has sent a byte */
 #define F_LINGER	0x0080	/* closing: reply written, draining */
 
-/* Bytes in one direction; p is NULL while the buffer is empty. */
+/*
+ * Bytes in one direction; p is NULL while the buffer is empty.  With
+ * splice(2) the bytes of a bulk stream wait in a pipe instead, and len
+ * counts them there; the buffer and the pipe are never both in use.
+ */
 struct buf {
 	unsigned char	*p;
 	uint32_t	 off;
 	uint32_t	 len;
+#ifdef HAVE_SPLICE
+	int		 pipe;		/* pipes[] index + 1, 0: none */
+	unsigned char	 bulk;		/* a read filled the buffer: splice */
+	unsigned char	 full;		/* the pipe took no more: write first */
+#endif
 };
 
 struct conn {
@@ -255,6 +277,18 @@ static unsigned char	*buffree[PM_NBUF];
 static int		 nbuffree;
 static int		 buffresh;		/* never used yet: from */
 static unsigned char	 scratch[4096];		/* bytes to throw away */
+#ifdef HAVE_SPLICE
+static struct {
+	int		 r, w;
+} pipes[PM_PIPES];
+static int		 pipefree[PM_PIPES];	/* open, empty, unused */
+static int		 npipefree;
+static int		 pipeunmade[PM_PIPES];	/* closed */
+static int		 npipeunmade;
+static int		 npipes;		/* open */
+static uint64_t		 pipe_retry;		/* pipe(2) failed: not before */
+#endif
+static rlim_t		 fdcap;			/* descriptor limit */
 
 static int		 maxconn;		/* usable slots */
 static int		 nconn;			/* slots in use */
@@ -308,6 +342,7 @@ static struct {
 	uint64_t	 client_errors;
 	uint64_t	 backend_errors;
 	uint64_t	 accept_errors;
+	uint64_t	 spliced;		/* bytes moved with splice */
 } st;
 static int		 title_dirty = 1;
 
@@ -759,6 +794,12 @@ timer_set(struct conn *c, uint64_t when)
 static void
 pool_init(void)
 {
+#ifdef HAVE_SPLICE
+	int	 i;
+
+	for (i = 0; i < PM_PIPES; i++)
+		pipeunmade[npipeunmade++] = PM_PIPES - 1 - i;
+#endif
 	pfd[PFD_LISTEN].fd = pfd[PFD_SIGNAL].fd = pfd[PFD_MASTER].fd = -1;
 #ifdef HAVE_EPOLL
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
@@ -782,10 +823,138 @@ buf_get(struct buf *b)
 	return 0;
 }
 
+#ifdef HAVE_SPLICE
+/*
+ * Pipes for splice(2), made when first needed and kept while empty.  One
+ * is made only while the descriptor limit leaves room for it beside two
+ * descriptors per connection open and the reserve.
+ */
+
+/* Gives b a pipe; returns 0, or -1 if none can be had now. */
+static int
+pipe_get(struct buf *b)
+{
+	int	 i, fd[2];
+
+	if (npipefree > 0) {
+		b->pipe = pipefree[--npipefree] + 1;
+		return 0;
+	}
+	if (npipeunmade == 0 || now < pipe_retry || (fdcap != RLIM_INFINITY &&
+	    (rlim_t)(2 * nconn + 2 * (npipes + 1) + PM_RESERVE_FDS) > fdcap))
+		return -1;
+#ifdef O_CLOEXEC
+	if (pipe2(fd, O_NONBLOCK | O_CLOEXEC) == -1) {
+#else
+	if (pipe(fd) == -1) {
+#endif
+		log_warn("pipe for splice: copying for a second");
+		pipe_retry = now + 1000;
+		return -1;
+	}
+	i = pipeunmade[--npipeunmade];
+	pipes[i].r = fd[0];
+	pipes[i].w = fd[1];
+	npipes++;
+	b->pipe = i + 1;
+	return 0;
+}
+
+/* Takes b's pipe back; one that still holds bytes is closed. */
+static void
+pipe_put(struct buf *b)
+{
+	int	 i = b->pipe - 1;
+
+	if (b->len > 0) {
+		close(pipes[i].r);
+		close(pipes[i].w);
+		npipes--;
+		pipeunmade[npipeunmade++] = i;
+	} else
+		pipefree[npipefree++] = i;
+	b->pipe = 0;
+	b->len = 0;
+	b->full = 0;
+}
+
+/*
+ * Closes unused pipes while connections need their descriptors, or all of
+ * them: an idle proxy holds none.
+ */
+static void
+pipe_trim(int all)
+{
+	int	 i;
+
+	while (npipefree > 0 && (all || (fdcap != RLIM_INFINITY &&
+	    (rlim_t)(2 * nconn + 2 * npipes + PM_RESERVE_FDS) > fdcap))) {
+		i = pipefree[--npipefree];
+		close(pipes[i].r);
+		close(pipes[i].w);
+		npipes--;
+		pipeunmade[npipeunmade++] = i;
+	}
+}
+
+/* buf_read() into b's pipe. */
+static ssize_t
+pipe_in(int fd, struct buf *b)
+{
+	ssize_t	 n;
+
+	if (b->len >= PM_BUFSIZE)
+		return -2;
+	do {
+		n = splice(fd, NULL, pipes[b->pipe - 1].w, NULL,
+		    PM_BUFSIZE - b->len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	} while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		b->len += (uint32_t)n;
+		return n;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		/* The socket is empty, or the pipe has no slot left. */
+		if (b->len > 0)
+			b->full = 1;
+		else
+			pipe_put(b);
+		return -2;
+	}
+	if (b->len == 0)
+		pipe_put(b);
+	return n;
+}
+
+/* buf_write() from b's pipe. */
+static ssize_t
+pipe_out(int fd, struct buf *b)
+{
+	ssize_t	 n;
+
+	do {
+		n = splice(pipes[b->pipe - 1].r, NULL, fd, NULL, b->len,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? -2 : -1;
+	b->len -= (uint32_t)n;
+	b->full = 0;
+	st.spliced += (uint64_t)n;
+	if (b->len == 0)
+		pipe_put(b);
+	return n;
+}
+#endif /* HAVE_SPLICE */
+
 /* Returns b's buffer to the pool, dropping any bytes left in it. */
 static void
 buf_put(struct buf *b)
 {
+#ifdef HAVE_SPLICE
+	if (b->pipe != 0)
+		pipe_put(b);
+#endif
 	if (b->p == NULL)
 		return;
 	buffree[nbuffree++] = b->p;
@@ -801,12 +970,23 @@ static size_t
 buf_room(struct buf *b)
 {
 	if (b->p == NULL)
-		return PM_BUFSIZE;
+		return PM_BUFSIZE - b->len;	/* empty, or a pipe */
 	if (b->off > 0 && b->off + b->len == PM_BUFSIZE) {
 		memmove(b->p, b->p + b->off, b->len);
 		b->off = 0;
 	}
 	return PM_BUFSIZE - b->off - b->len;
+}
+
+/* Returns whether b has room for a read now. */
+static int
+buf_takes(const struct buf *b)
+{
+#ifdef HAVE_SPLICE
+	if (b->full)
+		return 0;
+#endif
+	return b->len < PM_BUFSIZE;
 }
 
 /*
@@ -819,6 +999,10 @@ buf_read(int fd, struct buf *b)
 	ssize_t	 n;
 	size_t	 room;
 
+#ifdef HAVE_SPLICE
+	if (b->pipe != 0 || (b->bulk && b->len == 0 && pipe_get(b) == 0))
+		return pipe_in(fd, b);
+#endif
 	if (buf_get(b) == -1) {
 		errno = ENOBUFS;
 		return -1;
@@ -849,6 +1033,10 @@ buf_write(int fd, struct buf *b)
 
 	if (b->len == 0)
 		return 0;
+#ifdef HAVE_SPLICE
+	if (b->pipe != 0)
+		return pipe_out(fd, b);
+#endif
 	do {
 		n = write(fd, b->p + b->off, b->len);
 	} while (n == -1 && errno == EINTR);
@@ -984,6 +1172,9 @@ conn_new(int fd, struct sockaddr_storage *peer)
 		hiwater = i;
 	if (++nconn > nconn_max)
 		nconn_max = nconn;
+#ifdef HAVE_SPLICE
+	pipe_trim(0);
+#endif
 	title_dirty = 1;
 #ifndef __linux__
 	fd_nodelay(fd);		/* Linux: inherited from the listener */
@@ -1025,6 +1216,10 @@ conn_close(struct conn *c, const char *fmt, ...)
 	while (hiwater >= 0 && conns[hiwater].state == C_FREE)
 		hiwater--;
 	nconn--;
+#ifdef HAVE_SPLICE
+	if (nconn == 0)
+		pipe_trim(1);
+#endif
 	title_dirty = 1;
 	if (accept_resume != 0)
 		accept_resume = now;	/* a descriptor is free again */
@@ -1061,7 +1256,7 @@ conn_client_readable(const struct conn *c)
 	case C_CONNECTING:
 	case C_RETRYWAIT:
 	case C_RELAY:
-		return c->up.p == NULL || c->up.len < PM_BUFSIZE;
+		return buf_takes(&c->up);
 	default:
 		return 0;
 	}
@@ -1073,7 +1268,7 @@ conn_backend_readable(const struct conn *c)
 {
 	if (c->state != C_RELAY || (c->flags & (F_BEOF | F_BDEAD | F_CDEAD)))
 		return 0;
-	return c->down.p == NULL || c->down.len < PM_BUFSIZE;
+	return buf_takes(&c->down);
 }
 
 /* Returns whether the backend is to be read and its bytes dropped. */
@@ -1561,6 +1756,10 @@ conn_step(struct conn *c, short crev, short brev, int *more)
 				return conn_route(c, 0);
 			cfull = (size_t)n == room;
 			brev |= POLLOUT;
+#ifdef HAVE_SPLICE
+			if (cfull && c->state == C_RELAY)
+				c->up.bulk = 1;
+#endif
 		} else if (n == 0) {
 			c->flags |= F_CEOF;
 			if (c->state == C_ROUTING) {
@@ -1590,6 +1789,10 @@ conn_step(struct conn *c, short crev, short brev, int *more)
 			c->flags |= F_BDATA;
 			bfull = (size_t)n == room;
 			crev |= POLLOUT;
+#ifdef HAVE_SPLICE
+			if (bfull)
+				c->down.bulk = 1;
+#endif
 		} else if (n == 0) {
 			if (conn_backend_gone(c, 0, "closed") == -1)
 				return -1;
@@ -1988,12 +2191,14 @@ stats_log(void)
 			down += conns[i].ndown;
 		}
 	log_warnx("stats: %d open (most %d, pool %d), %llu accepted; "
-	    "%llu bytes up, %llu down; errors: %llu connect (%llu retries), "
+	    "%llu bytes up, %llu down (%llu spliced); errors: %llu connect "
+	    "(%llu retries), "
 	    "%llu inactivity, %llu routing timeouts, %llu routing buffers "
 	    "full, %llu closed by the router, %llu client, %llu backend, "
 	    "%llu accept", nconn, nconn_max, maxconn,
 	    (unsigned long long)nconn_total, (unsigned long long)up,
-	    (unsigned long long)down, (unsigned long long)st.connect_errors,
+	    (unsigned long long)down, (unsigned long long)st.spliced,
+	    (unsigned long long)st.connect_errors,
 	    (unsigned long long)st.connect_retries,
 	    (unsigned long long)st.idle_timeouts,
 	    (unsigned long long)st.route_timeouts,
@@ -2178,14 +2383,14 @@ fd_limit(void)
 		log_warn("getrlimit");
 		return;
 	}
-	old = rl.rlim_cur;
+	old = fdcap = rl.rlim_cur;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
 		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY ||
 		    rl.rlim_max > want) ? want : rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
 			log_warn("setrlimit");
 			rl.rlim_cur = old;
-		} else if (rl.rlim_cur != old)
+		} else if ((fdcap = rl.rlim_cur) != old)
 			log_warnx("descriptor limit raised from %llu to %llu",
 			    (unsigned long long)old,
 			    (unsigned long long)rl.rlim_cur);
@@ -2708,8 +2913,19 @@ main(int argc, char *argv[])
 			verbosity = 2;
 			break;
 		case 'V':
-			printf("proxymachine %s (router %s)\n", PM_VERSION,
-			    router_name);
+			printf("proxymachine %s (router %s; %s%s)\n",
+			    PM_VERSION, router_name,
+#ifdef HAVE_EPOLL
+			    "epoll",
+#else
+			    "poll",
+#endif
+#ifdef HAVE_SPLICE
+			    ", splice"
+#else
+			    ""
+#endif
+			    );
 			return 0;
 		case 'H':
 			usage(0);

@@ -212,6 +212,19 @@ t_relay()
 	grep -q "100000005 bytes up, $((100000006 + ${#PA})) down" "$LOG" &&
 	    ok "byte counts logged at close" ||
 	    fail "byte counts logged at close"
+	# A build with splice(2) moves bulk socket to socket, one without
+	# copies it all.
+	kill -USR1 "$PMPID"
+	logwait 10 "$LOG" "stats: "
+	_sp=$(sed -n 's/.* down (\([0-9]*\) spliced).*/\1/p' "$LOG" | tail -n 1)
+	if $RUN "$PM" -V | grep -q splice; then
+		[ -n "$_sp" ] && [ "$_sp" -gt 100000000 ] &&
+		    ok "splice: most of the 200 MB spliced ($_sp)" ||
+		    fail "splice: most of the 200 MB spliced" "'$_sp'"
+	else
+		[ "$_sp" = 0 ] && ok "no splice in this build: 0 spliced" ||
+		    fail "no splice in this build: 0 spliced" "'$_sp'"
+	fi
 
 	# Half-close: the client shuts its side after the request; the
 	# backend's answer still comes back whole, then its end of file.
@@ -327,6 +340,27 @@ t_limits()
 	    ok "routing buffer full closes the client" ||
 	    fail "routing buffer full closes the client"
 	expect "still serving" "$PA:a" a
+
+	# One pipe for splice in this build: the bulk directions of three
+	# streams, two of them read slowly (so the proxy holds bytes for
+	# them), take it in turn and copy meanwhile.  No byte is lost or
+	# moved, whichever way each part went.
+	"$PMTEST" bulk $H "$PP" 10000000 -p 'xfer\n' -s 1 -t 120 \
+	    >"$T/b1" 2>&1 &
+	_b1=$!
+	"$PMTEST" bulk $H "$PP" 10000000 -p 'xfer\n' -s 1 -t 120 \
+	    >"$T/b2" 2>&1 &
+	_b2=$!
+	"$PMTEST" bulk $H "$PP" 50000000 -p 'xfer\n' -t 120 >"$T/b3" 2>&1 &
+	_b3=$!
+	PIDS="$PIDS $_b1 $_b2 $_b3"
+	wait "$_b1"
+	wait "$_b2"
+	wait "$_b3"
+	grep -q ok "$T/b1" && grep -q ok "$T/b2" && grep -q ok "$T/b3" &&
+	    ok "three bulk streams, two slow, sharing one pipe: byte-exact" ||
+	    fail "three bulk streams, two slow, sharing one pipe" \
+	    "$(cat "$T/b1" "$T/b2" "$T/b3" | tr '\n' ' ')"
 	reap "$PMPID"
 
 	# A low descriptor limit shrinks the pool, and says so.
@@ -343,6 +377,11 @@ t_limits()
 	_got=$(say a)
 	[ "$_got" = "$PA:a" ] && ok "runs under a low descriptor limit" ||
 	    fail "runs under a low descriptor limit" "'$_got'"
+	_out=$("$PMTEST" bulk $H "$PP" 5000000 -p 'xfer\n' -t 60 2>&1)
+	case $_out in
+	*ok*)	ok "low descriptor limit: bulk still byte-exact" ;;
+	*)	fail "low descriptor limit: bulk still byte-exact" "$_out" ;;
+	esac
 	reap "$_p"
 }
 

@@ -78,7 +78,7 @@ static const struct cmd cmds[] = {
 	{ "echo", "HOST PORT [TAG] [-b]", cmd_echo },
 	{ "send", "HOST PORT DATA [-bkr] [-n COUNT] [-q MS] [-t SECS] "
 	    "[-w MS]", cmd_send },
-	{ "bulk", "HOST PORT NBYTES [-p PREFIX] [-t SECS]", cmd_bulk },
+	{ "bulk", "HOST PORT NBYTES [-p PREFIX] [-t SECS] [-s MS]", cmd_bulk },
 	{ "flood", "HOST PORT COUNTFILE", cmd_flood },
 	{ "slowread", "HOST PORT DATA SECS BYTES_PER_TICK", cmd_slowread },
 	{ "blackhole", "HOST PORT", cmd_blackhole },
@@ -108,7 +108,8 @@ static const char help[] =
 "bulk       stream NBYTES pseudo-random bytes (after PREFIX, for the\n"
 "           router) through an echo server while reading; check the\n"
 "           reply is TAG:, PREFIX and the same bytes; print\n"
-"           bytes=NBYTES ok.  -t timeout (120 s).\n"
+"           bytes=NBYTES ok.  -t timeout (120 s).  -s: a slow reader,\n"
+"           4 KiB receive buffer, MS ms of sleep after each read.\n"
 "flood      server: discard input, write x bytes without end; every\n"
 "           100 ms and at exit put the bytes this connection has\n"
 "           written in COUNTFILE (the last writer wins).\n"
@@ -1185,19 +1186,23 @@ cmd_bulk(int argc, char **argv)
 	size_t			 toff, tlen, n, k, i, taglen, plen;
 	long long		 tmo, dl;
 	ssize_t			 r;
-	int			 ch, fd, ev, shut, intag;
+	int			 ch, fd, ev, shut, intag, nap;
 
 	if (argc < 4)
 		usage_cmd();
 	tmo = 120000;
+	nap = 0;
 	pre = NULL;
 	plen = 0;
 	opterr = 0;
-	while ((ch = getopt(argc - 3, argv + 3, "p:t:")) != -1) {
+	while ((ch = getopt(argc - 3, argv + 3, "p:s:t:")) != -1) {
 		switch (ch) {
 		case 'p':
 			free(pre);
 			pre = unescape(optarg, &plen);
+			break;
+		case 's':
+			nap = (int)num_arg(optarg, 1, 1000, "MS");
 			break;
 		case 't':
 			tmo = secs_arg(optarg, "SECS");
@@ -1214,7 +1219,7 @@ cmd_bulk(int argc, char **argv)
 	port_arg(argv[2]);
 	backstop(tmo);
 	dl = now_ms() + tmo;
-	fd = tcp_connect(argv[1], argv[2], 0, dl);
+	fd = tcp_connect(argv[1], argv[2], nap ? 4096 : 0, dl);
 	prng_init(&tx);
 	prng_init(&rx);
 	sent = matched = 0;
@@ -1251,8 +1256,10 @@ cmd_bulk(int argc, char **argv)
 		}
 		if (!(ev & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		if ((r = read(fd, rbuf, sizeof(rbuf))) == 0)
+		if ((r = read(fd, rbuf, nap ? 4096 : sizeof(rbuf))) == 0)
 			break;
+		if (nap && r > 0)
+			sleep_until(now_ms() + nap);
 		if (r == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
