@@ -1471,6 +1471,9 @@ conn_connect(struct conn *c)
 	struct pm_route	*r = &c->route;
 	char		 a[PM_ADDRSTRLEN];
 	int		 fd, type = SOCK_STREAM;
+#ifdef __linux__
+	ssize_t		 n;
+#endif
 
 	c->tries++;
 	c->state = C_CONNECTING;
@@ -1495,6 +1498,20 @@ conn_connect(struct conn *c)
 		return conn_connect_done(c, POLLOUT);
 	if (errno != EINPROGRESS && errno != EINTR)
 		return conn_connect_failed(c, strerror(errno));
+#ifdef __linux__
+	/*
+	 * A connect to a nearby backend has often completed by now; then
+	 * the first bytes go at once, without a round of the event loop.
+	 * Linux says EAGAIN while it is still in progress, and the error
+	 * when it failed.
+	 */
+	if (c->up.len > 0 && (n = buf_write(fd, &c->up)) != -2) {
+		if (n == -1)
+			return conn_connect_failed(c, strerror(errno));
+		c->nup += (uint64_t)n;
+		return conn_connect_done(c, POLLOUT);
+	}
+#endif
 	timer_set(c, r->connect_ms > 0 ? now + (uint64_t)r->connect_ms : 0);
 	return 0;
 }
