@@ -287,6 +287,7 @@ static int		 pipeunmade[PM_PIPES];	/* closed */
 static int		 npipeunmade;
 static int		 npipes;		/* open */
 static uint64_t		 pipe_retry;		/* pipe(2) failed: not before */
+static int		 splice_off;		/* the kernel refused it */
 #endif
 static rlim_t		 fdcap;			/* descriptor limit */
 
@@ -836,6 +837,8 @@ pipe_get(struct buf *b)
 {
 	int	 i, fd[2];
 
+	if (splice_off)
+		return -1;
 	if (npipefree > 0) {
 		b->pipe = pipefree[--npipefree] + 1;
 		return 0;
@@ -897,7 +900,11 @@ pipe_trim(int all)
 	}
 }
 
-/* buf_read() into b's pipe. */
+/*
+ * buf_read() into b's pipe.  Returns -3 when the kernel cannot splice
+ * from fd at all and the pipe was empty: then nothing is spliced again
+ * and the caller reads instead.
+ */
 static ssize_t
 pipe_in(int fd, struct buf *b)
 {
@@ -920,6 +927,12 @@ pipe_in(int fd, struct buf *b)
 		else
 			pipe_put(b);
 		return -2;
+	}
+	if (n == -1 && b->len == 0 && (errno == EINVAL || errno == ENOSYS)) {
+		log_warn("splice: copying from now on");
+		splice_off = 1;
+		pipe_put(b);
+		return -3;
 	}
 	if (b->len == 0)
 		pipe_put(b);
@@ -1000,8 +1013,9 @@ buf_read(int fd, struct buf *b)
 	size_t	 room;
 
 #ifdef HAVE_SPLICE
-	if (b->pipe != 0 || (b->bulk && b->len == 0 && pipe_get(b) == 0))
-		return pipe_in(fd, b);
+	if ((b->pipe != 0 || (b->bulk && b->len == 0 && pipe_get(b) == 0)) &&
+	    (n = pipe_in(fd, b)) != -3)
+		return n;
 #endif
 	if (buf_get(b) == -1) {
 		errno = ENOBUFS;

@@ -226,6 +226,38 @@ t_relay()
 		    fail "no splice in this build: 0 spliced" "'$_sp'"
 	fi
 
+	# A kernel that refuses splice(2) (strace makes every call fail with
+	# EINVAL): the proxy says so once, then copies; no byte is lost.
+	if [ -n "$RUN" ] || ! $RUN "$PM" -V | grep -q splice; then
+		skip "splice refused: copies" "no splice here, or under $RUN"
+	elif ! strace -f -o /dev/null -e trace=splice \
+	    -e inject=splice:error=EINVAL true 2>/dev/null; then
+		skip "splice refused: copies" "no strace with fault injection"
+	else
+		_pp=$PP
+		PP=$(freeport)
+		spawn strace -f -o /dev/null -e trace=splice \
+		    -e inject=splice:error=EINVAL "$PM" -c "$CONF" -h $H \
+		    -p "$PP" 2>"$T/nosplice.log"
+		_st=$LASTPID
+		waitport $H "$PP"
+		_out=$("$PMTEST" bulk $H "$PP" 20000000 -p 'xfer\n' -t 60 2>&1)
+		_n=$(grep -c "splice: copying from now on" "$T/nosplice.log")
+		case $_out in
+		*ok*)	[ "$_n" = 1 ] &&
+			    ok "splice refused: said once, copies, byte-exact" ||
+			    fail "splice refused: said once" "$_n times" ;;
+		*)	fail "splice refused: copies, byte-exact" "$_out" ;;
+		esac
+		# The proxy is strace's child: QUIT it, then strace ends.
+		_c=$(awk -v p="$_st" '$4 == p { print $1 }' /proc/[0-9]*/stat \
+		    2>/dev/null | head -n 1)
+		[ -n "$_c" ] && kill -QUIT "$_c"
+		waitfor 10 eval "! alive $_st"
+		reap "$_st"
+		PP=$_pp
+	fi
+
 	# Half-close: the client shuts its side after the request; the
 	# backend's answer still comes back whole, then its end of file.
 	_out=$("$PMTEST" bulk $H "$PP" 3000000 -p 'xfer\n' 2>&1)
