@@ -87,6 +87,7 @@ if [ -n "$missing" ]; then
 fi
 
 t0=$(date +%s)
+mkdir -p "${out%/*}" || exit 2
 if ! "$top/scripts/build.sh" "$out" >"$out.build.log" 2>&1; then
 	cat "$out.build.log" >&2
 	echo "cross.sh: ${out##*/}: build failed" >&2
