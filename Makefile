@@ -54,8 +54,8 @@ $(PROG): $(SRCS) routers/$(ROUTER).c .router
 static: $(SRCS) routers/$(ROUTER).c .router
 	@cc="$(CC)"; $(PICKCC); \
 	echo "$$cc ... -static -o $(PROG)-static"; \
-	$$cc $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -s \
-	    -o $(PROG)-static proxymachine.c routers/$(ROUTER).c
+	$$cc $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(SIZEFLAGS) $(LDFLAGS) \
+	    -static -s -o $(PROG)-static proxymachine.c routers/$(ROUTER).c
 
 testbins: $(TESTBINS)
 

@@ -100,6 +100,14 @@ else
 	PM=$T/proxymachine
 	PMBUILD="make ROUTER=custom MAXCONN=10240"
 fi
+# The small static build (musl when it is there) that the project ships
+# for small boxes: its idle memory is measured too, beside the build above.
+PMS=
+if [ -z "${PM_BIN:-}" ] && [ -n "$IDLE" ] &&
+    ${MAKE:-make} -C "$TOP" ROUTER=custom MAXCONN=10240 static >&2 &&
+    cp "$TOP/proxymachine-static" "$T/proxymachine-static"; then
+	PMS=$T/proxymachine-static
+fi
 
 have_haproxy=0
 have_socat=0
@@ -196,9 +204,11 @@ start()
 	case $1 in
 	direct)
 		return 0 ;;
-	proxy)
+	proxy|proxystatic)
 		table "$3" > "$T/custom-$2.conf"
-		"$PM" $PM_FLAGS -c "$T/custom-$2.conf" -h 127.0.0.1 \
+		_b=$PM
+		[ $1 = proxystatic ] && _b=$PMS
+		"$_b" $PM_FLAGS -c "$T/custom-$2.conf" -h 127.0.0.1 \
 		    -p "$2" 2>/dev/null &
 		;;
 	haproxy|haproxy1)
@@ -234,7 +244,10 @@ say "run.sh: $ROUNDS rounds of: $WORKS; idle: ${IDLE:-none}"
 	    "$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "machine: $(uname -sr), $(getconf _NPROCESSORS_ONLN 2>/dev/null \
 	    || echo '?') CPUs, fd limit $NOFILE"
-	echo "proxy: $PMBUILD: $("$PM" -V 2>&1 | head -n 1)"
+	echo "proxy: $PMBUILD: $("$PM" -V 2>&1 | head -n 1)${PM_FLAGS:+," \
+	    "flags $PM_FLAGS}"
+	[ -n "$PMS" ] && echo "proxy, static: make ... static," \
+	    "$(wc -c < "$PMS") bytes (idle memory only)"
 	[ $have_haproxy = 1 ] && echo "haproxy: $(haproxy -v 2>&1 |
 	    head -n 1 | cut -c1-60)"
 	[ $have_socat = 1 ] && echo "socat: $(socat -V 2>&1 |
@@ -324,8 +337,9 @@ if [ -n "$IDLE" ]; then
 		fi
 		r=1
 		while [ $r -le "$ROUNDS" ]; do
-			for t in $(rotate $(( (r - 1) % ntargets )) $TARGETS)
-			do
+			_ts=$(rotate $(( (r - 1) % ntargets )) $TARGETS)
+			[ "$n" = 0 ] && [ -n "$PMS" ] && _ts="$_ts proxystatic"
+			for t in $_ts; do
 				case $t in
 				direct|socat) continue ;;
 				esac
@@ -335,7 +349,11 @@ if [ -n "$IDLE" ]; then
 				line=$("$PMB" idle -n "$m" -t "$idlesecs" \
 				    -T 60 -p "$p" -P "$TPID" 2>&1 |
 				    tail -n 1)
-				echo "round=$r target=$t work=idle$n $line" \
+				# The static build's figures go in the proxy's
+				# column, as a workload of their own.
+				w=idle$n
+				[ $t = proxystatic ] && t=proxy w=idle0s
+				echo "round=$r target=$t work=$w $line" \
 				    >> "$RAW"
 				case $line in
 				*ok=1*)	;;
@@ -496,6 +514,7 @@ END {
 		print "Memory, fresh process; KiB/conn = (RSS - RSS idle) / n:"
 		row("(-) RSS idle, KiB", "idle0", "rss0_kib", 0)
 		row("(-) RssAnon idle, KiB", "idle0", "anon0_kib", 0)
+		row("(-) RSS idle, static, KiB", "idle0s", "rss0_kib", 0)
 		for (i = 1; i <= ni; i++) {
 			w = "idle" il[i]
 			row("(-) RSS " il[i] " idle, KiB", w, "rss_kib", 0)
@@ -558,6 +577,8 @@ END {
 	    "<=", 40)
 	goal("RSS idle <= 256 KiB", med("proxy", "idle0", "rss0_kib"), "<=",
 	    256)
+	goal("RSS idle, static <= 256 KiB", med("proxy", "idle0s",
+	    "rss0_kib"), "<=", 256)
 	goal("RssAnon idle <= 256 KiB", med("proxy", "idle0", "anon0_kib"),
 	    "<=", 256)
 	for (i = 1; i <= ni; i++)
