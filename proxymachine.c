@@ -181,6 +181,11 @@
 
 #define TIME_NEVER	UINT64_MAX
 
+/* limits.h may leave it out (then pathconf(2) knows); POSIX's least. */
+#ifndef PIPE_BUF
+#define PIPE_BUF	512
+#endif
+
 #ifdef PM_NO_MAIN
 /* Built into the fuzz harnesses: what only main() uses is unused there. */
 #if defined(__GNUC__) || defined(__clang__)
