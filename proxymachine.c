@@ -1744,15 +1744,22 @@ conn_check(struct conn *c)
 		conn_close(c, "done");
 		return -1;
 	}
+	/*
+	 * A shutdown that fails finds a socket already reset: that side is
+	 * gone, which may end the connection (look again) or leave bytes to
+	 * flush under the flush timeout.
+	 */
 	if (up_done && !(c->flags & (F_BSHUT | F_BDEAD))) {
 		c->flags |= F_BSHUT;
 		if (shutdown(c->bfd, SHUT_WR) == -1)
-			c->flags |= F_BDEAD;
+			return conn_backend_gone(c, errno, strerror(errno)) ==
+			    -1 ? -1 : conn_check(c);
 	}
 	if (down_done && !(c->flags & (F_CSHUT | F_CDEAD))) {
 		c->flags |= F_CSHUT;
 		if (shutdown(c->cfd, SHUT_WR) == -1)
-			c->flags |= F_CDEAD;
+			return conn_client_gone(c, errno) == -1 ? -1 :
+			    conn_check(c);
 	}
 	return 0;
 }
