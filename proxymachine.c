@@ -152,24 +152,23 @@
 #define PM_ACCEPT_BATCH		64
 #endif
 /* After EMFILE or ENFILE on accept, stop accepting for this long. */
-#ifndef PM_MAXWORKERS
-#define PM_MAXWORKERS		64	/* -w at most */
-#endif
-
-#ifndef PM_RESPAWN_MS
-#define PM_RESPAWN_MS		1000	/* a worker restarts at most this often */
-#endif
-
 #ifndef PM_ACCEPT_PAUSE
 #define PM_ACCEPT_PAUSE		1000
 #endif
 /* Descriptors kept for the listener, the log and the signal pipe. */
-#ifndef PM_PIPES
-#define PM_PIPES		64	/* splice: pipes at most, 2 fds each */
-#endif
-
 #ifndef PM_RESERVE_FDS
 #define PM_RESERVE_FDS		16
+#endif
+/* splice(2): pipes open at most, two descriptors each. */
+#ifndef PM_PIPES
+#define PM_PIPES		64
+#endif
+/* Workers (-w) at most, and how often each may be restarted. */
+#ifndef PM_MAXWORKERS
+#define PM_MAXWORKERS		64
+#endif
+#ifndef PM_RESPAWN_MS
+#define PM_RESPAWN_MS		1000
 #endif
 
 #if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
@@ -329,6 +328,7 @@ static const char	*pidfile;
 /* Workers (-w): worker is 1..nworkers in one, 0 in the master or alone. */
 static int		 nworkers = 1;
 static int		 worker;
+static char		 wtag[16];		/* "wK " in a worker's log */
 static int		 masterpipe[2] = { -1, -1 };	/* EOF: master gone */
 static struct {
 	pid_t		 pid;		/* 0: not running */
@@ -469,8 +469,7 @@ log_line(int level, const char *fmt, va_list ap)
 	if (level > verbosity)
 		return;
 	if (use_syslog) {
-		n = worker > 0 ? snprintf(line, sizeof(line), "w%d ", worker) :
-		    0;
+		n = snprintf(line, sizeof(line), "%s", wtag);
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 		syslog(level == 0 ? LOG_NOTICE : level == 1 ? LOG_INFO :
 		    LOG_DEBUG, "%s", line);
@@ -482,12 +481,8 @@ log_line(int level, const char *fmt, va_list ap)
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
 	}
-	if (worker > 0)
-		n = snprintf(line, sizeof(line), "%s.%03ld w%d ", stamp,
-		    (long)(ts.tv_nsec / 1000000), worker);
-	else
-		n = snprintf(line, sizeof(line), "%s.%03ld ", stamp,
-		    (long)(ts.tv_nsec / 1000000));
+	n = snprintf(line, sizeof(line), "%s.%03ld %s", stamp,
+	    (long)(ts.tv_nsec / 1000000), wtag);
 	if (n < 0)
 		return;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -836,6 +831,24 @@ buf_get(struct buf *b)
  * descriptors per connection open and the reserve.
  */
 
+/* Returns whether n pipes fit beside the connections and the reserve. */
+static int
+pipes_fit(int n)
+{
+	return fdcap == RLIM_INFINITY ||
+	    (rlim_t)(2 * nconn + 2 * n + PM_RESERVE_FDS) <= fdcap;
+}
+
+/* Closes pipe i. */
+static void
+pipe_close(int i)
+{
+	close(pipes[i].r);
+	close(pipes[i].w);
+	npipes--;
+	pipeunmade[npipeunmade++] = i;
+}
+
 /* Gives b a pipe; returns 0, or -1 if none can be had now. */
 static int
 pipe_get(struct buf *b)
@@ -848,8 +861,7 @@ pipe_get(struct buf *b)
 		b->pipe = pipefree[--npipefree] + 1;
 		return 0;
 	}
-	if (npipeunmade == 0 || now < pipe_retry || (fdcap != RLIM_INFINITY &&
-	    (rlim_t)(2 * nconn + 2 * (npipes + 1) + PM_RESERVE_FDS) > fdcap))
+	if (npipeunmade == 0 || now < pipe_retry || !pipes_fit(npipes + 1))
 		return -1;
 #ifdef O_CLOEXEC
 	if (pipe2(fd, O_NONBLOCK | O_CLOEXEC) == -1) {
@@ -872,15 +884,10 @@ pipe_get(struct buf *b)
 static void
 pipe_put(struct buf *b)
 {
-	int	 i = b->pipe - 1;
-
-	if (b->len > 0) {
-		close(pipes[i].r);
-		close(pipes[i].w);
-		npipes--;
-		pipeunmade[npipeunmade++] = i;
-	} else
-		pipefree[npipefree++] = i;
+	if (b->len > 0)
+		pipe_close(b->pipe - 1);
+	else
+		pipefree[npipefree++] = b->pipe - 1;
 	b->pipe = 0;
 	b->len = 0;
 	b->full = 0;
@@ -893,16 +900,8 @@ pipe_put(struct buf *b)
 static void
 pipe_trim(int all)
 {
-	int	 i;
-
-	while (npipefree > 0 && (all || (fdcap != RLIM_INFINITY &&
-	    (rlim_t)(2 * nconn + 2 * npipes + PM_RESERVE_FDS) > fdcap))) {
-		i = pipefree[--npipefree];
-		close(pipes[i].r);
-		close(pipes[i].w);
-		npipes--;
-		pipeunmade[npipeunmade++] = i;
-	}
+	while (npipefree > 0 && (all || !pipes_fit(npipes)))
+		pipe_close(pipefree[--npipefree]);
 }
 
 /*
@@ -2318,6 +2317,8 @@ signals_init(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
+	sa.sa_flags = SA_NOCLDSTOP;	/* a master reaps its workers */
+	sigaction(SIGCHLD, &sa, NULL);
 #ifdef SIGINFO
 	sigaction(SIGINFO, &sa, NULL);
 #endif
@@ -2426,18 +2427,19 @@ fd_limit(void)
 		log_warn("getrlimit");
 		return;
 	}
-	old = fdcap = rl.rlim_cur;
+	old = rl.rlim_cur;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
 		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY ||
 		    rl.rlim_max > want) ? want : rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
 			log_warn("setrlimit");
 			rl.rlim_cur = old;
-		} else if ((fdcap = rl.rlim_cur) != old)
+		} else if (rl.rlim_cur != old)
 			log_warnx("descriptor limit raised from %llu to %llu",
 			    (unsigned long long)old,
 			    (unsigned long long)rl.rlim_cur);
 	}
+	fdcap = rl.rlim_cur;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
 		if (rl.rlim_cur < PM_RESERVE_FDS + 2)
 			errx(1, "descriptor limit %llu is too low",
@@ -2603,15 +2605,10 @@ workers_signal(int sig)
 static void
 worker_init(int k)
 {
-	struct sigaction	 sa;
-
 	worker = k;
+	snprintf(wtag, sizeof(wtag), "w%d ", k);
 	pidfile = NULL;			/* the master's to remove */
 	got_quit = got_term = got_hup = got_stats = got_chld = got_now = 0;
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
 	/* A terminal's ^C reaches the master, which passes it on once. */
 	(void)setpgid(0, 0);
 	close(masterpipe[1]);
@@ -2697,7 +2694,6 @@ workers_reap(void)
 static void
 master(void)
 {
-	struct sigaction	 sa;
 	struct pollfd		 p;
 	char			 b[64];
 	int			 k, n, alive, timeout;
@@ -2709,11 +2705,6 @@ master(void)
 	close(epfd);			/* each worker makes its own */
 	epfd = -1;
 #endif
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_NOCLDSTOP;
-	sa.sa_handler = sig_handler;
-	sigaction(SIGCHLD, &sa, NULL);
 	title_dirty = 1;
 	for (;;) {
 		timeout = -1;

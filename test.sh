@@ -238,14 +238,12 @@ t_relay()
 		PP=$(freeport)
 		# LeakSanitizer cannot work under ptrace: no leak check for
 		# this one proxy.
-		_ao=${ASAN_OPTIONS-}
-		ASAN_OPTIONS="${_ao:+$_ao:}detect_leaks=0"
-		export ASAN_OPTIONS
-		spawn strace -f -o /dev/null -e trace=splice \
+		spawn env \
+		    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		    strace -f -o /dev/null -e trace=splice \
 		    -e inject=splice:error=EINVAL "$PM" -c "$CONF" -h $H \
 		    -p "$PP" 2>"$T/nosplice.log"
 		_st=$LASTPID
-		ASAN_OPTIONS=$_ao
 		waitport $H "$PP"
 		_out=$("$PMTEST" bulk $H "$PP" 20000000 -p 'xfer\n' -t 60 2>&1)
 		_n=$(grep -c "splice: copying from now on" "$T/nosplice.log")
@@ -715,7 +713,7 @@ t_workers()
 	done
 	[ $_ok = 1 ] && ok "-w 2: serves after a worker was replaced" ||
 	    fail "-w 2: serves after a worker was replaced"
-	_id=$(grep " accept " "$LOG" | sed -n 's/.* w\([12]\) #\([0-9]*\) accept .*/\1 \2/p' |
+	_id=$(sed -n 's/.* w\([12]\) #\([0-9]*\) accept .*/\1 \2/p' "$LOG" |
 	    awk '($2 - $1) % 2 != 0 { print }' | head -n 1)
 	[ -z "$_id" ] && grep -q " w[12] #[0-9]* accept " "$LOG" &&
 	    ok "-w 2: connection numbers per worker never collide" ||
