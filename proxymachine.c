@@ -216,6 +216,7 @@ enum cstate {
 #define F_BSHUT		0x0020	/* our write side to the backend is shut */
 #define F_BDATA		0x0040	/* the backend has sent a byte */
 #define F_LINGER	0x0080	/* closing: reply written, draining */
+#define F_HELD		0x0100	/* down holds the replies for the connect */
 
 /*
  * Bytes in one direction; p is NULL while the buffer is empty.  With
@@ -247,6 +248,9 @@ struct conn {
 	uint64_t	 wait;		/* routing: ask again at, 0: none */
 	uint64_t	 nup;		/* bytes written to the backend */
 	uint64_t	 ndown;		/* bytes written to the client */
+	uint32_t	 heldok;	/* F_HELD: the reply once connected, */
+	uint32_t	 heldfail;	/* then the one if that fails */
+	const char	*endwhy;	/* closing: why, for the log */
 	struct pm_route	 route;
 	struct sockaddr_storage peer;
 };
@@ -293,7 +297,7 @@ static int		 npipes;		/* open */
 static uint64_t		 pipe_retry;		/* pipe(2) failed: not before */
 static int		 splice_off;		/* the kernel refused it */
 #endif
-static rlim_t		 fdcap;			/* descriptor limit */
+static int		 pipemax = PM_PIPES;	/* what the budget leaves */
 
 static int		 maxconn;		/* usable slots */
 static int		 nconn;			/* slots in use */
@@ -305,6 +309,8 @@ static uint64_t		 next_timer = TIME_NEVER;	/* lower bound */
 
 static int		 lfd = -1;		/* listener */
 static char		 laddr[PM_ADDRSTRLEN];	/* what it is bound to */
+static struct sockaddr_storage lss;		/* the same, resolved */
+static socklen_t	 lsslen;		/* 0: not known yet */
 static uint64_t		 accept_resume;		/* paused until, 0: not */
 static int		 accept_failing;	/* said so in the log */
 static int		 pool_full;		/* said so in the log */
@@ -348,6 +354,8 @@ static struct {
 	uint64_t	 client_errors;
 	uint64_t	 backend_errors;
 	uint64_t	 accept_errors;
+	uint64_t	 local_errors;		/* no socket for a backend */
+	uint64_t	 self_refused;		/* destination: ourselves */
 	uint64_t	 spliced;		/* bytes moved with splice */
 } st;
 static int		 title_dirty = 1;
@@ -355,7 +363,15 @@ static int		 title_dirty = 1;
 static char		 logbuf[16384];
 static size_t		 loglen;
 
+/* A problem that many connections may meet: said once a second at most. */
+struct burst {
+	uint64_t	 said;		/* last said, ms; 0: never */
+	uint64_t	 n;		/* seen since, not said */
+};
+static struct burst	 local_burst;	/* no socket for a backend */
+
 static void	usage(int);
+static int	addr_is_self(const struct sockaddr *);
 static void	log_flush(void);
 static void	log_line(int, const char *, va_list);
 static void	log_info_(const char *, ...)
@@ -387,6 +403,7 @@ static int	conn_route(struct conn *, int);
 static int	conn_connect(struct conn *);
 static int	conn_connect_done(struct conn *, short);
 static int	conn_connect_failed(struct conn *, const char *);
+static int	conn_giveup(struct conn *, const char *);
 static int	conn_closing(struct conn *);
 static int	conn_closing_io(struct conn *, short);
 static int	conn_client_gone(struct conn *, int);
@@ -400,7 +417,8 @@ static void	title_init(int, char **);
 static void	title_update(void);
 static void	accept_batch(void);
 static void	listen_events(void);
-static void	listener_open(const char *, const char *);
+static void	listener_addr(const char *, const char *);
+static void	listener_open(void);
 static void	signals_init(void);
 static void	signals_run(void);
 static void	stop_begin(int);
@@ -422,6 +440,9 @@ static void	serve(void)
 
 #define IDF	"#%llu "
 #define ID(c)	((unsigned long long)(c)->id)
+/* Why a closing connection ends, as two "%s" of a close line. */
+#define ENDWHY(c)	((c)->endwhy != NULL ? (c)->endwhy : ""), \
+			((c)->endwhy != NULL ? "; " : "")
 
 /*
  * Logging.  Lines are collected in logbuf and written to stderr once per
@@ -553,6 +574,25 @@ fatal(const char *fmt, ...)
 	quit(1);
 }
 
+/*
+ * Counts one more of a repeated problem.  Returns 0 when it is not to be
+ * said now; else (the first time, then at most once a second) the number
+ * seen since it was last said, this one included.
+ */
+static uint64_t
+burst_say(struct burst *b)
+{
+	uint64_t	 n;
+
+	b->n++;
+	if (b->said != 0 && now < b->said + 1000)
+		return 0;
+	b->said = now;
+	n = b->n;
+	b->n = 0;
+	return n;
+}
+
 /* Router lines written while deciding for a connection carry its id. */
 void
 pm_log(const char *fmt, ...)
@@ -677,7 +717,120 @@ pm_addr_parse(const char *spec, const char *defport,
 	}
 	memcpy(host, spec, hlen);
 	host[hlen] = '\0';
-	return addr_lookup(host, port, 0, ss, sslen, err, errlen);
+	if (addr_lookup(host, port, 0, ss, sslen, err, errlen) == -1)
+		return -1;
+	if (addr_is_self((struct sockaddr *)ss)) {
+		snprintf(err, errlen, "'%s' is this proxy's own listening "
+		    "address (%s): a loop", spec, laddr);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Returns sa, or its IPv4 address in *sin when sa is an IPv4-mapped IPv6
+ * address (an IPv4 peer of a dual-stack socket).
+ */
+static const struct sockaddr *
+addr_unmap(const struct sockaddr *sa, struct sockaddr_in *sin)
+{
+	const struct sockaddr_in6	*sin6 = (const void *)sa;
+
+	if (sa->sa_family != AF_INET6 ||
+	    !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		return sa;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = sin6->sin6_port;
+	memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+	return (const struct sockaddr *)sin;
+}
+
+/* Returns the port of an IPv4 or IPv6 address, in network byte order. */
+static in_port_t
+addr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)->sin_port;
+	return ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port;
+}
+
+/*
+ * Returns 0 when a and b (IPv4 or IPv6, unmapped) are the same address,
+ * ports aside; 1 when they differ; -1 when a is unspecified (0.0.0.0 or
+ * ::, which reaches this host).
+ */
+static int
+addr_cmp(const struct sockaddr *a, const struct sockaddr *b)
+{
+	static const struct in6_addr	 any6 = IN6ADDR_ANY_INIT;
+	const struct sockaddr_in	*a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6	*a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->sa_family == AF_INET && a4->sin_addr.s_addr == INADDR_ANY)
+		return -1;
+	if (a->sa_family == AF_INET6 &&
+	    memcmp(&a6->sin6_addr, &any6, sizeof(any6)) == 0)
+		return -1;
+	if (a->sa_family != b->sa_family)
+		return 1;
+	if (a->sa_family == AF_INET)
+		return a4->sin_addr.s_addr != b4->sin_addr.s_addr;
+	return memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(any6)) != 0;
+}
+
+/*
+ * Returns whether sa is an address of this host, one that a socket can
+ * be bound to; when that cannot be told, it says yes.
+ */
+static int
+addr_local(const struct sockaddr *sa)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, rc;
+
+	len = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	memcpy(&ss, sa, len);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)(void *)&ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)(void *)&ss)->sin6_port = 0;
+	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+		return 1;
+	rc = bind(fd, (struct sockaddr *)&ss, len) == 0 ||
+	    errno != EADDRNOTAVAIL;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Returns whether a connect to sa (IPv4 or IPv6) would reach this proxy's
+ * own listener: the same port, and the listener's address, any address
+ * when sa is unspecified, or any address of this host when the listener
+ * is bound to all of them (:: may take IPv4 as well).
+ */
+static int
+addr_is_self(const struct sockaddr *sa)
+{
+	struct sockaddr_in	 a4, l4;
+	const struct sockaddr	*a, *l;
+	int			 c;
+
+	if (lsslen == 0 || (sa->sa_family != AF_INET &&
+	    sa->sa_family != AF_INET6))
+		return 0;
+	a = addr_unmap(sa, &a4);
+	l = addr_unmap((const struct sockaddr *)&lss, &l4);
+	if (addr_port(a) != addr_port(l))
+		return 0;
+	if ((c = addr_cmp(a, l)) <= 0)
+		return 1;
+	if (addr_cmp(l, a) == -1 && (l->sa_family == AF_INET6 ||
+	    a->sa_family == AF_INET))
+		return addr_local(a);
+	return 0;
 }
 
 int
@@ -741,6 +894,31 @@ pm_conf_read(const char *path,
 	}
 	fclose(fp);
 	return rc;
+}
+
+int
+pm_conf_secs(const char *s, int *ms)
+{
+	long	 v = 0, scale = 1000;
+	int	 digits = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++) {
+		v = v * 10 + (*s - '0');
+		if (v > PM_CONF_MAXSECS)
+			return -1;
+	}
+	v *= 1000;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
+			if ((scale /= 10) == 0)
+				return -1;
+			v += (*s - '0') * scale;
+		}
+	}
+	if (*s != '\0' || digits == 0 || v > PM_CONF_MAXSECS * 1000L)
+		return -1;
+	*ms = (int)v;
+	return 0;
 }
 
 int
@@ -826,17 +1004,17 @@ buf_get(struct buf *b)
 
 #ifdef HAVE_SPLICE
 /*
- * Pipes for splice(2), made when first needed and kept while empty.  One
- * is made only while the descriptor limit leaves room for it beside two
- * descriptors per connection open and the reserve.
+ * Pipes for splice(2), made when first needed and kept while empty.  The
+ * descriptor budget (fd_limit()) counts pipemax of them beside two
+ * descriptors for every slot of the pool and the reserve, so a pipe never
+ * takes a descriptor that a connection will need.
  */
 
-/* Returns whether n pipes fit beside the connections and the reserve. */
+/* Returns whether n pipes fit in the descriptor budget. */
 static int
 pipes_fit(int n)
 {
-	return fdcap == RLIM_INFINITY ||
-	    (rlim_t)(2 * nconn + 2 * n + PM_RESERVE_FDS) <= fdcap;
+	return n <= pipemax;
 }
 
 /* Closes pipe i. */
@@ -1345,7 +1523,7 @@ conn_events(struct conn *c)
 	}
 	if (conn_client_readable(c) || conn_client_drain(c))
 		ce |= POLLIN;
-	if (c->down.len > 0 && !(c->flags & F_CDEAD))
+	if (c->down.len > 0 && !(c->flags & (F_CDEAD | F_HELD)))
 		ce |= POLLOUT;
 	if (c->state == C_CONNECTING)
 		be = POLLOUT;
@@ -1385,6 +1563,8 @@ conn_route(struct conn *c, int expired)
 	struct pm_route			*r = &c->route;
 	char				 a[PM_ADDRSTRLEN];
 	const unsigned char		*p;
+	unsigned char			*q;
+	size_t				 rlen, okl, faill;
 
 	memset(r, 0, sizeof(*r));
 	p = c->up.p != NULL ? c->up.p + c->up.off : none;
@@ -1437,11 +1617,42 @@ conn_route(struct conn *c, int expired)
 		conn_close(c, "router gave no usable address");
 		return -1;
 	}
+	rlen = r->reply != NULL ? r->replylen : 0;
+	okl = r->ok_reply != NULL ? r->ok_replylen : 0;
+	faill = r->fail_reply != NULL ? r->fail_replylen : 0;
 	if ((r->data != NULL && r->datalen > PM_BUFSIZE) ||
-	    (r->reply != NULL && r->replylen > PM_BUFSIZE)) {
-		conn_close(c, "router data or reply longer than %d bytes",
+	    rlen > PM_BUFSIZE || okl > PM_BUFSIZE || faill > PM_BUFSIZE ||
+	    2 * rlen + okl + faill > PM_BUFSIZE) {
+		conn_close(c, "router data or replies longer than %d bytes",
 		    PM_BUFSIZE);
 		return -1;
+	}
+	/* The replies first: they may point into the bytes data replaces. */
+	if (okl + faill > 0) {
+		/*
+		 * Held for the connect's outcome: the reply and ok_reply, then
+		 * the reply and fail_reply; one of the two is dropped later.
+		 */
+		if (buf_get(&c->down) == -1) {
+			conn_close(c, "no buffer");
+			return -1;
+		}
+		q = c->down.p;
+		memcpy(q, r->reply, rlen);
+		memcpy(q + rlen, r->ok_reply, okl);
+		memcpy(q + rlen + okl, r->reply, rlen);
+		memcpy(q + 2 * rlen + okl, r->fail_reply, faill);
+		c->heldok = (uint32_t)(rlen + okl);
+		c->heldfail = (uint32_t)(rlen + faill);
+		c->down.len = c->heldok + c->heldfail;
+		c->flags |= F_HELD;
+	} else if (rlen > 0) {
+		if (buf_get(&c->down) == -1) {
+			conn_close(c, "no buffer");
+			return -1;
+		}
+		memcpy(c->down.p, r->reply, rlen);
+		c->down.len = (uint32_t)rlen;
 	}
 	if (r->data != NULL) {
 		if (r->datalen > 0) {
@@ -1455,22 +1666,22 @@ conn_route(struct conn *c, int expired)
 		} else
 			buf_put(&c->up);
 	}
-	if (r->reply != NULL && r->replylen > 0) {
-		if (buf_get(&c->down) == -1) {
-			conn_close(c, "no buffer");
-			return -1;
-		}
-		memcpy(c->down.p, r->reply, r->replylen);
-		c->down.len = (uint32_t)r->replylen;
-	}
-	log_info(IDF "route: %s (%u bytes to send, %zu-byte reply)", ID(c),
+	log_info(IDF "route: %s (%u bytes to send, %zu-byte reply%s)", ID(c),
 	    pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a)),
-	    (unsigned)c->up.len, r->reply != NULL ? r->replylen : 0);
-	r->data = r->reply = NULL;
-	r->datalen = r->replylen = 0;
+	    (unsigned)c->up.len, rlen, (c->flags & F_HELD) ?
+	    " held for the connect" : "");
+	r->data = r->reply = r->ok_reply = r->fail_reply = NULL;
+	r->datalen = r->replylen = r->ok_replylen = r->fail_replylen = 0;
 	c->wait = 0;
 	c->tries = 0;
-	if (c->down.len > 0) {
+	if (addr_is_self((struct sockaddr *)&r->addr)) {
+		st.self_refused++;
+		log_warnx(IDF "destination %s is this proxy's own listener: "
+		    "refused", ID(c), a);
+		return conn_giveup(c, "destination refused: the proxy "
+		    "itself");
+	}
+	if (c->down.len > 0 && !(c->flags & F_HELD)) {
 		/* Send the reply now, not a poll round later. */
 		ssize_t	 n = buf_write(c->cfd, &c->down);
 
@@ -1489,9 +1700,7 @@ conn_connect(struct conn *c)
 	struct pm_route	*r = &c->route;
 	char		 a[PM_ADDRSTRLEN];
 	int		 fd, type = SOCK_STREAM;
-#ifdef __linux__
 	ssize_t		 n;
-#endif
 
 	c->tries++;
 	c->state = C_CONNECTING;
@@ -1502,8 +1711,19 @@ conn_connect(struct conn *c)
 #ifdef SOCK_NONBLOCK
 	type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
 #endif
-	if ((fd = socket(r->addr.ss_family, type, 0)) == -1)
+	if ((fd = socket(r->addr.ss_family, type, 0)) == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Ours, not the backend's: retrying will not help. */
+			st.local_errors++;
+			if ((n = (ssize_t)burst_say(&local_burst)) > 0)
+				log_warn("no socket for a backend (%lld "
+				    "times since the last such line)",
+				    (long long)n);
+			return conn_giveup(c, "no socket for the backend");
+		}
 		return conn_connect_failed(c, strerror(errno));
+	}
 #ifndef SOCK_NONBLOCK
 	if (fd_setup(fd) == -1) {
 		close(fd);
@@ -1542,6 +1762,7 @@ static int
 conn_connect_done(struct conn *c, short rev)
 {
 	char	 a[PM_ADDRSTRLEN];
+	ssize_t	 n;
 	int	 e;
 
 	/* Writable without an error or hang-up: connected, no need to ask. */
@@ -1556,7 +1777,20 @@ conn_connect_done(struct conn *c, short rev)
 	    pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a)));
 	timer_set(c, c->route.idle_ms > 0 ?
 	    now + (uint64_t)c->route.idle_ms : 0);
-	return 0;
+	if (c->flags & F_HELD) {
+		/* The reply for a connect that worked, now. */
+		c->flags &= ~F_HELD;
+		c->down.len = c->heldok;
+		c->heldok = c->heldfail = 0;
+		if (c->down.len == 0)
+			buf_put(&c->down);
+		else if ((n = buf_write(c->cfd, &c->down)) > 0)
+			c->ndown += (uint64_t)n;
+		else if (n == -1 && conn_client_gone(c, errno) == -1)
+			return -1;
+	}
+	/* What the client did meanwhile (its end of file) is passed on. */
+	return conn_check(c);
 }
 
 /*
@@ -1570,6 +1804,14 @@ conn_connect_failed(struct conn *c, const char *why)
 
 	conn_close_backend(c);
 	pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
+	if (c->flags & (F_CEOF | F_CDEAD)) {
+		/* Nobody would take what a retry might bring. */
+		log_info(IDF "connect %s failed: %s (attempt %d); the client "
+		    "had closed, so no retry and no connect error", ID(c), a,
+		    why, c->tries);
+		return conn_giveup(c, "connect failed after the client "
+		    "closed");
+	}
 	if (c->tries <= PM_CONNECT_RETRIES) {
 		st.connect_retries++;
 		log_info(IDF "connect %s failed: %s (attempt %d of %d); "
@@ -1580,17 +1822,33 @@ conn_connect_failed(struct conn *c, const char *why)
 		return 0;
 	}
 	st.connect_errors++;
-	if (c->flags & F_CEOF) {
-		conn_close(c, "connect %s failed: %s; the client had closed, "
-		    "so no connect error", a, why);
-		return -1;
-	}
 	log_warnx(IDF "connect %s failed after %d attempts: %s", ID(c), a,
 	    c->tries, why);
 	conn_hook(c, router_connect_error);
-	if (c->down.len > 0)
+	return conn_giveup(c, "connect error");
+}
+
+/*
+ * Ends c, whose backend could not be had: the client gets the reply held
+ * for a failed connect, and what else it is owed, then is closed.  Returns
+ * -1 if c was closed, else 0 (closing).
+ */
+static int
+conn_giveup(struct conn *c, const char *why)
+{
+	conn_close_backend(c);
+	if (c->flags & F_HELD) {
+		c->flags &= ~F_HELD;
+		c->down.off += c->heldok;
+		c->down.len = c->heldfail;
+		c->heldok = c->heldfail = 0;
+		if (c->down.len == 0)
+			buf_put(&c->down);
+	}
+	c->endwhy = why;
+	if (c->down.len > 0 && !(c->flags & F_CDEAD))
 		return conn_closing(c);
-	conn_close(c, "connect error");
+	conn_close(c, "%s", why);
 	return -1;
 }
 
@@ -1625,8 +1883,8 @@ conn_closing_io(struct conn *c, short rev)
 			return 0;
 		n = buf_write(c->cfd, &c->down);
 		if (n == -1) {
-			conn_close(c, "client gone before the reply: %s",
-			    strerror(errno));
+			conn_close(c, "%s%sclient gone before the reply: %s",
+			    ENDWHY(c), strerror(errno));
 			return -1;
 		}
 		if (n > 0)
@@ -1637,7 +1895,7 @@ conn_closing_io(struct conn *c, short rev)
 	if (!(c->flags & F_LINGER)) {
 		c->flags |= F_LINGER;
 		if (shutdown(c->cfd, SHUT_WR) == -1) {
-			conn_close(c, "reply sent");
+			conn_close(c, "%s%sreply sent", ENDWHY(c));
 			return -1;
 		}
 		timer_set(c, now + PM_LINGER_MS);
@@ -1649,7 +1907,7 @@ conn_closing_io(struct conn *c, short rev)
 		} while (n == -1 && errno == EINTR);
 		if (n == 0 || (n == -1 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK)) {
-			conn_close(c, "reply sent");
+			conn_close(c, "%s%sreply sent", ENDWHY(c));
 			return -1;
 		}
 	}
@@ -1813,6 +2071,14 @@ conn_step(struct conn *c, short crev, short brev, int *more)
 				    "(%u bytes)", (unsigned)c->up.len);
 				return -1;
 			}
+			if (c->state == C_RETRYWAIT) {
+				/* Nobody would take what a retry brings. */
+				log_info(IDF "client closed after %d connect "
+				    "attempts: no retry and no connect error",
+				    ID(c), c->tries);
+				return conn_giveup(c, "client closed before "
+				    "a connect worked");
+			}
 			if (c->state != C_RELAY)
 				log_info(IDF "client sent end of file during "
 				    "connect", ID(c));
@@ -1888,7 +2154,8 @@ conn_step(struct conn *c, short crev, short brev, int *more)
 	}
 
 	/* Down buffer to client. */
-	if ((crev & wr) && c->down.len > 0 && !(c->flags & F_CDEAD)) {
+	if ((crev & wr) && c->down.len > 0 &&
+	    !(c->flags & (F_CDEAD | F_HELD))) {
 		ctouched = 1;
 		n = buf_write(c->cfd, &c->down);
 		if (n > 0)
@@ -2000,8 +2267,8 @@ conn_timer(struct conn *c)
 		    c->route.idle_ms, a);
 		return;
 	case C_CLOSING:
-		conn_close(c, (c->flags & F_LINGER) ? "reply sent" :
-		    "client did not take the reply in time");
+		conn_close(c, "%s%s%s", ENDWHY(c), (c->flags & F_LINGER) ?
+		    "reply sent" : "client did not take the reply in time");
 		return;
 	default:
 		return;
@@ -2110,23 +2377,31 @@ title_update(void)
  * The listener.
  */
 
+/*
+ * Resolves the address to listen on, before the table is read: a table
+ * may not route to it.
+ */
 static void
-listener_open(const char *host, const char *port)
+listener_addr(const char *host, const char *port)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	char			 e[256];
-	int			 one = 1;
+	char	 e[256];
 
-	if (addr_lookup(host, port, 1, &ss, &sslen, e, sizeof(e)) == -1)
+	if (addr_lookup(host, port, 1, &lss, &lsslen, e, sizeof(e)) == -1)
 		errx(1, "listen address: %s", e);
-	pm_addr_str((struct sockaddr *)&ss, laddr, sizeof(laddr));
-	if ((lfd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+	pm_addr_str((struct sockaddr *)&lss, laddr, sizeof(laddr));
+}
+
+static void
+listener_open(void)
+{
+	int	 one = 1;
+
+	if ((lfd = socket(lss.ss_family, SOCK_STREAM, 0)) == -1)
 		err(1, "socket");
 	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) == -1)
 		err(1, "setsockopt SO_REUSEADDR");
-	if (bind(lfd, (struct sockaddr *)&ss, sslen) == -1)
+	if (bind(lfd, (struct sockaddr *)&lss, lsslen) == -1)
 		err(1, "bind %s", laddr);
 	if (listen(lfd, SOMAXCONN) == -1)
 		err(1, "listen %s", laddr);
@@ -2420,9 +2695,14 @@ fd_limit(void)
 {
 	struct rlimit	 rl;
 	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + PM_RESERVE_FDS;
-	rlim_t		 old;
+	rlim_t		 old, left;
 
 	maxconn = PM_MAXCONN;
+#ifdef HAVE_SPLICE
+	want += 2 * (rlim_t)PM_PIPES;
+#else
+	pipemax = 0;
+#endif
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
 		log_warn("getrlimit");
 		return;
@@ -2439,15 +2719,18 @@ fd_limit(void)
 			    (unsigned long long)old,
 			    (unsigned long long)rl.rlim_cur);
 	}
-	fdcap = rl.rlim_cur;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
 		if (rl.rlim_cur < PM_RESERVE_FDS + 2)
 			errx(1, "descriptor limit %llu is too low",
 			    (unsigned long long)rl.rlim_cur);
-		maxconn = (int)((rl.rlim_cur - PM_RESERVE_FDS) / 2);
+		left = rl.rlim_cur - PM_RESERVE_FDS;
+		/* Pipes get at most a sixteenth of what is left. */
+		if (pipemax > (int)(left / 32))
+			pipemax = (int)(left / 32);
+		maxconn = (int)((left - 2 * (rlim_t)pipemax) / 2);
 		log_warnx("descriptor limit %llu: pool shrunk from %d to %d "
-		    "connections", (unsigned long long)rl.rlim_cur,
-		    PM_MAXCONN, maxconn);
+		    "connections, %d splice pipes", (unsigned long long)
+		    rl.rlim_cur, PM_MAXCONN, maxconn, pipemax);
 	}
 }
 
@@ -3005,13 +3288,14 @@ main(int argc, char *argv[])
 
 	now = clock_ms();
 	pool_init();
+	listener_addr(bind_host, bind_port);
 	if (router_load(conf_path, e, sizeof(e)) == -1) {
 		log_flush();
 		errx(1, "%s", e);
 	}
 	fd_limit();
 	signals_init();
-	listener_open(bind_host, bind_port);
+	listener_open();
 	if (detach) {
 		log_flush();
 		openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);

@@ -35,14 +35,22 @@ enum pm_action {
  *   connect attempt (0: the system's own timeout); idle_ms closes both
  *   sides when the backend connection sees no traffic for that long
  *   (0: never).
+ *   ok_reply/ok_replylen and fail_reply/fail_replylen, when either is
+ *   not NULL, make the answer wait for the backend: ok_reply is sent to
+ *   the client once the connect succeeded, fail_reply when every attempt
+ *   failed, the destination was refused (the proxy's own listener) or
+ *   no socket could be had; the client is then closed.  A reply given
+ *   with them waits too, and goes first.  Without them a reply is sent
+ *   at once (the original's behaviour).
  * PM_CLOSE: reply/replylen, when set, are written to the client in full
  *   before it is closed.
  * PM_NOOP: wait_ms, when not 0, asks the core to call router_route()
  *   again with `expired' set if no new byte arrives within that time.
  *
- * data and reply may point into the router's own static storage or into
- * the bytes it was handed: the core copies them before it calls the router
- * again.  Neither may be longer than the core's buffer (PM_BUFSIZE).
+ * data and the replies may point into the router's own static storage or
+ * into the bytes it was handed: the core copies them before it calls the
+ * router again.  data may not be longer than the core's buffer
+ * (PM_BUFSIZE), nor a reply and the replies held for the backend together.
  */
 struct pm_route {
 	enum pm_action		 action;
@@ -55,6 +63,10 @@ struct pm_route {
 	int			 connect_ms;
 	int			 idle_ms;
 	int			 wait_ms;
+	const void		*ok_reply;
+	const void		*fail_reply;
+	size_t			 ok_replylen;
+	size_t			 fail_replylen;
 };
 
 /*
@@ -111,7 +123,12 @@ void	router_idle_error(const struct pm_route *route);
  *
  * pm_conf_split() splits line in place at blanks into at most max fields
  * and returns how many it found, or -1 when there are more than max.
+ *
+ * pm_conf_secs() reads seconds, a whole number with up to three decimals
+ * ("5", "0.25"), at most PM_CONF_MAXSECS, into *ms.  It returns 0, or -1
+ * when s is not such a number.
  */
+#define PM_CONF_MAXSECS	86400
 #define PM_ADDRSTRLEN	64
 
 void	pm_log(const char *fmt, ...)
@@ -127,5 +144,6 @@ int	pm_conf_read(const char *path,
 	    int (*fn)(void *arg, char *line, char *err, size_t errlen),
 	    void *arg, char *err, size_t errlen);
 int	pm_conf_split(char *line, char **fields, int max);
+int	pm_conf_secs(const char *s, int *ms);
 
 #endif /* PM_ROUTER_H */

@@ -98,6 +98,7 @@ start_backends()
 	spawn "$PMTEST" blackhole $H "$PS"
 	PF=$(freeport)
 	spawn "$PMTEST" flood $H "$PF" "$T/flood.count"
+	PL=$(freeport)			# listens only when a test says
 	HAVE6=
 	if PA6=$("$PMTEST" freeport ::1 2>/dev/null); then
 		spawn "$PMTEST" echo ::1 "$PA6"
@@ -120,6 +121,7 @@ start_backends()
 	reject	$H:$PR
 	slow	$H:$PS
 	flood	$H:$PF
+	late	$H:$PL
 	hookfile $HOOK
 	EOF
 }
@@ -418,6 +420,97 @@ t_limits()
 	*ok*)	ok "low descriptor limit: bulk still byte-exact" ;;
 	*)	fail "low descriptor limit: bulk still byte-exact" "$_out" ;;
 	esac
+	reap "$_p"
+}
+
+# --- every way into the relay, and what a client may cost -------------
+
+t_ends()
+{
+	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
+	# A client that sends and half-closes while its backend refuses:
+	# no retry (it has gone, as far as a retry can tell), and the
+	# connection ends; if the backend is up by the first attempt, its
+	# reply and end of file come back.  Before, a retry that worked
+	# started the relay without passing the client's end of file on,
+	# and the connection stayed open for good.
+	spawn sh -c "sleep 0.3; exec \"$PMTEST\" echo $H $PL -e"
+	_late=$LASTPID
+	_got=$(say late -t 8)
+	_rc=$?
+	if [ $_rc -eq 0 ] && { [ -z "$_got" ] || [ "$_got" = "$PL:late" ]; }
+	then
+		ok "half-closed client, backend refused at first: ends"
+	else
+		fail "half-closed client, backend refused at first: ends" \
+		    "exit $_rc, '$_got'"
+	fi
+	if [ -z "$_got" ]; then
+		grep -q "no retry and no connect error" \
+		    "$LOG" && ok "... no retry for a client that has closed" ||
+		    fail "... no retry for a client that has closed"
+	else
+		skip "... no retry for a client that has closed" \
+		    "the backend was up by the first attempt (a slow machine)"
+	fi
+	waitport $H "$PL"
+	# The retry that works, for a client that stays: relayed, and its
+	# end of file passed on when it comes.
+	reap "$_late"
+	spawn sh -c "sleep 0.3; exec \"$PMTEST\" echo $H $PL"
+	_late=$LASTPID
+	_got=$(say late -t 8 -k -q 2500)
+	logwait 10 "$LOG" "connect $H:$PL failed: .*retrying" &&
+	    logwait 10 "$LOG" "connected $H:$PL" &&
+	    ok "a retry that works is relayed" ||
+	    fail "a retry that works is relayed" "$(tail -n 3 "$LOG")"
+	reap "$_late"
+	reap "$PMPID"
+
+	# Splice pipes are counted in the descriptor budget: with every slot
+	# but one taken, ten of them by bulk streams that hold bytes in the
+	# proxy, no accept fails for want of a descriptor.
+	PP=$(freeport)
+	( ulimit -n 200 && exec $RUN "$PM" -c "$CONF" -h $H -p "$PP" ) \
+	    2>"$T/fd2.log" &
+	_p=$!
+	PIDS="$PIDS $_p"
+	waitport $H "$PP"
+	_max=$(sed -n 's/.*pool shrunk from [0-9]* to \([0-9]*\) conn.*/\1/p' \
+	    "$T/fd2.log")
+	if [ -z "$_max" ]; then
+		fail "descriptor budget: pool size logged" "$(cat "$T/fd2.log")"
+		reap "$_p"
+		return
+	fi
+	_rs=
+	_i=0
+	while [ $_i -lt 10 ]; do
+		spawn "$PMTEST" slowread $H "$PP" 'flood\n' 20 16384
+		_rs="$_rs $LASTPID"
+		_i=$((_i + 1))
+	done
+	sleep 2
+	spawn "$PMTEST" hold $H "$PP" $((_max - 12)) a 20 >"$T/hold2.out"
+	_h=$LASTPID
+	waitfor 20 grep -q connected "$T/hold2.out"
+	_n=$(grep -c ' accept ' "$T/fd2.log")
+	waitfor 20 eval '[ "$(grep -c " accept " "$T/fd2.log")" -ge \
+	    $((_max - 1)) ]'
+	_got=$(say a -t 10)
+	_n=$(grep -c ' accept ' "$T/fd2.log")
+	if [ "$_got" = "$PA:a" ] && [ "$_n" -ge "$_max" ] &&
+	    ! grep -q 'accept: pausing' "$T/fd2.log"; then
+		ok "descriptor budget: $_max connections, pipes among them"
+	else
+		fail "descriptor budget: $_max connections, pipes among them" \
+		    "'$_got', $_n accepted: $(grep 'accept' "$T/fd2.log" |
+		    tail -n 2)"
+	fi
+	reap "$_h"
+	for _i in $_rs; do
+		reap "$_i"
+	done
 	reap "$_p"
 }
 
@@ -882,9 +975,13 @@ all|core)
 	t_original
 	t_relay
 	t_limits
+	t_ends
 	t_ipv6
 	t_signals
 	t_workers
+	;;
+t_?*)	# One function of the core part, by name (sh test.sh t_ends).
+	"$ONLY"
 	;;
 esac
 for r in git socks4 custom; do

@@ -84,9 +84,6 @@
 /* The most fields on a line: prefix, target, two options. */
 #define MAXFIELDS	4
 
-/* The longest number of seconds a table may give, one day. */
-#define MAXSECS		86400
-
 /* Where a table line sends the clients it matches. */
 struct entry {
 	unsigned char		 prefix[PM_CUSTOM_MAXPREFIX];
@@ -125,7 +122,6 @@ static int	hexval(int);
 static int	unescape(char **, char **, char *, size_t);
 static int	split(char *, struct field *, int, char *, size_t);
 static int	is_word(const struct field *, const char *);
-static int	parse_secs(const char *, int *);
 static int	parse_target(struct entry *, struct field *, int, char *,
 		    size_t);
 static int	load_line(void *, char *, char *, size_t);
@@ -259,36 +255,6 @@ is_word(const struct field *f, const char *word)
 }
 
 /*
- * Parse seconds, a whole number with up to three decimals ("2", "0.25"),
- * into *ms.  Return 0, or -1 when s is not such a number or is more
- * than MAXSECS.
- */
-static int
-parse_secs(const char *s, int *ms)
-{
-	long	 v = 0, scale = 1000;
-	int	 digits = 0;
-
-	for (; *s >= '0' && *s <= '9'; s++, digits++) {
-		v = v * 10 + (*s - '0');
-		if (v > MAXSECS)
-			return -1;
-	}
-	v *= 1000;
-	if (*s == '.') {
-		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
-			if ((scale /= 10) == 0)
-				return -1;
-			v += (*s - '0') * scale;
-		}
-	}
-	if (*s != '\0' || digits == 0 || v > MAXSECS * 1000L)
-		return -1;
-	*ms = (int)v;
-	return 0;
-}
-
-/*
  * Fill e from the n fields after a prefix: `HOST:PORT [connect=SECS]
  * [idle=SECS]' or `close [REPLY]'.  Return 0, or -1 with the problem in
  * err.
@@ -338,7 +304,7 @@ parse_target(struct entry *e, struct field *f, int n, char *err,
 			    "idle=SECS", f[i].s);
 			return -1;
 		}
-		if (parse_secs(strchr(f[i].s, '=') + 1, ms) == -1) {
+		if (pm_conf_secs(strchr(f[i].s, '=') + 1, ms) == -1) {
 			snprintf(err, errlen, "%s: bad number of seconds",
 			    f[i].s);
 			return -1;
@@ -366,9 +332,9 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 	if ((n = split(line, f, MAXFIELDS, err, errlen)) <= 0)
 		return n;
 	if (is_word(&f[0], "wait")) {
-		if (n != 2 || parse_secs(f[1].s, &t->wait_ms) == -1) {
+		if (n != 2 || pm_conf_secs(f[1].s, &t->wait_ms) == -1) {
 			snprintf(err, errlen, "expected wait SECS (up to %d, "
-			    "three decimals at most)", MAXSECS);
+			    "three decimals at most)", PM_CONF_MAXSECS);
 			return -1;
 		}
 		if (t->haswait) {

@@ -267,6 +267,41 @@ cu_main()
 	    "$(cu_send "$CU_PP" 'SSH-1')" "$(cu_text 'SSH:SSH-1')"
 	reap "$CU_PID"
 
+	# Decided at the client's end of file ("GE" may still become
+	# "GET "): the backend gets the bytes and the end of file, and its
+	# answer, given only then, comes back.
+	cu_ap=$(freeport)
+	spawn "$PMTEST" echo 127.0.0.1 "$cu_ap" EOF -e
+	cu_apid=$LASTPID
+	waitport 127.0.0.1 "$cu_ap"
+	printf '"GET " 127.0.0.1:%s\n* 127.0.0.1:%s\n' "$cu_xp" "$cu_ap" \
+	    >"$T/cueof.conf"
+	cu_proxy "$T/cueof.conf" "$T/cueof.log"
+	cu_expect "custom: decided at the client's end of file: relayed, ends" \
+	    "$(cu_send "$CU_PP" 'GE' -t 10)" "$(cu_text 'EOF:GE')"
+	reap "$CU_PID"
+	reap "$cu_apid"
+
+	# A table may not route to the proxy's own listener: its address, or
+	# any address of the host when it listens on all of them.
+	for cu_h in 127.0.0.1/127.0.0.1 0.0.0.0/127.0.0.2; do
+		cu_to=${cu_h#*/}
+		cu_h=${cu_h%/*}
+		cu_pp=$(freeport)
+		printf '* %s:%s\n' "$cu_to" "$cu_pp" >"$T/cuself.conf"
+		bounded 10 $RUN "$CU_BIN" -c "$T/cuself.conf" -h "$cu_h" \
+		    -p "$cu_pp" 2>"$T/cuself.log" >/dev/null
+		cu_rc=$?
+		if [ $cu_rc -ne 0 ] && [ $cu_rc -ne 124 ] && grep -q \
+		    "cuself.conf:1: .*this proxy's own listening address" \
+		    "$T/cuself.log"; then
+			ok "custom: a table routing to -h $cu_h itself: error"
+		else
+			fail "custom: a table routing to -h $cu_h itself: error" \
+			    "exit $cu_rc, $(head -c 200 "$T/cuself.log")"
+		fi
+	done
+
 	# Bad tables: the program exits non-zero before it listens, with
 	# file:line.
 	for cu_bad in 'SSH- 127.0.0.1' '\q 127.0.0.1:1' '"open 127.0.0.1:1' \

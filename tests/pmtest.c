@@ -75,7 +75,7 @@ static int	cmd_waitport(int, char **);
 static const struct cmd cmds[] = {
 	{ "freeport", "[HOST]", cmd_freeport },
 	{ "waitport", "HOST PORT SECS", cmd_waitport },
-	{ "echo", "HOST PORT [TAG] [-b]", cmd_echo },
+	{ "echo", "HOST PORT [TAG] [-b | -e]", cmd_echo },
 	{ "send", "HOST PORT DATA [-bkr] [-n COUNT] [-q MS] [-t SECS] "
 	    "[-w MS]", cmd_send },
 	{ "bulk", "HOST PORT NBYTES [-p PREFIX] [-t SECS] [-s MS]", cmd_bulk },
@@ -98,7 +98,9 @@ static const char help[] =
 "           then echo; pass on the client's half-close.  A first\n"
 "           request \"sleep N\" waits N s before the reply; \"close\"\n"
 "           closes at once without a byte.  -b: write TAG:hello\\n on\n"
-"           accept, before reading.\n"
+"           accept, before reading.  -e: say nothing until the\n"
+"           client's end of file, then TAG: and what it sent (64 KiB\n"
+"           at most) and close.\n"
 "send       send DATA, half-close (not with -k), print the reply raw\n"
 "           until EOF.  -b a byte every 20 ms; -n repeat DATA COUNT\n"
 "           times; -w wait MS before sending; -q close MS after\n"
@@ -131,6 +133,7 @@ static pid_t		 kids[PMT_MAXKIDS];	/* 0: free slot */
 static int		 nkids;
 static const char	*echotag;
 static int		 echobanner;
+static int		 echoateof;
 static const char	*countfile;
 
 /* Prints every synopsis and exits 2. */
@@ -759,6 +762,17 @@ echo_child(int fd)
 			exit(0);
 	}
 
+	if (echoateof) {
+		/* Nothing until the end of file, then all of it. */
+		n = 0;
+		while (n < PMT_CHUNK &&
+		    (r = kid_read(fd, data + n, PMT_CHUNK - n, -1)) > 0)
+			n += (size_t)r;
+		if (r == 0)
+			(void)kid_write(fd, buf, taglen + n);
+		goto done;
+	}
+
 	/* Gather the first bytes while they may be a special request. */
 	if ((r = kid_read(fd, data, PMT_CHUNK, -1)) <= 0)
 		goto done;
@@ -804,6 +818,9 @@ cmd_echo(int argc, char **argv)
 	echotag = port;
 	if (argc >= 4 && strcmp(argv[argc - 1], "-b") == 0) {
 		echobanner = 1;
+		argc--;
+	} else if (argc >= 4 && strcmp(argv[argc - 1], "-e") == 0) {
+		echoateof = 1;
 		argc--;
 	}
 	if (argc == 5)

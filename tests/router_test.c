@@ -10,6 +10,7 @@
  *	reject	host:port	a port nobody listens on
  *	slow	host:port	a listener whose connects hang
  *	flood	host:port	a backend that sends without end
+ *	late	host:port	a backend that starts late (refused at first)
  *	hookfile path		where the error hooks write the remote
  *
  * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
@@ -23,10 +24,10 @@
 
 #include "../router.h"
 
-enum { B_A, B_B, B_A6, B_REJECT, B_SLOW, B_FLOOD, B_MAX };
+enum { B_A, B_B, B_A6, B_REJECT, B_SLOW, B_FLOOD, B_LATE, B_MAX };
 
 static const char *const names[B_MAX] = {
-	"a", "b", "a6", "reject", "slow", "flood"
+	"a", "b", "a6", "reject", "slow", "flood", "late"
 };
 
 struct table {
@@ -104,7 +105,7 @@ partial(const unsigned char *buf, size_t len)
 {
 	static const char *const known[] = {
 		"connect reject", "inactivity", "xfer\n", "flood\n", "wait",
-		"six", "slow"
+		"six", "slow", "late"
 	};
 	size_t	 i;
 
@@ -163,7 +164,9 @@ router_route(const unsigned char *buf, size_t len,
 	} else if (is(buf, len, "slow")) {
 		remote(r, B_SLOW);
 		r->connect_ms = 300;
-	} else if (is(buf, len, "six"))
+	} else if (is(buf, len, "late"))
+		remote(r, B_LATE);
+	else if (is(buf, len, "six"))
 		remote(r, B_A6);
 	else if (starts(buf, len, "xfer\n"))
 		remote(r, B_A);
