@@ -3,18 +3,23 @@
  *
  * The client sends version 4, command 1 (CONNECT), the destination port
  * and IPv4 address, and a user id ended by a NUL.  Once the whole request
- * has arrived the router replies 00 5a (granted) and connects to the
- * destination; whatever the client sent after the request goes on to the
- * destination.  Anything else is answered 00 5b (rejected) and closed.
+ * has arrived the router connects to the destination, and the client gets
+ * 00 5a (granted) once the connect succeeded, or 00 5b (rejected) when it
+ * finally failed; whatever the client sent after the request goes on to
+ * the destination.  Anything else is answered 00 5b and closed.
  *
  * The table named with -c is an allow/deny list of destination networks
  * and ports, checked in order; the first rule that matches decides, and a
- * destination that matches no rule is denied.  Without a table, or with
- * one that holds no rule, this is an open proxy, and the log says so.
+ * destination that matches no rule is denied.  A `connect SECS' line sets
+ * the timeout of each connect attempt (default 5 s).  Without a table this
+ * is an open proxy, and the log says so; a table must hold a rule (an open
+ * proxy with a table is written `allow any'), so that an empty or
+ * truncated file fails closed.
  *
  *	allow 127.0.0.0/8 port 80
  *	allow 10.0.0.0/8 ports 1-1024
  *	deny 0.0.0.0/0
+ *	connect 2.5
  *
  * SOCKS4a (a 0.0.0.x destination with a host name after the user id) is
  * refused: it would need a name lookup on the event loop.
@@ -52,6 +57,11 @@
 #define PM_SOCKS4_MAXID		255
 #endif
 
+/* Each connect attempt's timeout, unless the table says otherwise. */
+#ifndef PM_SOCKS4_CONNECT_MS
+#define PM_SOCKS4_CONNECT_MS	5000
+#endif
+
 #define S4_VERSION	4
 #define S4_CONNECT	1
 #define S4_GRANTED	0x5a
@@ -69,6 +79,8 @@ struct rule {
 struct table {
 	struct rule	 rules[PM_SOCKS4_MAXRULES];
 	int		 nrules;
+	int		 connect_ms;
+	int		 hasconnect;
 };
 
 const char	router_name[] = "socks4";
@@ -214,6 +226,20 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 	}
 	if (n == 0)
 		return 0;
+	if (strcmp(f[0], "connect") == 0) {
+		if (n != 2 || pm_conf_secs(f[1], &t->connect_ms) == -1) {
+			snprintf(err, errlen, "expected connect SECS (up to "
+			    "%d, three decimals at most; 0: the system's)",
+			    PM_CONF_MAXSECS);
+			return -1;
+		}
+		if (t->hasconnect) {
+			snprintf(err, errlen, "second connect line");
+			return -1;
+		}
+		t->hasconnect = 1;
+		return 0;
+	}
 	if (t->nrules == PM_SOCKS4_MAXRULES) {
 		snprintf(err, errlen, "too many rules (at most %d: "
 		    "raise PM_SOCKS4_MAXRULES)", PM_SOCKS4_MAXRULES);
@@ -354,20 +380,33 @@ int
 router_load(const char *path, char *err, size_t errlen)
 {
 	struct table	*next;
+	int		 i;
 
 	next = cur == &tables[0] ? &tables[1] : &tables[0];
 	next->nrules = 0;
+	next->connect_ms = PM_SOCKS4_CONNECT_MS;
+	next->hasconnect = 0;
 	if (path != NULL &&
 	    pm_conf_read(path, load_line, next, err, errlen) == -1)
 		return -1;
+	if (path != NULL && next->nrules == 0) {
+		/* A file emptied or cut short must not open the proxy. */
+		snprintf(err, errlen, "%s: no rule: a table must allow "
+		    "something (an open proxy is `allow any')", path);
+		return -1;
+	}
 	cur = next;
 	if (cur->nrules == 0)
-		pm_log("socks4: warning: %s: this is an open proxy: "
-		    "any client may connect to any address",
-		    path == NULL ? "no table (-c)" : "no rules in table");
-	else
-		pm_log("socks4: %d rule%s from %s", cur->nrules,
-		    cur->nrules == 1 ? "" : "s", path);
+		pm_log("socks4: warning: no table (-c): this is an open "
+		    "proxy: any client may connect to any address");
+	else {
+		for (i = 0; i < cur->nrules; i++)
+			if (cur->rules[i].allow && cur->rules[i].bits == 0)
+				break;
+		pm_log("socks4: %d rule%s from %s%s", cur->nrules,
+		    cur->nrules == 1 ? "" : "s", path, i < cur->nrules ?
+		    "; warning: one allows any address: an open proxy" : "");
+	}
 	return 0;
 }
 
@@ -387,7 +426,12 @@ router_route(const unsigned char *buf, size_t len,
 	uint32_t		 ip;
 	unsigned int		 port;
 
-	/* This router asks for no wait, so expired is never set. */
+	/*
+	 * This router asks for no wait, so expired is set only when the
+	 * client ended its stream before the request was whole: the core
+	 * closes it after this call unless it decides, and waiting for
+	 * bytes that will not come decides nothing.
+	 */
 	(void)expired;
 
 	/* PM_NOOP: wait for more bytes until the request is whole. */
@@ -457,15 +501,18 @@ router_route(const unsigned char *buf, size_t len,
 	}
 
 	/*
-	 * PM_REMOTE with reply and data: grant at once, and send the
-	 * destination only what followed the request (data is not NULL, so
-	 * a datalen of 0 sends nothing).
+	 * PM_REMOTE: grant once connected, reject if that fails, and send
+	 * the destination only what followed the request (data is not
+	 * NULL, so a datalen of 0 sends nothing).
 	 */
 	route->action = PM_REMOTE;
-	route->reply = granted;
-	route->replylen = sizeof(granted);
+	route->ok_reply = granted;
+	route->ok_replylen = sizeof(granted);
+	route->fail_reply = rejected;
+	route->fail_replylen = sizeof(rejected);
 	route->data = buf + end;
 	route->datalen = len - end;
+	route->connect_ms = cur->connect_ms;
 }
 
 /*
@@ -476,8 +523,7 @@ router_connect_error(const struct pm_route *route)
 {
 	char	 ds[PM_ADDRSTRLEN];
 
-	/* The client was granted already: all it sees is the close. */
-	pm_log("socks4: could not connect to %s: closing the client",
+	pm_log("socks4: could not connect to %s: rejecting the client",
 	    pm_addr_str((const struct sockaddr *)&route->addr, ds,
 	    sizeof(ds)));
 }

@@ -70,6 +70,106 @@ s4_curl()
 	    -o "$3" "$2"
 }
 
+# s4_truth: replies that tell the truth, on a proxy with a table that
+# allows 127.0.0.0/8 and sets a short connect timeout.
+s4_truth()
+{
+	s4_tacl=$T/s4truth.conf
+	printf 'allow 127.0.0.0/8\nconnect 0.2\n' >"$s4_tacl"
+	s4_tpp=$(freeport)
+	s4_tlog=$T/s4truth.log
+	spawn $RUN "$S4BIN" -c "$s4_tacl" -h 127.0.0.1 -p "$s4_tpp" \
+	    2>"$s4_tlog"
+	s4_tpid=$LASTPID
+	waitport 127.0.0.1 "$s4_tpp"
+	# A destination that never answers a SYN: 11 attempts of 0.2 s,
+	# then 00 5b; a grant before the connect would come first.
+	s4_expect "socks4: a silent destination is rejected after the timeouts" \
+	    "$(s4_send "$s4_tpp" "$(s4_req "$s4_bp")" -k -t 30)" "$S4REJECT"
+	s4_logged "socks4: ... each attempt timed out (connect 0.2)" \
+	    "$s4_tlog" "$s4_bp failed after 11 attempts: connect timed out"
+	# The client that leaves at once costs one attempt, no retry.
+	s4_n=$(s4_count "$s4_tlog" ' close: ')
+	s4_send "$s4_tpp" "$(s4_req "$s4_bp")" -q 50 >/dev/null
+	if waitfor 10 s4_atleast $((s4_n + 1)) "$s4_tlog" ' close: '; then
+		if grep -q "no retry and no connect error" "$s4_tlog"; then
+			ok "socks4: a client that leaves ends the connects"
+		else
+			fail "socks4: a client that leaves ends the connects" \
+			    "$(tail -n 3 "$s4_tlog")"
+		fi
+	else
+		fail "socks4: a client that leaves ends the connects" \
+		    "no close within 10 s: $(tail -n 3 "$s4_tlog")"
+	fi
+	# The default: 5 s an attempt, when the table says nothing.
+	printf 'allow 127.0.0.0/8\n' >"$s4_tacl"
+	kill -HUP "$s4_tpid"
+	s4_logged "socks4: a table without connect loads" "$s4_tlog" \
+	    '1 rule from'
+	s4_n=$(s4_count "$s4_tlog" 'connect timed out')
+	spawn "$PMTEST" send 127.0.0.1 "$s4_tpp" "$(s4_req "$s4_bp")" -k \
+	    -t 20
+	s4_tc=$LASTPID
+	if waitfor 15 s4_atleast $((s4_n + 1)) "$s4_tlog" \
+	    'connect timed out'; then
+		ok "socks4: a default connect timeout"
+	else
+		fail "socks4: a default connect timeout" "none within 15 s"
+	fi
+	reap "$s4_tc"
+	# With curl, a refused destination is a SOCKS rejection, not an
+	# empty reply after a grant (curl's exit 52).
+	if command -v curl >/dev/null 2>&1; then
+		s4_cp2=$(freeport)
+		timeout 60 curl -sS --max-time 30 --socks4 \
+		    "127.0.0.1:$s4_tpp" "http://127.0.0.1:$s4_cp2/" \
+		    >/dev/null 2>"$T/s4curl.err"
+		s4_rc=$?
+		if [ $s4_rc -eq 97 ] || grep -qi 'reject' "$T/s4curl.err"; then
+			ok "socks4: curl sees the rejection"
+		else
+			fail "socks4: curl sees the rejection" \
+			    "exit $s4_rc: $(head -c 200 "$T/s4curl.err")"
+		fi
+	fi
+	reap "$s4_tpid"
+}
+
+# s4_self: nothing a client sends makes the proxy connect to itself; the
+# open proxy of s4_main is at $s4_pp, logging to $s4_log.
+s4_self()
+{
+	s4_n=$(s4_count "$s4_log" ' accept ')
+	s4_expect "socks4: the proxy's own address is refused" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_pp")")" "$S4REJECT"
+	s4_logged "socks4: ... and logged" "$s4_log" \
+	    "127.0.0.1:$s4_pp is this proxy's own listener: refused"
+	# 200 pipelined requests for itself: the first is refused, the rest
+	# never reach the proxy as new clients.
+	s4_r=$(s4_req "$s4_pp")
+	s4_many=
+	s4_i=0
+	while [ $s4_i -lt 200 ]; do
+		s4_many="$s4_many$s4_r"
+		s4_i=$((s4_i + 1))
+	done
+	s4_expect "socks4: 200 requests for itself in one stream: refused" \
+	    "$(s4_send "$s4_pp" "$s4_many")" "$S4REJECT"
+	sleep 0.5
+	s4_got=$(s4_count "$s4_log" ' accept ')
+	if [ "$s4_got" -eq $((s4_n + 2)) ]; then
+		ok "socks4: ... and no connection to itself ($s4_got accepts)"
+	else
+		fail "socks4: ... and no connection to itself" \
+		    "$((s4_got - s4_n)) accepts for 2 clients"
+	fi
+	# 0.0.0.0 reaches this host too.
+	s4_expect "socks4: 0.0.0.0 is refused" \
+	    "$(s4_send "$s4_pp" "$(printf '\\x04\\x01\\x%02x\\x%02x\\x00\\x00\\x00\\x00\\x00' $((s4_pp / 256)) $((s4_pp % 256)))")" \
+	    "$S4REJECT"
+}
+
 s4_main()
 {
 	if [ ! -x "$S4BIN" ]; then
@@ -90,6 +190,13 @@ s4_main()
 	spawn "$PMTEST" echo 127.0.0.1 "$s4_ep" E
 	s4_echo=$LASTPID
 	waitport 127.0.0.1 "$s4_ep"
+	s4_ep2=$(freeport)
+	spawn "$PMTEST" echo 127.0.0.1 "$s4_ep2" E2
+	s4_echo2=$LASTPID
+	waitport 127.0.0.1 "$s4_ep2"
+	s4_bp=$(freeport)
+	spawn "$PMTEST" blackhole 127.0.0.1 "$s4_bp"
+	s4_bh=$LASTPID
 	s4_hp=
 	if [ $s4_tools = 1 ]; then
 		mkdir -p "$T/s4www"
@@ -171,14 +278,19 @@ s4_main()
 	    "$(s4_send "$s4_pp" '\x04\x01\x00\x00\x7f\x00\x00\x01\x00')" \
 	    "$S4REJECT"
 
-	# A closed port: granted, then closed, and logged.  The client keeps
-	# its side open (-k): a client that has half-closed is taken to have
-	# gone, and gets no connect error hook.
+	# A closed port: rejected (00 5b) once every attempt failed, never
+	# granted first, and logged.  The client keeps its side open (-k): a
+	# client that has half-closed is taken to have gone, and gets no
+	# retry.
 	s4_cp=$(freeport)
-	s4_expect "socks4: a closed destination closes after the grant" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_cp")" -k -t 30)" "$S4GRANT"
+	s4_expect "socks4: a closed destination is rejected, not granted" \
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_cp")" -k -t 30)" "$S4REJECT"
 	s4_logged "socks4: the connect error is logged" "$s4_log" \
 	    "could not connect to 127.0.0.1:$s4_cp"
+	s4_logged "socks4: ... after every attempt" "$s4_log" \
+	    "127.0.0.1:$s4_cp failed after 11 attempts"
+	s4_truth
+	s4_self
 	reap "$s4_pid"
 
 	# A table.
@@ -240,13 +352,41 @@ s4_main()
 	s4_expect "socks4: a bad reload keeps the old rules" \
 	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" "$S4REJECT"
 	s4_expect "socks4: other destinations still allowed" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_cp" "" 2)")" \
-	    "$S4GRANT"
-	printf '# no rules\n' >"$s4_acl"
-	kill -HUP "$s4_pid"
-	s4_logged "socks4: an empty table warns of an open proxy" \
-	    "$s4_log" 'no rules in table: this is an open proxy'
+	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep2")hi\\n")" \
+	    "$S4GRANT 45 32 3a 68 69 0a"
+	s4_logged "socks4: allow any is said to be an open proxy" \
+	    "$s4_log" 'one allows any address: an open proxy'
+	# An empty or cut table fails closed: the reload is refused and the
+	# rules in force stay.
+	for s4_empty in '# no rules\n' ''; do
+		printf "$s4_empty" >"$s4_acl"
+		s4_n=$(s4_count "$s4_log" 'reload failed.*no rule')
+		kill -HUP "$s4_pid"
+		if waitfor 10 s4_atleast $((s4_n + 1)) "$s4_log" \
+		    "reload failed.*$s4_acl: no rule"; then
+			ok "socks4: an empty table is refused at reload"
+		else
+			fail "socks4: an empty table is refused at reload" \
+			    "$(tail -n 3 "$s4_log")"
+		fi
+		s4_expect "socks4: ... and the old rules still deny" \
+		    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" \
+		    "$S4REJECT"
+	done
 	reap "$s4_pid"
+	: >"$T/s4empty.conf"
+	s4_pp=$(freeport)
+	bounded 10 $RUN "$S4BIN" -c "$T/s4empty.conf" -h 127.0.0.1 \
+	    -p "$s4_pp" 2>"$T/s4empty.log" >/dev/null
+	s4_rc=$?
+	if [ $s4_rc -ne 0 ] && [ $s4_rc -ne 124 ] &&
+	    grep -q "$T/s4empty.conf: no rule.*allow any" "$T/s4empty.log"
+	then
+		ok "socks4: an empty table stops the start"
+	else
+		fail "socks4: an empty table stops the start" \
+		    "exit $s4_rc, $(head -c 200 "$T/s4empty.log")"
+	fi
 
 	# Bad tables: the program exits non-zero before it listens, with
 	# file:line.
@@ -269,6 +409,8 @@ s4_main()
 	done
 
 	reap "$s4_echo"
+	reap "$s4_echo2"
+	reap "$s4_bh"
 	if [ -n "$s4_hp" ]; then
 		reap "$s4_http"
 	fi
