@@ -52,6 +52,11 @@
 #define GIT_NAMESPACE	(32 * 1024)
 #endif
 
+/* Each connect attempt's timeout, unless the table line says connect=. */
+#ifndef GIT_CONNECT_MS
+#define GIT_CONNECT_MS	5000
+#endif
+
 /* The git daemon's port, for table lines that give only a host. */
 #define GIT_PORT	"9418"
 
@@ -66,6 +71,7 @@ struct gitroute {
 	size_t			 namelen;
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
+	int			 connect_ms;	/* each attempt's timeout */
 };
 
 struct gittable {
@@ -101,6 +107,7 @@ static const char *const services[] = {
 static struct gittable	tables[2];
 static int		cur;		/* index of the table in force */
 static char		errpkt[4 + 128 + 4 * GIT_QUOTEMAX];
+static char		failpkt[4 + 128 + 4 * GIT_QUOTEMAX];
 
 /*
  * Return the value of the hex digit c, or -1 when c is not one.
@@ -312,9 +319,9 @@ git_line(void *arg, char *line, char *err, size_t errlen)
 	struct gitroute		*r;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	char			*f[2], *c;
+	char			*f[3], *c;
 	size_t			 at, len;
-	int			 n, found;
+	int			 n, found, ms = GIT_CONNECT_MS;
 
 	/* A `#' that starts a field starts a comment. */
 	for (c = line; *c != '\0'; c++)
@@ -324,9 +331,16 @@ git_line(void *arg, char *line, char *err, size_t errlen)
 			break;
 		}
 
-	if ((n = pm_conf_split(line, f, 2)) == -1) {
+	if ((n = pm_conf_split(line, f, 3)) == -1) {
 		snprintf(err, errlen, "too many fields (want: user "
-		    "host[:port])");
+		    "host[:port] [connect=SECS])");
+		return -1;
+	}
+	if (n == 3 && (strncmp(f[2], "connect=", 8) != 0 ||
+	    pm_conf_secs(f[2] + 8, &ms) == -1)) {
+		snprintf(err, errlen, "%s: expected connect=SECS (up to %d, "
+		    "three decimals at most; 0: the system's)", f[2],
+		    PM_CONF_MAXSECS);
 		return -1;
 	}
 	if (n == 0)
@@ -383,6 +397,7 @@ git_line(void *arg, char *line, char *err, size_t errlen)
 	}
 	memcpy(&r->addr, &ss, sslen);
 	r->addrlen = sslen;
+	r->connect_ms = ms;
 	return 0;
 }
 
@@ -414,6 +429,30 @@ router_load(const char *path, char *err, size_t errlen)
 }
 
 /*
+ * Write into pkt (size pktlen) a git ERR pkt-line: "proxymachine: ",
+ * what, the len bytes at s quoted, then tail.  Return its length.
+ */
+static size_t
+git_errpkt(char *pkt, size_t pktlen, const char *what, const char *s,
+    size_t len, const char *tail)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	char			 q[4 * GIT_QUOTEMAX + 8];
+	size_t			 n;
+	int			 i;
+
+	n = (size_t)snprintf(pkt + 4, pktlen - 4,
+	    "ERR proxymachine: %s '%s'%s\n", what,
+	    quote(q, sizeof(q), s, len), tail);
+	if (n >= pktlen - 4)
+		n = pktlen - 5;
+	n += 4;
+	for (i = 0; i < 4; i++)
+		pkt[i] = hex[(n >> (12 - 4 * i)) & 0xf];
+	return n;
+}
+
+/*
  * Set route to close the client with a git ERR pkt-line saying what and
  * then the len bytes at s quoted.  Return nothing.
  */
@@ -421,21 +460,10 @@ static void
 git_refuse(struct pm_route *route, const char *what, const char *s,
     size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	char			 q[4 * GIT_QUOTEMAX + 8];
-	size_t			 n;
-	int			 i;
-
-	n = (size_t)snprintf(errpkt + 4, sizeof(errpkt) - 4,
-	    "ERR proxymachine: %s '%s'\n", what, quote(q, sizeof(q), s, len));
-	if (n >= sizeof(errpkt) - 4)
-		n = sizeof(errpkt) - 5;
-	n += 4;
-	for (i = 0; i < 4; i++)
-		errpkt[i] = hex[(n >> (12 - 4 * i)) & 0xf];
 	route->action = PM_CLOSE;
 	route->reply = errpkt;
-	route->replylen = n;
+	route->replylen = git_errpkt(errpkt, sizeof(errpkt), what, s, len,
+	    "");
 }
 
 /*
@@ -507,11 +535,20 @@ router_route(const unsigned char *buf, size_t len,
 	memcpy(&route->addr, &r->addr, r->addrlen);
 	route->addrlen = r->addrlen;
 	route->data = NULL;
+	route->connect_ms = r->connect_ms;
+	/* If the backend cannot be reached, git says so, not just EOF. */
+	route->fail_reply = failpkt;
+	if (req.user != NULL)
+		route->fail_replylen = git_errpkt(failpkt, sizeof(failpkt),
+		    "backend for", req.user, req.userlen, " unreachable");
+	else
+		route->fail_replylen = git_errpkt(failpkt, sizeof(failpkt),
+		    "backend for", req.path, req.pathlen, " unreachable");
 }
 
 /*
  * Note that the backend at route->addr could not be reached.  The git
- * client sees its connection close.  Return nothing.
+ * client gets an ERR pkt-line saying so.  Return nothing.
  */
 void
 router_connect_error(const struct pm_route *route)

@@ -214,10 +214,28 @@ gt_main()
 	printf '%s\n' "alice 127.0.0.1:99999" >"$GT/bad4"
 	gt_start "git: bad port: exits non-zero, file:line:" \
 	    "$GT/bad4" "$GT/bad4:1: "
+	printf '%s\n' "alice 127.0.0.1:$GT_PA connect=x" >"$GT/bad5"
+	gt_start "git: bad connect=: exits non-zero, file:line:" \
+	    "$GT/bad5" "$GT/bad5:1: connect=x: expected connect=SECS"
+	# A table routing to the proxy's own listener is a loop.
+	_gp=$(freeport)
+	printf '%s\n' "alice 127.0.0.1:$GT_PA connect=0.5" \
+	    "* 127.0.0.1:$_gp" >"$GT/bad6"
+	bounded 20 $RUN "$BINDIR/proxymachine-git" -c "$GT/bad6" \
+	    -h 127.0.0.1 -p "$_gp" 2>"$GT/err"
+	_grc=$?
+	if [ $_grc -ne 0 ] && [ $_grc -ne 124 ] && grep -q \
+	    "bad6:2: .*this proxy's own listening address" "$GT/err"; then
+		ok "git: a table routing to the proxy itself: exits non-zero"
+	else
+		fail "git: a table routing to the proxy itself: exits non-zero" \
+		    "exit $_grc: $(cat "$GT/err")"
+	fi
 
+	GT_PR=$(freeport)		# nobody listens there
 	gt_table "# The test table." "alice 127.0.0.1:$GT_PA" \
 	    "bob	127.0.0.1:$GT_PB	# a comment" \
-	    "carol [::1]:$GT_PC"
+	    "carol [::1]:$GT_PC" "dan 127.0.0.1:$GT_PR"
 	spawn $RUN "$BINDIR/proxymachine-git" -c "$GT/table" -h 127.0.0.1 \
 	    -p "$GT_PP" 2>"$GT/proxy.log"
 	GT_PROXY=$LASTPID
@@ -301,6 +319,11 @@ gt_main()
 	gt_refused "git: path without a user gets git's remote error" \
 	    "proxymachine: no user in path '/repo.git'" \
 	    ls-remote "git://127.0.0.1:$GT_PP/repo.git"
+
+	# A backend that cannot be reached: git says so, after the retries.
+	gt_refused "git: unreachable backend gets git's remote error" \
+	    "proxymachine: backend for 'dan' unreachable" \
+	    -c protocol.version=0 ls-remote "$(gt_url dan)"
 
 	# Garbage and bad requests: closed, no reply, one log line.
 	gt_noreply "git: HTTP request: closed, no reply" \
