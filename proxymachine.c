@@ -266,6 +266,12 @@ struct conn {
 #define PFD_SLOTS	3
 #define CPFD(i)		(&pfd[PFD_SLOTS + 2 * (i)])
 #define BPFD(i)		(&pfd[PFD_SLOTS + 2 * (i) + 1])
+/* What the event layer calls each descriptor it watches. */
+#define EV_LISTEN	PFD_LISTEN
+#define EV_SIGNAL	PFD_SIGNAL
+#define EV_MASTER	PFD_MASTER
+#define EV_CLIENT(i)	(PFD_SLOTS + 2 * (int)(i))
+#define EV_BACKEND(i)	(PFD_SLOTS + 2 * (int)(i) + 1)
 
 static struct conn	 conns[PM_MAXCONN];
 static struct pollfd	 pfd[PFD_SLOTS + 2 * PM_MAXCONN];
@@ -1326,6 +1332,32 @@ pfd_forget(int i)
 #endif
 }
 
+/*
+ * Watches fd (-1: nothing) under id for the events in want (POLLIN,
+ * POLLOUT; errors and hang-ups are always reported).
+ */
+static void
+ev_set(int id, int fd, short want)
+{
+	pfd[id].fd = fd;
+	pfd[id].events = want;
+	pfd_sync(id);
+}
+
+/* Forgets id, whose descriptor was closed. */
+static void
+ev_forget(int id)
+{
+	pfd_forget(id);
+}
+
+/* Registers id again, as it was (in a new process's event set). */
+static void
+ev_resync(int id)
+{
+	pfd_sync(id);
+}
+
 /* Closes c's backend socket, if open, and stops polling it. */
 static void
 conn_close_backend(struct conn *c)
@@ -1334,7 +1366,7 @@ conn_close_backend(struct conn *c)
 		close(c->bfd);
 		c->bfd = -1;
 	}
-	pfd_forget(PFD_SLOTS + 2 * (int)(c - conns) + 1);
+	ev_forget(EV_BACKEND(c - conns));
 }
 
 /*
@@ -1403,7 +1435,7 @@ conn_close(struct conn *c, const char *fmt, ...)
 	if (c->cfd != -1)
 		close(c->cfd);
 	c->cfd = -1;
-	pfd_forget(PFD_SLOTS + 2 * i);
+	ev_forget(EV_CLIENT(i));
 	conn_close_backend(c);
 	buf_put(&c->up);
 	buf_put(&c->down);
@@ -1506,19 +1538,12 @@ conn_drain(int fd)
 static void
 conn_events(struct conn *c)
 {
-	struct pollfd	*cp = CPFD(c - conns), *bp = BPFD(c - conns);
+	int		 i = (int)(c - conns);
 	short		 ce = 0, be = 0;
 
 	if (c->state == C_CLOSING) {
-		if (c->down.len > 0)
-			ce = POLLOUT;
-		else
-			ce = POLLIN;
-		cp->fd = c->cfd;
-		cp->events = ce;
-		bp->fd = -1;
-		pfd_sync((int)(cp - pfd));
-		pfd_sync((int)(bp - pfd));
+		ev_set(EV_CLIENT(i), c->cfd, c->down.len > 0 ? POLLOUT : POLLIN);
+		ev_set(EV_BACKEND(i), -1, 0);
 		return;
 	}
 	if (conn_client_readable(c) || conn_client_drain(c))
@@ -1537,19 +1562,10 @@ conn_events(struct conn *c)
 	 * With nothing to wait for, a socket is still polled so that a reset
 	 * is seen, unless our side of it is shut: then a hang-up is normal.
 	 */
-	if (c->flags & F_CDEAD || (ce == 0 && (c->flags & F_CSHUT)))
-		cp->fd = -1;
-	else
-		cp->fd = c->cfd;
-	cp->events = ce;
-	if (c->bfd == -1 || c->flags & F_BDEAD ||
-	    (be == 0 && (c->flags & F_BSHUT)))
-		bp->fd = -1;
-	else
-		bp->fd = c->bfd;
-	bp->events = be;
-	pfd_sync((int)(cp - pfd));
-	pfd_sync((int)(bp - pfd));
+	ev_set(EV_CLIENT(i), c->flags & F_CDEAD || (ce == 0 &&
+	    (c->flags & F_CSHUT)) ? -1 : c->cfd, ce);
+	ev_set(EV_BACKEND(i), c->bfd == -1 || c->flags & F_BDEAD ||
+	    (be == 0 && (c->flags & F_BSHUT)) ? -1 : c->bfd, be);
 }
 
 /*
@@ -2408,9 +2424,7 @@ listener_open(void)
 	if (fd_setup(lfd) == -1)
 		err(1, "fcntl");
 	fd_nodelay(lfd);
-	pfd[PFD_LISTEN].fd = lfd;
-	pfd[PFD_LISTEN].events = POLLIN;
-	pfd_sync(PFD_LISTEN);
+	ev_set(EV_LISTEN, lfd, POLLIN);
 }
 
 /* Polls the listener only while a connection can be taken. */
@@ -2419,12 +2433,11 @@ listen_events(void)
 {
 	if (lfd == -1 || stopping || nconn >= maxconn ||
 	    (accept_resume != 0 && now < accept_resume))
-		pfd[PFD_LISTEN].fd = -1;
+		ev_set(EV_LISTEN, -1, POLLIN);
 	else {
 		accept_resume = 0;
-		pfd[PFD_LISTEN].fd = lfd;
+		ev_set(EV_LISTEN, lfd, POLLIN);
 	}
-	pfd_sync(PFD_LISTEN);
 }
 
 static void
@@ -2597,9 +2610,7 @@ signals_init(void)
 #ifdef SIGINFO
 	sigaction(SIGINFO, &sa, NULL);
 #endif
-	pfd[PFD_SIGNAL].fd = sigpipe[0];
-	pfd[PFD_SIGNAL].events = POLLIN;
-	pfd_sync(PFD_SIGNAL);
+	ev_set(EV_SIGNAL, sigpipe[0], POLLIN);
 }
 
 static void
@@ -2653,7 +2664,7 @@ stop_begin(int how)
 	if (lfd != -1) {
 		close(lfd);
 		lfd = -1;
-		pfd_forget(PFD_LISTEN);
+		ev_forget(EV_LISTEN);
 	}
 	if (how == 2) {
 		stop_deadline = now + PM_TERM_GRACE;
@@ -2903,10 +2914,8 @@ worker_init(int k)
 	memset(ep_fd, 0, sizeof(ep_fd));
 #endif
 	signals_init();
-	pfd[PFD_MASTER].fd = masterpipe[0];
-	pfd[PFD_MASTER].events = POLLIN;
-	pfd_sync(PFD_MASTER);
-	pfd_sync(PFD_LISTEN);
+	ev_set(EV_MASTER, masterpipe[0], POLLIN);
+	ev_resync(EV_LISTEN);
 	title_dirty = 1;
 #ifdef __OpenBSD__
 	if (pledge("stdio inet rpath dns", NULL) == -1)
@@ -3075,7 +3084,7 @@ static void
 master_gone(void)
 {
 	close(masterpipe[0]);
-	pfd_forget(PFD_MASTER);
+	ev_forget(EV_MASTER);
 	log_warnx("master process gone");
 	if (stopping != 2)
 		stop_begin(2);
