@@ -86,6 +86,16 @@
 #endif
 
 /*
+ * Linux says EAGAIN to a write on a socket whose connect is in progress,
+ * and the error once it failed: the first bytes can go at once.
+ */
+#ifdef __linux__
+#define FD_EARLY_WRITE	1
+#else
+#define FD_EARLY_WRITE	0
+#endif
+
+/*
  * Tunables.  Each can be overridden at build time with -DNAME=value (the
  * Makefile passes MAXCONN and BUFSIZE through).
  */
@@ -208,15 +218,13 @@ enum cstate {
 };
 
 /* Connection flags. */
-#define F_CEOF		0x0001	/* client sent its end of file */
-#define F_BEOF		0x0002	/* backend sent its end of file */
-#define F_CDEAD		0x0004	/* client socket failed: no more I/O */
-#define F_BDEAD		0x0008	/* backend socket failed: no more I/O */
-#define F_CSHUT		0x0010	/* our write side to the client is shut */
-#define F_BSHUT		0x0020	/* our write side to the backend is shut */
-#define F_BDATA		0x0040	/* the backend has sent a byte */
-#define F_LINGER	0x0080	/* closing: reply written, draining */
-#define F_HELD		0x0100	/* down holds the replies for the connect */
+#define F_BDATA		0x0001	/* the backend has sent a byte */
+#define F_LINGER	0x0002	/* closing: reply written, draining */
+
+/* What the I/O helpers return besides a count: see buf_read(). */
+#define IO_ERROR	(-1)	/* failed, errno set */
+#define IO_AGAIN	(-2)	/* nothing now: wait for the descriptor */
+#define IO_NOSPLICE	(-3)	/* the kernel cannot splice from it */
 
 /*
  * Bytes in one direction; p is NULL while the buffer is empty.  With
@@ -234,21 +242,45 @@ struct buf {
 #endif
 };
 
+/* One socket of a connection. */
+struct side {
+	int		 fd;		/* -1 when closed */
+	unsigned char	 dead;		/* failed: no more I/O on it */
+};
+
+/* One direction: the bytes read from one side and written to the other. */
+struct dir {
+	struct side	*from;
+	struct side	*to;
+	struct buf	 buf;
+	uint64_t	 n;		/* bytes written to its sink */
+	unsigned char	 eof;		/* its source sent its end of file */
+	unsigned char	 shut;		/* its sink's write side is shut */
+	unsigned char	 held;		/* its bytes wait for the connect */
+};
+
+/* What one step of a direction did. */
+struct moved {
+	ssize_t		 got;		/* the read: count, 0, IO_*, */
+	ssize_t		 put;		/* bytes written */
+	int		 rd, wr;	/* a read, a write was tried */
+	int		 more;		/* a read filled what a write emptied */
+};
+enum { DIR_OK, DIR_FROM, DIR_TO };	/* dir_step(): what failed */
+
 struct conn {
 	enum cstate	 state;
-	int		 cfd;		/* client socket, -1 when closed */
-	int		 bfd;		/* backend socket, -1 when closed */
+	struct side	 client;
+	struct side	 backend;
+	struct dir	 up;		/* client to backend */
+	struct dir	 down;		/* backend to client */
 	unsigned int	 flags;
 	int		 tries;		/* connect attempts made */
-	struct buf	 up;		/* client to backend */
-	struct buf	 down;		/* backend to client */
 	uint64_t	 id;
 	uint64_t	 born;		/* when accepted, ms */
 	uint64_t	 deadline;	/* this state's timer, 0: none */
 	uint64_t	 wait;		/* routing: ask again at, 0: none */
-	uint64_t	 nup;		/* bytes written to the backend */
-	uint64_t	 ndown;		/* bytes written to the client */
-	uint32_t	 heldok;	/* F_HELD: the reply once connected, */
+	uint32_t	 heldok;	/* down.held: the reply once connected, */
 	uint32_t	 heldfail;	/* then the one if that fails */
 	const char	*endwhy;	/* closing: why, for the log */
 	struct pm_route	 route;
@@ -272,6 +304,9 @@ struct conn {
 #define EV_MASTER	PFD_MASTER
 #define EV_CLIENT(i)	(PFD_SLOTS + 2 * (int)(i))
 #define EV_BACKEND(i)	(PFD_SLOTS + 2 * (int)(i) + 1)
+/* What in the events reported for a socket makes a read or write worth it. */
+#define EV_READABLE	(POLLIN | POLLHUP | POLLERR)
+#define EV_WRITABLE	(POLLOUT | POLLHUP | POLLERR)
 
 static struct conn	 conns[PM_MAXCONN];
 static struct pollfd	 pfd[PFD_SLOTS + 2 * PM_MAXCONN];
@@ -397,6 +432,13 @@ static void	fatal(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 static uint64_t	clock_ms(void);
 static void	timer_set(struct conn *, uint64_t);
+static ssize_t	fd_read(int, void *, size_t);
+static ssize_t	fd_write(int, const void *, size_t);
+static ssize_t	fd_drain(int);
+static int	fd_socket(int);
+static int	fd_setup(int);
+static void	fd_nodelay(int);
+static int	fd_error(int);
 static int	buf_get(struct buf *);
 static void	buf_put(struct buf *);
 static ssize_t	buf_read(int, struct buf *);
@@ -406,16 +448,20 @@ static void	conn_close(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	conn_events(struct conn *);
 static int	conn_route(struct conn *, int);
+static int	conn_route_remote(struct conn *);
 static int	conn_connect(struct conn *);
 static int	conn_connect_done(struct conn *, short);
 static int	conn_connect_failed(struct conn *, const char *);
 static int	conn_giveup(struct conn *, const char *);
-static int	conn_closing(struct conn *);
-static int	conn_closing_io(struct conn *, short);
+static int	conn_finish(struct conn *);
+static int	conn_finish_io(struct conn *, short);
 static int	conn_client_gone(struct conn *, int);
 static int	conn_backend_gone(struct conn *, int, const char *);
+static int	conn_side_gone(struct conn *, struct side *, int);
 static int	conn_check(struct conn *);
-static int	conn_step(struct conn *, short, short, int *);
+static int	conn_client_eof(struct conn *);
+static int	conn_client_io(struct conn *, short);
+static int	conn_relay(struct conn *, short, short, int *);
 static void	conn_io(struct conn *, short, short);
 static void	conn_timer(struct conn *);
 static void	timers_run(void);
@@ -1078,8 +1124,8 @@ pipe_put(struct buf *b)
 }
 
 /*
- * Closes unused pipes while connections need their descriptors, or all of
- * them: an idle proxy holds none.
+ * Closes unused pipes beyond the budget, or all of them: an idle proxy
+ * holds none.
  */
 static void
 pipe_trim(int all)
@@ -1089,9 +1135,9 @@ pipe_trim(int all)
 }
 
 /*
- * buf_read() into b's pipe.  Returns -3 when the kernel cannot splice
- * from fd at all and the pipe was empty: then nothing is spliced again
- * and the caller reads instead.
+ * buf_read() into b's pipe.  Returns IO_NOSPLICE when the kernel cannot
+ * splice from fd at all and the pipe was empty: then nothing is spliced
+ * again and the caller reads instead.
  */
 static ssize_t
 pipe_in(int fd, struct buf *b)
@@ -1099,7 +1145,7 @@ pipe_in(int fd, struct buf *b)
 	ssize_t	 n;
 
 	if (b->len >= PM_BUFSIZE)
-		return -2;
+		return IO_AGAIN;
 	do {
 		n = splice(fd, NULL, pipes[b->pipe - 1].w, NULL,
 		    PM_BUFSIZE - b->len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -1114,13 +1160,13 @@ pipe_in(int fd, struct buf *b)
 			b->full = 1;
 		else
 			pipe_put(b);
-		return -2;
+		return IO_AGAIN;
 	}
 	if (n == -1 && b->len == 0 && (errno == EINVAL || errno == ENOSYS)) {
 		log_warn("splice: copying from now on");
 		splice_off = 1;
 		pipe_put(b);
-		return -3;
+		return IO_NOSPLICE;
 	}
 	if (b->len == 0)
 		pipe_put(b);
@@ -1138,13 +1184,20 @@ pipe_out(int fd, struct buf *b)
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
-		return (errno == EAGAIN || errno == EWOULDBLOCK) ? -2 : -1;
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? IO_AGAIN :
+		    IO_ERROR;
 	b->len -= (uint32_t)n;
 	b->full = 0;
 	st.spliced += (uint64_t)n;
 	if (b->len == 0)
 		pipe_put(b);
 	return n;
+}
+#else /* HAVE_SPLICE */
+static void
+pipe_trim(int all)
+{
+	(void)all;
 }
 #endif /* HAVE_SPLICE */
 
@@ -1191,8 +1244,8 @@ buf_takes(const struct buf *b)
 }
 
 /*
- * Reads from fd into b.  Returns the bytes read, 0 at end of file, -1 on
- * an error (errno set) and -2 when nothing is there yet.
+ * Reads from fd into b.  Returns the bytes read, 0 at end of file,
+ * IO_ERROR (errno set) or IO_AGAIN when nothing is there yet.
  */
 static ssize_t
 buf_read(int fd, struct buf *b)
@@ -1202,30 +1255,26 @@ buf_read(int fd, struct buf *b)
 
 #ifdef HAVE_SPLICE
 	if ((b->pipe != 0 || (b->bulk && b->len == 0 && pipe_get(b) == 0)) &&
-	    (n = pipe_in(fd, b)) != -3)
+	    (n = pipe_in(fd, b)) != IO_NOSPLICE)
 		return n;
 #endif
 	if (buf_get(b) == -1) {
 		errno = ENOBUFS;
-		return -1;
+		return IO_ERROR;
 	}
 	if ((room = buf_room(b)) == 0)
-		return -2;
-	do {
-		n = read(fd, b->p + b->off + b->len, room);
-	} while (n == -1 && errno == EINTR);
+		return IO_AGAIN;
+	n = fd_read(fd, b->p + b->off + b->len, room);
 	if (n > 0)
 		b->len += (uint32_t)n;
 	else if (b->len == 0)
 		buf_put(b);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return -2;
 	return n;
 }
 
 /*
- * Writes what b holds to fd.  Returns the bytes written, -1 on an error
- * (errno set) and -2 when fd takes nothing now.  An emptied buffer goes
+ * Writes what b holds to fd.  Returns the bytes written, IO_ERROR (errno
+ * set) or IO_AGAIN when fd takes nothing now.  An emptied buffer goes
  * back to the pool.
  */
 static ssize_t
@@ -1239,16 +1288,129 @@ buf_write(int fd, struct buf *b)
 	if (b->pipe != 0)
 		return pipe_out(fd, b);
 #endif
-	do {
-		n = write(fd, b->p + b->off, b->len);
-	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return (errno == EAGAIN || errno == EWOULDBLOCK) ? -2 : -1;
-	b->off += (uint32_t)n;
-	b->len -= (uint32_t)n;
+	if ((n = fd_write(fd, b->p + b->off, b->len)) > 0) {
+		b->off += (uint32_t)n;
+		b->len -= (uint32_t)n;
+		if (b->len == 0)
+			buf_put(b);
+	}
+	return n;
+}
+
+/*
+ * Appends the len bytes at p (not in b) to b.  Returns 0, or -1 when they
+ * do not fit or no buffer is left.
+ */
+static int
+buf_append(struct buf *b, const void *p, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (len > PM_BUFSIZE - b->len || buf_get(b) == -1 ||
+	    buf_room(b) < len)
+		return -1;
+	memcpy(b->p + b->off + b->len, p, len);
+	b->len += (uint32_t)len;
+	return 0;
+}
+
+/*
+ * Makes b hold the len bytes at p, which may point into b.  Returns 0, or
+ * -1 when they do not fit or no buffer is left.
+ */
+static int
+buf_set(struct buf *b, const void *p, size_t len)
+{
+	if (len == 0) {
+		buf_put(b);
+		return 0;
+	}
+	if (len > PM_BUFSIZE || buf_get(b) == -1)
+		return -1;
+	memmove(b->p, p, len);
+	b->off = 0;
+	b->len = (uint32_t)len;
+	return 0;
+}
+
+/* Keeps the len bytes of b that start at from, of those it holds. */
+static void
+buf_trim(struct buf *b, size_t from, size_t len)
+{
+	b->off += (uint32_t)from;
+	b->len = (uint32_t)len;
 	if (b->len == 0)
 		buf_put(b);
+}
+
+/* Marks b as a bulk stream: moved with splice(2) where it can be. */
+static void
+buf_bulk(struct buf *b)
+{
+#ifdef HAVE_SPLICE
+	b->bulk = 1;
+#else
+	(void)b;
+#endif
+}
+
+/*
+ * read(2) and write(2), retried when interrupted.  Return the count (0:
+ * end of file), IO_AGAIN when fd would block, or IO_ERROR (errno set).
+ */
+static ssize_t
+fd_read(int fd, void *p, size_t len)
+{
+	ssize_t	 n;
+
+	do {
+		n = read(fd, p, len);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return IO_AGAIN;
 	return n;
+}
+
+static ssize_t
+fd_write(int fd, const void *p, size_t len)
+{
+	ssize_t	 n;
+
+	do {
+		n = write(fd, p, len);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return IO_AGAIN;
+	return n;
+}
+
+/* Reads from fd and drops the bytes.  Returns as fd_read(). */
+static ssize_t
+fd_drain(int fd)
+{
+	return fd_read(fd, scratch, sizeof(scratch));
+}
+
+/*
+ * Returns a new TCP socket of family af, non-blocking, close-on-exec and
+ * without Nagle (request and response must not wait), or -1.
+ */
+static int
+fd_socket(int af)
+{
+	int	 fd, type = SOCK_STREAM;
+
+#ifdef SOCK_NONBLOCK
+	type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
+#endif
+	if ((fd = socket(af, type, 0)) == -1)
+		return -1;
+	if (type == SOCK_STREAM && fd_setup(fd) == -1) {
+		close(fd);
+		return -1;
+	}
+	fd_nodelay(fd);
+	return fd;
 }
 
 /* Sets the descriptor non-blocking and close-on-exec; returns 0 or -1. */
@@ -1351,6 +1513,15 @@ ev_forget(int id)
 	pfd_forget(id);
 }
 
+/* Drops whatever was reported for id: its slot is taken anew. */
+static void
+ev_fresh(int id)
+{
+	pfd[id].revents = 0;
+	pfd[id].fd = -1;
+	pfd[id].events = 0;
+}
+
 /* Registers id again, as it was (in a new process's event set). */
 static void
 ev_resync(int id)
@@ -1358,20 +1529,50 @@ ev_resync(int id)
 	pfd_sync(id);
 }
 
-/* Closes c's backend socket, if open, and stops polling it. */
+/*
+ * Connections.
+ *
+ * A connection is two directions, up (client to backend) and down
+ * (backend to client), each moving bytes from its source to its sink
+ * through one buffer (dir_*), and a state that says what the two mean:
+ *
+ *	accept
+ *	  |        noop: wait for more bytes
+ *	  v       +------+
+ *	ROUTING --+      |          close [+ reply]
+ *	  |   ^----------+   -----------------------------> CLOSING
+ *	  | remote                                            |
+ *	  v          failed                                   | reply
+ *	CONNECTING --------> RETRYWAIT                        | written,
+ *	  |  ^                  |  |  attempts spent,         | client
+ *	  |  +---- 100 ms ------+  +- client gone ----------->+ gone
+ *	  | connected                 (fail reply)            |
+ *	  v                                                   v
+ *	RELAY --- both directions done, or a flush timed out --> free
+ *
+ * Each transition is made in one place: conn_route() leaves ROUTING,
+ * conn_connect() enters CONNECTING, conn_connect_failed() RETRYWAIT,
+ * conn_connect_done() RELAY, conn_finish() CLOSING, conn_close() frees.
+ */
+
+/* Closes c's backend socket, if open, and stops watching it. */
 static void
 conn_close_backend(struct conn *c)
 {
-	if (c->bfd != -1) {
-		close(c->bfd);
-		c->bfd = -1;
+	if (c->backend.fd != -1) {
+		close(c->backend.fd);
+		c->backend.fd = -1;
 	}
 	ev_forget(EV_BACKEND(c - conns));
 }
 
-/*
- * Connections.
- */
+/* Sets d up to move the bytes of side from to side to. */
+static void
+dir_init(struct dir *d, struct side *from, struct side *to)
+{
+	d->from = from;
+	d->to = to;
+}
 
 static void
 conn_new(int fd, struct sockaddr_storage *peer)
@@ -1383,30 +1584,24 @@ conn_new(int fd, struct sockaddr_storage *peer)
 	i = nslotfree > 0 ? slotfree[--nslotfree] : slotfresh++;
 	c = &conns[i];
 	memset(c, 0, sizeof(*c));
-	c->cfd = fd;
-	c->bfd = -1;
+	c->client.fd = fd;
+	c->backend.fd = -1;
+	dir_init(&c->up, &c->client, &c->backend);
+	dir_init(&c->down, &c->backend, &c->client);
 	/* Workers number apart: worker k of n uses k, k + n, k + 2n... */
 	c->id = ++nconn_total;
 	if (worker > 0)
 		c->id = (c->id - 1) * (uint64_t)nworkers + (uint64_t)worker;
 	c->born = now;
 	c->peer = *peer;
-	CPFD(i)->revents = BPFD(i)->revents = 0;
-	CPFD(i)->fd = fd;
-	CPFD(i)->events = 0;
-	BPFD(i)->fd = -1;
-	BPFD(i)->events = 0;
+	ev_fresh(EV_CLIENT(i));
+	ev_fresh(EV_BACKEND(i));
 	if (i > hiwater)
 		hiwater = i;
 	if (++nconn > nconn_max)
 		nconn_max = nconn;
-#ifdef HAVE_SPLICE
 	pipe_trim(0);
-#endif
 	title_dirty = 1;
-#ifndef __linux__
-	fd_nodelay(fd);		/* Linux: inherited from the listener */
-#endif
 	log_info(IDF "accept %s", ID(c),
 	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)));
 	c->state = C_ROUTING;
@@ -1425,29 +1620,27 @@ conn_close(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	st.up += c->nup;
-	st.down += c->ndown;
+	st.up += c->up.n;
+	st.down += c->down.n;
 	log_info(IDF "close: %s; %llu bytes up, %llu down, %llu.%03llu s",
-	    ID(c), why, (unsigned long long)c->nup,
-	    (unsigned long long)c->ndown,
+	    ID(c), why, (unsigned long long)c->up.n,
+	    (unsigned long long)c->down.n,
 	    (unsigned long long)(now - c->born) / 1000,
 	    (unsigned long long)(now - c->born) % 1000);
-	if (c->cfd != -1)
-		close(c->cfd);
-	c->cfd = -1;
+	if (c->client.fd != -1)
+		close(c->client.fd);
+	c->client.fd = -1;
 	ev_forget(EV_CLIENT(i));
 	conn_close_backend(c);
-	buf_put(&c->up);
-	buf_put(&c->down);
+	buf_put(&c->up.buf);
+	buf_put(&c->down.buf);
 	c->state = C_FREE;
 	slotfree[nslotfree++] = i;
 	while (hiwater >= 0 && conns[hiwater].state == C_FREE)
 		hiwater--;
 	nconn--;
-#ifdef HAVE_SPLICE
 	if (nconn == 0)
 		pipe_trim(1);
-#endif
 	title_dirty = 1;
 	if (accept_resume != 0)
 		accept_resume = now;	/* a descriptor is free again */
@@ -1473,99 +1666,128 @@ conn_hook(struct conn *c, void (*hook)(const struct pm_route *))
 	routing = NULL;
 }
 
-/* Returns whether the client may be read from now. */
+/*
+ * Directions.  The whole relay rule is here: a direction reads while its
+ * source is open and its buffer has room, writes while it holds bytes,
+ * drops what its source sends once its sink failed, and is done once its
+ * source ended and its buffer is empty, or its sink failed.
+ */
+
+/* Returns whether d reads from its source now, to pass the bytes on. */
 static int
-conn_client_readable(const struct conn *c)
+dir_reads(const struct dir *d)
 {
-	if (c->flags & (F_CEOF | F_CDEAD | F_BDEAD))
-		return 0;
-	switch (c->state) {
-	case C_ROUTING:
-	case C_CONNECTING:
-	case C_RETRYWAIT:
-	case C_RELAY:
-		return buf_takes(&c->up);
-	default:
-		return 0;
-	}
+	return !d->eof && !d->from->dead && !d->to->dead &&
+	    buf_takes(&d->buf);
 }
 
-/* Returns whether the backend may be read from now. */
+/* Returns whether d reads from its source to drop the bytes. */
 static int
-conn_backend_readable(const struct conn *c)
+dir_drains(const struct dir *d)
 {
-	if (c->state != C_RELAY || (c->flags & (F_BEOF | F_BDEAD | F_CDEAD)))
-		return 0;
-	return buf_takes(&c->down);
+	return d->to->dead && !d->eof && !d->from->dead;
 }
 
-/* Returns whether the backend is to be read and its bytes dropped. */
+/* Returns whether d has bytes for its sink now. */
 static int
-conn_backend_drain(const struct conn *c)
+dir_writes(const struct dir *d)
 {
-	return c->state == C_RELAY && (c->flags & F_CDEAD) &&
-	    !(c->flags & (F_BEOF | F_BDEAD));
+	return d->buf.len > 0 && !d->to->dead && !d->held;
 }
 
-/* Returns whether the client is to be read and its bytes dropped. */
+/* Returns whether nothing more will pass through d. */
 static int
-conn_client_drain(const struct conn *c)
+dir_done(const struct dir *d)
 {
-	return c->state == C_RELAY && (c->flags & F_BDEAD) &&
-	    !(c->flags & (F_CEOF | F_CDEAD));
+	return d->to->dead || ((d->eof || d->from->dead) && d->buf.len == 0);
+}
+
+/* Returns the events d waits for on its source, and on its sink. */
+static short
+dir_in(const struct dir *d)
+{
+	return dir_reads(d) || dir_drains(d) ? POLLIN : 0;
+}
+
+static short
+dir_out(const struct dir *d)
+{
+	return dir_writes(d) ? POLLOUT : 0;
 }
 
 /*
- * Reads from fd and drops the bytes.  Returns 0 at end of file, -1 on an
- * error, 1 otherwise.
+ * Moves what d can move: a read when rrev says its source is ready, then
+ * the write that read makes possible, or a write when wrev says its sink
+ * is.  Fills m with what happened.  Returns DIR_OK, or DIR_FROM or DIR_TO
+ * when its source or its sink failed (errno set).
  */
 static int
-conn_drain(int fd)
+dir_step(struct dir *d, short rrev, short wrev, struct moved *m)
 {
+	size_t	 room;
 	ssize_t	 n;
 
-	do {
-		n = read(fd, scratch, sizeof(scratch));
-	} while (n == -1 && errno == EINTR);
-	if (n == 0)
-		return 0;
-	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
-		return -1;
-	return 1;
+	memset(m, 0, sizeof(*m));
+	m->got = IO_AGAIN;
+	if ((rrev & EV_READABLE) && (dir_reads(d) || dir_drains(d))) {
+		m->rd = 1;
+		if (dir_drains(d))
+			n = fd_drain(d->from->fd);
+		else {
+			room = buf_room(&d->buf);
+			if ((n = buf_read(d->from->fd, &d->buf)) > 0 &&
+			    (size_t)n == room) {
+				m->more = 1;
+				buf_bulk(&d->buf);
+			}
+		}
+		if ((m->got = n) == 0)
+			d->eof = 1;
+		else if (n == IO_ERROR)
+			return DIR_FROM;
+		else if (n > 0)
+			wrev |= POLLOUT;	/* write at once */
+	}
+	if ((wrev & EV_WRITABLE) && dir_writes(d)) {
+		m->wr = 1;
+		if ((n = buf_write(d->to->fd, &d->buf)) == IO_ERROR)
+			return DIR_TO;
+		if (n > 0) {
+			d->n += (uint64_t)n;
+			m->put = n;
+		}
+	}
+	m->more = m->more && d->buf.len == 0;
+	return DIR_OK;
 }
 
-/* Sets the poll entries of c from its state and buffers. */
+/*
+ * The events c waits for: those of its directions, or of its state before
+ * and after the relay.  With nothing to wait for, a socket is still
+ * watched so that a reset is seen, unless our write side of it is shut:
+ * then a hang-up is normal.
+ */
 static void
 conn_events(struct conn *c)
 {
-	int		 i = (int)(c - conns);
-	short		 ce = 0, be = 0;
+	int	 i = (int)(c - conns);
+	short	 ce, be = 0;
 
 	if (c->state == C_CLOSING) {
-		ev_set(EV_CLIENT(i), c->cfd, c->down.len > 0 ? POLLOUT : POLLIN);
+		ev_set(EV_CLIENT(i), c->client.fd, c->down.buf.len > 0 ?
+		    POLLOUT : POLLIN);
 		ev_set(EV_BACKEND(i), -1, 0);
 		return;
 	}
-	if (conn_client_readable(c) || conn_client_drain(c))
-		ce |= POLLIN;
-	if (c->down.len > 0 && !(c->flags & (F_CDEAD | F_HELD)))
-		ce |= POLLOUT;
-	if (c->state == C_CONNECTING)
+	ce = dir_in(&c->up) | dir_out(&c->down);
+	if (c->state == C_RELAY)
+		be = dir_in(&c->down) | dir_out(&c->up);
+	else if (c->state == C_CONNECTING)
 		be = POLLOUT;
-	else if (c->state == C_RELAY) {
-		if (conn_backend_readable(c) || conn_backend_drain(c))
-			be |= POLLIN;
-		if (c->up.len > 0 && !(c->flags & F_BDEAD))
-			be |= POLLOUT;
-	}
-	/*
-	 * With nothing to wait for, a socket is still polled so that a reset
-	 * is seen, unless our side of it is shut: then a hang-up is normal.
-	 */
-	ev_set(EV_CLIENT(i), c->flags & F_CDEAD || (ce == 0 &&
-	    (c->flags & F_CSHUT)) ? -1 : c->cfd, ce);
-	ev_set(EV_BACKEND(i), c->bfd == -1 || c->flags & F_BDEAD ||
-	    (be == 0 && (c->flags & F_BSHUT)) ? -1 : c->bfd, be);
+	ev_set(EV_CLIENT(i), c->client.dead || (ce == 0 && c->down.shut) ?
+	    -1 : c->client.fd, ce);
+	ev_set(EV_BACKEND(i), c->backend.dead || (be == 0 && c->up.shut) ?
+	    -1 : c->backend.fd, be);
 }
 
 /*
@@ -1577,23 +1799,20 @@ conn_route(struct conn *c, int expired)
 {
 	static const unsigned char	 none[1];
 	struct pm_route			*r = &c->route;
-	char				 a[PM_ADDRSTRLEN];
-	const unsigned char		*p;
-	unsigned char			*q;
-	size_t				 rlen, okl, faill;
+	struct buf			*b = &c->up.buf;
 
 	memset(r, 0, sizeof(*r));
-	p = c->up.p != NULL ? c->up.p + c->up.off : none;
 	routing = c;
-	router_route(p, c->up.len, (struct sockaddr *)&c->peer, expired, r);
+	router_route(b->p != NULL ? b->p + b->off : none, b->len,
+	    (struct sockaddr *)&c->peer, expired, r);
 	routing = NULL;
 
 	switch (r->action) {
 	case PM_NOOP:
-		if (c->up.len >= PM_BUFSIZE) {
+		if (b->len >= PM_BUFSIZE) {
 			st.route_full++;
 			conn_close(c, "routing buffer full (%u bytes) "
-			    "without a decision", (unsigned)c->up.len);
+			    "without a decision", (unsigned)b->len);
 			return -1;
 		}
 		c->wait = r->wait_ms > 0 ? now + (uint64_t)r->wait_ms : 0;
@@ -1601,32 +1820,45 @@ conn_route(struct conn *c, int expired)
 		if (c->wait != 0 && c->wait < c->deadline)
 			timer_set(c, c->wait);
 		log_debug(IDF "route: wait (%u bytes)", ID(c),
-		    (unsigned)c->up.len);
+		    (unsigned)b->len);
 		return 0;
 	case PM_CLOSE:
 		st.router_closes++;
 		if (r->reply == NULL) {
 			conn_close(c, "router closed (%u bytes)",
-			    (unsigned)c->up.len);
+			    (unsigned)b->len);
 			return -1;
 		}
-		if (r->replylen > PM_BUFSIZE || buf_get(&c->down) == -1) {
+		if (buf_append(&c->down.buf, r->reply, r->replylen) == -1) {
 			conn_close(c, "router reply of %zu bytes too long",
 			    r->replylen);
 			return -1;
 		}
-		memcpy(c->down.p, r->reply, r->replylen);
-		c->down.len = (uint32_t)r->replylen;
 		log_info(IDF "route: close after a %zu-byte reply", ID(c),
 		    r->replylen);
 		r->reply = NULL;
-		return conn_closing(c);
+		return conn_finish(c);
 	case PM_REMOTE:
-		break;
+		return conn_route_remote(c);
 	default:
 		conn_close(c, "router gave unknown action %d", r->action);
 		return -1;
 	}
+}
+
+/*
+ * Takes the router's remote: the first bytes for the backend, the replies
+ * for the client (now, or held for the connect's outcome), then connects.
+ * Returns 0, or -1 if the connection was closed.
+ */
+static int
+conn_route_remote(struct conn *c)
+{
+	struct pm_route	*r = &c->route;
+	struct dir	*down = &c->down;
+	char		 a[PM_ADDRSTRLEN];
+	size_t		 rlen, okl, faill;
+	ssize_t		 n;
 
 	if (r->addrlen == 0 || (r->addr.ss_family != AF_INET &&
 	    r->addr.ss_family != AF_INET6)) {
@@ -1643,48 +1875,27 @@ conn_route(struct conn *c, int expired)
 		    PM_BUFSIZE);
 		return -1;
 	}
-	/* The replies first: they may point into the bytes data replaces. */
+	/*
+	 * The replies first: they may point into the bytes data replaces.
+	 * Held for the connect's outcome, they are the reply and ok_reply,
+	 * then the reply and fail_reply; one pair is dropped later.
+	 */
 	if (okl + faill > 0) {
-		/*
-		 * Held for the connect's outcome: the reply and ok_reply, then
-		 * the reply and fail_reply; one of the two is dropped later.
-		 */
-		if (buf_get(&c->down) == -1) {
-			conn_close(c, "no buffer");
-			return -1;
-		}
-		q = c->down.p;
-		memcpy(q, r->reply, rlen);
-		memcpy(q + rlen, r->ok_reply, okl);
-		memcpy(q + rlen + okl, r->reply, rlen);
-		memcpy(q + 2 * rlen + okl, r->fail_reply, faill);
+		if (buf_append(&down->buf, r->reply, rlen) == -1 ||
+		    buf_append(&down->buf, r->ok_reply, okl) == -1 ||
+		    buf_append(&down->buf, r->reply, rlen) == -1 ||
+		    buf_append(&down->buf, r->fail_reply, faill) == -1)
+			goto nobuf;
 		c->heldok = (uint32_t)(rlen + okl);
 		c->heldfail = (uint32_t)(rlen + faill);
-		c->down.len = c->heldok + c->heldfail;
-		c->flags |= F_HELD;
-	} else if (rlen > 0) {
-		if (buf_get(&c->down) == -1) {
-			conn_close(c, "no buffer");
-			return -1;
-		}
-		memcpy(c->down.p, r->reply, rlen);
-		c->down.len = (uint32_t)rlen;
-	}
-	if (r->data != NULL) {
-		if (r->datalen > 0) {
-			if (buf_get(&c->up) == -1) {
-				conn_close(c, "no buffer");
-				return -1;
-			}
-			memmove(c->up.p, r->data, r->datalen);
-			c->up.off = 0;
-			c->up.len = (uint32_t)r->datalen;
-		} else
-			buf_put(&c->up);
-	}
+		down->held = 1;
+	} else if (buf_append(&down->buf, r->reply, rlen) == -1)
+		goto nobuf;
+	if (r->data != NULL && buf_set(&c->up.buf, r->data, r->datalen) == -1)
+		goto nobuf;
 	log_info(IDF "route: %s (%u bytes to send, %zu-byte reply%s)", ID(c),
 	    pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a)),
-	    (unsigned)c->up.len, rlen, (c->flags & F_HELD) ?
+	    (unsigned)c->up.buf.len, rlen, down->held ?
 	    " held for the connect" : "");
 	r->data = r->reply = r->ok_reply = r->fail_reply = NULL;
 	r->datalen = r->replylen = r->ok_replylen = r->fail_replylen = 0;
@@ -1697,16 +1908,17 @@ conn_route(struct conn *c, int expired)
 		return conn_giveup(c, "destination refused: the proxy "
 		    "itself");
 	}
-	if (c->down.len > 0 && !(c->flags & F_HELD)) {
-		/* Send the reply now, not a poll round later. */
-		ssize_t	 n = buf_write(c->cfd, &c->down);
-
-		if (n == -1)
+	if (dir_writes(down)) {
+		/* Send the reply now, not a round later. */
+		if ((n = buf_write(c->client.fd, &down->buf)) == IO_ERROR)
 			return conn_client_gone(c, errno);
 		if (n > 0)
-			c->ndown += (uint64_t)n;
+			down->n += (uint64_t)n;
 	}
 	return conn_connect(c);
+nobuf:
+	conn_close(c, "no buffer");
+	return -1;
 }
 
 /* Starts a connect attempt.  Returns 0, or -1 if c was closed. */
@@ -1715,8 +1927,8 @@ conn_connect(struct conn *c)
 {
 	struct pm_route	*r = &c->route;
 	char		 a[PM_ADDRSTRLEN];
-	int		 fd, type = SOCK_STREAM;
 	ssize_t		 n;
+	int		 fd;
 
 	c->tries++;
 	c->state = C_CONNECTING;
@@ -1724,10 +1936,7 @@ conn_connect(struct conn *c)
 		log_info(IDF "connect %s: attempt %d", ID(c),
 		    pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a)),
 		    c->tries);
-#ifdef SOCK_NONBLOCK
-	type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
-#endif
-	if ((fd = socket(r->addr.ss_family, type, 0)) == -1) {
+	if ((fd = fd_socket(r->addr.ss_family)) == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			/* Ours, not the backend's: retrying will not help. */
@@ -1740,39 +1949,33 @@ conn_connect(struct conn *c)
 		}
 		return conn_connect_failed(c, strerror(errno));
 	}
-#ifndef SOCK_NONBLOCK
-	if (fd_setup(fd) == -1) {
-		close(fd);
-		return conn_connect_failed(c, strerror(errno));
-	}
-#endif
-	fd_nodelay(fd);
-	c->bfd = fd;
+	c->backend.fd = fd;
 	if (connect(fd, (struct sockaddr *)&r->addr, r->addrlen) == 0)
 		return conn_connect_done(c, POLLOUT);
 	if (errno != EINPROGRESS && errno != EINTR)
 		return conn_connect_failed(c, strerror(errno));
-#ifdef __linux__
 	/*
 	 * A connect to a nearby backend has often completed by now; then
 	 * the first bytes go at once, without a round of the event loop.
-	 * Linux says EAGAIN while it is still in progress, and the error
-	 * when it failed.
+	 * Where the system says EAGAIN while it is still in progress (and
+	 * the error when it failed), try.
 	 */
-	if (c->up.len > 0 && (n = buf_write(fd, &c->up)) != -2) {
-		if (n == -1)
+	if (FD_EARLY_WRITE && c->up.buf.len > 0 &&
+	    (n = buf_write(fd, &c->up.buf)) != IO_AGAIN) {
+		if (n == IO_ERROR)
 			return conn_connect_failed(c, strerror(errno));
-		c->nup += (uint64_t)n;
+		c->up.n += (uint64_t)n;
 		return conn_connect_done(c, POLLOUT);
 	}
-#endif
 	timer_set(c, r->connect_ms > 0 ? now + (uint64_t)r->connect_ms : 0);
 	return 0;
 }
 
 /*
- * Finishes a connect once the socket is writable or failed.  Returns 0, or
- * -1 if c was closed.
+ * Finishes a connect once the socket is writable or failed: the relay
+ * starts, the reply held for it goes out, and what the client did
+ * meanwhile (its end of file) is passed on.  Returns 0, or -1 if c was
+ * closed.
  */
 static int
 conn_connect_done(struct conn *c, short rev)
@@ -1783,7 +1986,7 @@ conn_connect_done(struct conn *c, short rev)
 
 	/* Writable without an error or hang-up: connected, no need to ask. */
 	if (rev & (POLLERR | POLLHUP)) {
-		e = fd_error(c->bfd);
+		e = fd_error(c->backend.fd);
 		if (e != 0 || !(rev & POLLOUT))
 			return conn_connect_failed(c, e != 0 ? strerror(e) :
 			    "hung up");
@@ -1793,19 +1996,17 @@ conn_connect_done(struct conn *c, short rev)
 	    pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a)));
 	timer_set(c, c->route.idle_ms > 0 ?
 	    now + (uint64_t)c->route.idle_ms : 0);
-	if (c->flags & F_HELD) {
-		/* The reply for a connect that worked, now. */
-		c->flags &= ~F_HELD;
-		c->down.len = c->heldok;
-		c->heldok = c->heldfail = 0;
-		if (c->down.len == 0)
-			buf_put(&c->down);
-		else if ((n = buf_write(c->cfd, &c->down)) > 0)
-			c->ndown += (uint64_t)n;
-		else if (n == -1 && conn_client_gone(c, errno) == -1)
-			return -1;
+	if (c->down.held) {
+		c->down.held = 0;
+		buf_trim(&c->down.buf, 0, c->heldok);
+		if (dir_writes(&c->down)) {
+			if ((n = buf_write(c->client.fd, &c->down.buf)) > 0)
+				c->down.n += (uint64_t)n;
+			else if (n == IO_ERROR &&
+			    conn_client_gone(c, errno) == -1)
+				return -1;
+		}
 	}
-	/* What the client did meanwhile (its end of file) is passed on. */
 	return conn_check(c);
 }
 
@@ -1820,7 +2021,7 @@ conn_connect_failed(struct conn *c, const char *why)
 
 	conn_close_backend(c);
 	pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
-	if (c->flags & (F_CEOF | F_CDEAD)) {
+	if (c->up.eof || c->client.dead) {
 		/* Nobody would take what a retry might bring. */
 		log_info(IDF "connect %s failed: %s (attempt %d); the client "
 		    "had closed, so no retry and no connect error", ID(c), a,
@@ -1853,17 +2054,13 @@ static int
 conn_giveup(struct conn *c, const char *why)
 {
 	conn_close_backend(c);
-	if (c->flags & F_HELD) {
-		c->flags &= ~F_HELD;
-		c->down.off += c->heldok;
-		c->down.len = c->heldfail;
-		c->heldok = c->heldfail = 0;
-		if (c->down.len == 0)
-			buf_put(&c->down);
+	if (c->down.held) {
+		c->down.held = 0;
+		buf_trim(&c->down.buf, c->heldok, c->heldfail);
 	}
 	c->endwhy = why;
-	if (c->down.len > 0 && !(c->flags & F_CDEAD))
-		return conn_closing(c);
+	if (c->down.buf.len > 0 && !c->client.dead)
+		return conn_finish(c);
 	conn_close(c, "%s", why);
 	return -1;
 }
@@ -1874,13 +2071,13 @@ conn_giveup(struct conn *c, const char *why)
  * closed.
  */
 static int
-conn_closing(struct conn *c)
+conn_finish(struct conn *c)
 {
 	conn_close_backend(c);
-	buf_put(&c->up);
+	buf_put(&c->up.buf);
 	c->state = C_CLOSING;
 	timer_set(c, now + PM_CLOSE_TIMEOUT);
-	return conn_closing_io(c, POLLOUT);
+	return conn_finish_io(c, POLLOUT);
 }
 
 /*
@@ -1890,51 +2087,45 @@ conn_closing(struct conn *c)
  * was closed.
  */
 static int
-conn_closing_io(struct conn *c, short rev)
+conn_finish_io(struct conn *c, short rev)
 {
 	ssize_t	 n;
 
-	if (c->down.len > 0) {
-		if (!(rev & (POLLOUT | POLLERR | POLLHUP)))
+	if (c->down.buf.len > 0) {
+		if (!(rev & EV_WRITABLE))
 			return 0;
-		n = buf_write(c->cfd, &c->down);
-		if (n == -1) {
+		if ((n = buf_write(c->client.fd, &c->down.buf)) == IO_ERROR) {
 			conn_close(c, "%s%sclient gone before the reply: %s",
 			    ENDWHY(c), strerror(errno));
 			return -1;
 		}
 		if (n > 0)
-			c->ndown += (uint64_t)n;
-		if (c->down.len > 0)
+			c->down.n += (uint64_t)n;
+		if (c->down.buf.len > 0)
 			return 0;
 	}
 	if (!(c->flags & F_LINGER)) {
 		c->flags |= F_LINGER;
-		if (shutdown(c->cfd, SHUT_WR) == -1) {
+		if (shutdown(c->client.fd, SHUT_WR) == -1) {
 			conn_close(c, "%s%sreply sent", ENDWHY(c));
 			return -1;
 		}
 		timer_set(c, now + PM_LINGER_MS);
 		rev |= POLLIN;
 	}
-	if (rev & (POLLIN | POLLERR | POLLHUP)) {
-		do {
-			n = read(c->cfd, scratch, sizeof(scratch));
-		} while (n == -1 && errno == EINTR);
-		if (n == 0 || (n == -1 && errno != EAGAIN &&
-		    errno != EWOULDBLOCK)) {
-			conn_close(c, "%s%sreply sent", ENDWHY(c));
-			return -1;
-		}
+	if ((rev & EV_READABLE) && (n = fd_drain(c->client.fd)) != IO_AGAIN &&
+	    n <= 0) {
+		conn_close(c, "%s%sreply sent", ENDWHY(c));
+		return -1;
 	}
 	return 0;
 }
 
 /*
  * The client socket failed (err) or hung up.  Before the relay this ends
- * the connection with no error hook; during it, the client's direction is
- * dead and the backend still gets what was buffered for it.  Returns 0, or
- * -1 if c was closed.
+ * the connection with no error hook; during it, the client's side is dead
+ * and the backend still gets what was buffered for it.  Returns 0, or -1
+ * if c was closed.
  */
 static int
 conn_client_gone(struct conn *c, int err)
@@ -1946,21 +2137,21 @@ conn_client_gone(struct conn *c, int err)
 		    err ? ": " : "", err ? strerror(err) : "", c->state);
 		return -1;
 	}
-	if (c->down.len > 0)
+	if (c->down.buf.len > 0)
 		log_info(IDF "client gone%s%s: %u bytes for it dropped", ID(c),
 		    err ? ": " : "", err ? strerror(err) : "",
-		    (unsigned)c->down.len);
-	c->flags |= F_CDEAD | F_CEOF;
-	buf_put(&c->down);
+		    (unsigned)c->down.buf.len);
+	c->client.dead = 1;
+	buf_put(&c->down.buf);
 	timer_set(c, now + PM_FLUSH_TIMEOUT);
 	return 0;
 }
 
 /*
- * The backend hung up (eof) or failed.  A backend that goes before sending
- * a byte is a failed connect, as in the original: retried while nothing was
- * sent to it, else reported to the router.  Returns 0, or -1 if c was
- * closed.
+ * The backend hung up (err 0, at its end of file) or failed.  A backend
+ * that goes before sending a byte is a failed connect, as in the
+ * original: retried while nothing was sent to it, else reported to the
+ * router.  Returns 0, or -1 if c was closed.
  */
 static int
 conn_backend_gone(struct conn *c, int err, const char *why)
@@ -1968,33 +2159,41 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 	char	 a[PM_ADDRSTRLEN];
 
 	if (!(c->flags & F_BDATA)) {
-		if (c->nup == 0) {
-			c->flags &= ~(F_BSHUT | F_BEOF | F_BDEAD);
+		if (c->up.n == 0) {
+			c->down.eof = c->up.shut = c->backend.dead = 0;
 			return conn_connect_failed(c, why);
 		}
 		st.connect_errors++;
 		log_warnx(IDF "backend %s %s without sending a byte",
 		    ID(c), pm_addr_str((struct sockaddr *)&c->route.addr, a,
 		    sizeof(a)), why);
-		if (!(c->flags & (F_CEOF | F_CDEAD))) {
+		if (!c->up.eof && !c->client.dead)
 			conn_hook(c, router_connect_error);
-		}
-		if (c->down.len > 0 && !(c->flags & F_CDEAD))
-			return conn_closing(c);
+		if (c->down.buf.len > 0 && !c->client.dead)
+			return conn_finish(c);
 		conn_close(c, "backend %s without a byte", why);
 		return -1;
 	}
 	if (err) {
 		st.backend_errors++;
-		if (c->up.len > 0)
+		if (c->up.buf.len > 0)
 			log_info(IDF "backend failed: %s: %u bytes for it "
-			    "dropped", ID(c), why, (unsigned)c->up.len);
-		c->flags |= F_BDEAD | F_BEOF;
-		buf_put(&c->up);
+			    "dropped", ID(c), why, (unsigned)c->up.buf.len);
+		c->backend.dead = 1;
+		buf_put(&c->up.buf);
 		timer_set(c, now + PM_FLUSH_TIMEOUT);
-	} else
-		c->flags |= F_BEOF;
+	}
 	return 0;
+}
+
+/* Side s of c failed (err) or hung up (0).  Returns as conn_*_gone(). */
+static int
+conn_side_gone(struct conn *c, struct side *s, int err)
+{
+	if (s == &c->client)
+		return conn_client_gone(c, err);
+	return conn_backend_gone(c, err ? err : EPIPE, err ? strerror(err) :
+	    "hung up");
 }
 
 /*
@@ -2004,221 +2203,172 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 static int
 conn_check(struct conn *c)
 {
-	int	 up_done, down_done;
+	struct dir	*d;
+	int		 k;
 
 	if (c->state != C_RELAY)
 		return 0;
-	up_done = (c->flags & F_BDEAD) ||
-	    ((c->flags & (F_CEOF | F_CDEAD)) && c->up.len == 0);
-	down_done = (c->flags & F_CDEAD) ||
-	    ((c->flags & (F_BEOF | F_BDEAD)) && c->down.len == 0);
-	if (up_done && down_done) {
+	if (dir_done(&c->up) && dir_done(&c->down)) {
 		/* Both ends read to their end: close(2) sends the FINs. */
 		conn_close(c, "done");
 		return -1;
 	}
 	/*
-	 * A shutdown that fails finds a socket already reset: that side is
-	 * gone, which may end the connection (look again) or leave bytes to
-	 * flush under the flush timeout.
+	 * A direction done is passed on to its sink.  A shutdown that fails
+	 * finds a socket already reset: that side is gone, which may end the
+	 * connection (look again) or leave bytes to flush.
 	 */
-	if (up_done && !(c->flags & (F_BSHUT | F_BDEAD))) {
-		c->flags |= F_BSHUT;
-		if (shutdown(c->bfd, SHUT_WR) == -1)
-			return conn_backend_gone(c, errno, strerror(errno)) ==
-			    -1 ? -1 : conn_check(c);
-	}
-	if (down_done && !(c->flags & (F_CSHUT | F_CDEAD))) {
-		c->flags |= F_CSHUT;
-		if (shutdown(c->cfd, SHUT_WR) == -1)
-			return conn_client_gone(c, errno) == -1 ? -1 :
+	for (k = 0; k < 2; k++) {
+		d = k == 0 ? &c->up : &c->down;
+		if (!dir_done(d) || d->shut || d->to->dead)
+			continue;
+		d->shut = 1;
+		if (shutdown(d->to->fd, SHUT_WR) == -1)
+			return conn_side_gone(c, d->to, errno) == -1 ? -1 :
 			    conn_check(c);
 	}
 	return 0;
 }
 
 /*
- * Does the I/O that crev (client) and brev (backend) allow: a read is
- * followed at once by the write it makes possible, without waiting for
- * another poll round.  Sets *more when a read filled a buffer that the
- * write then emptied: there is likely more to read.  Returns 0, or -1 if c
+ * The client's end of file before the relay: a last question to the
+ * router while routing, the end of the retries.  Returns 0, or -1 if c
  * was closed.
  */
 static int
-conn_step(struct conn *c, short crev, short brev, int *more)
+conn_client_eof(struct conn *c)
 {
-	const short	 rd = POLLIN | POLLHUP | POLLERR;
-	const short	 wr = POLLOUT | POLLHUP | POLLERR;
-	int		 ctouched = 0, btouched = 0, cfull = 0, bfull = 0;
-	size_t		 room;
-	ssize_t		 n;
-
-	*more = 0;
-	if (c->state == C_CLOSING)
-		return conn_closing_io(c, crev);
-	if (c->state == C_CONNECTING && brev != 0) {
-		if (conn_connect_done(c, brev) == -1)
-			return -1;
-		brev = c->state == C_RELAY ? POLLOUT : 0;
-	}
-
-	/* Client to up buffer. */
-	if ((crev & rd) && conn_client_readable(c)) {
-		ctouched = 1;
-		room = buf_room(&c->up);
-		n = buf_read(c->cfd, &c->up);
-		if (n > 0) {
-			if (c->state == C_ROUTING)
-				return conn_route(c, 0);
-			cfull = (size_t)n == room;
-			brev |= POLLOUT;
-#ifdef HAVE_SPLICE
-			if (cfull && c->state == C_RELAY)
-				c->up.bulk = 1;
-#endif
-		} else if (n == 0) {
-			c->flags |= F_CEOF;
-			if (c->state == C_ROUTING) {
-				/* No more bytes will come: a last question. */
-				if (c->up.len > 0 && (conn_route(c, 1) == -1 ||
-				    c->state != C_ROUTING))
-					return c->state == C_FREE ? -1 : 0;
-				conn_close(c, "client closed before a route "
-				    "(%u bytes)", (unsigned)c->up.len);
-				return -1;
-			}
-			if (c->state == C_RETRYWAIT) {
-				/* Nobody would take what a retry brings. */
-				log_info(IDF "client closed after %d connect "
-				    "attempts: no retry and no connect error",
-				    ID(c), c->tries);
-				return conn_giveup(c, "client closed before "
-				    "a connect worked");
-			}
-			if (c->state != C_RELAY)
-				log_info(IDF "client sent end of file during "
-				    "connect", ID(c));
-		} else if (n == -1) {
-			if (conn_client_gone(c, errno) == -1)
-				return -1;
-		}
-	}
-
-	/* Backend to down buffer. */
-	if ((brev & rd) && conn_backend_readable(c)) {
-		btouched = 1;
-		room = buf_room(&c->down);
-		n = buf_read(c->bfd, &c->down);
-		if (n > 0) {
-			c->flags |= F_BDATA;
-			bfull = (size_t)n == room;
-			crev |= POLLOUT;
-#ifdef HAVE_SPLICE
-			if (bfull)
-				c->down.bulk = 1;
-#endif
-		} else if (n == 0) {
-			if (conn_backend_gone(c, 0, "closed") == -1)
-				return -1;
-		} else if (n == -1) {
-			if (conn_backend_gone(c, errno, strerror(errno)) == -1)
-				return -1;
-		}
-		if (c->state != C_RELAY)
-			return 0;	/* retrying or closing */
-		if (n != -2 && c->route.idle_ms > 0 &&
-		    !(c->flags & (F_CDEAD | F_BDEAD)))
-			timer_set(c, now + (uint64_t)c->route.idle_ms);
-	}
-
-	/*
-	 * One side failed: what the other still sends has nowhere to go, but
-	 * is read and dropped, so that it is not stuck writing to us while
-	 * we flush what we hold for it.
-	 */
-	if ((brev & rd) && conn_backend_drain(c)) {
-		btouched = 1;
-		if ((n = conn_drain(c->bfd)) == 0)
-			c->flags |= F_BEOF;
-		else if (n == -1)
-			c->flags |= F_BEOF | F_BDEAD;
-	}
-	if ((crev & rd) && conn_client_drain(c)) {
-		ctouched = 1;
-		if ((n = conn_drain(c->cfd)) == 0)
-			c->flags |= F_CEOF;
-		else if (n == -1)
-			c->flags |= F_CEOF | F_CDEAD;
-	}
-
-	/* Up buffer to backend. */
-	if ((brev & wr) && c->state == C_RELAY && c->up.len > 0 &&
-	    !(c->flags & F_BDEAD)) {
-		btouched = 1;
-		n = buf_write(c->bfd, &c->up);
-		if (n > 0) {
-			c->nup += (uint64_t)n;
-			if (c->route.idle_ms > 0 &&
-			    !(c->flags & (F_CDEAD | F_BDEAD)))
-				timer_set(c, now + (uint64_t)c->route.idle_ms);
-		} else if (n == -1) {
-			if (conn_backend_gone(c, errno, strerror(errno)) == -1)
-				return -1;
-			if (c->state != C_RELAY)
-				return 0;
-		}
-	}
-
-	/* Down buffer to client. */
-	if ((crev & wr) && c->down.len > 0 &&
-	    !(c->flags & (F_CDEAD | F_HELD))) {
-		ctouched = 1;
-		n = buf_write(c->cfd, &c->down);
-		if (n > 0)
-			c->ndown += (uint64_t)n;
-		else if (n == -1) {
-			if (conn_client_gone(c, errno) == -1)
-				return -1;
-		}
-	}
-
-	/* A failure on a socket we had nothing to do with. */
-	if (!ctouched && (crev & (POLLERR | POLLHUP)) && c->cfd != -1 &&
-	    !(c->flags & (F_CDEAD | F_CSHUT))) {
-		if (conn_client_gone(c, fd_error(c->cfd)) == -1)
-			return -1;
-	}
-	if (!btouched && (brev & (POLLERR | POLLHUP)) && c->state == C_RELAY &&
-	    !(c->flags & (F_BDEAD | F_BSHUT))) {
-		int	 e = fd_error(c->bfd);
-
-		if (conn_backend_gone(c, e ? e : EPIPE,
-		    e ? strerror(e) : "hung up") == -1)
-			return -1;
-	}
-
-	if (conn_check(c) == -1)
+	c->up.eof = 1;
+	switch (c->state) {
+	case C_ROUTING:
+		/* No more bytes will come: a last question. */
+		if (c->up.buf.len > 0 && (conn_route(c, 1) == -1 ||
+		    c->state != C_ROUTING))
+			return c->state == C_FREE ? -1 : 0;
+		conn_close(c, "client closed before a route (%u bytes)",
+		    (unsigned)c->up.buf.len);
 		return -1;
-	if (cfull && c->up.len == 0)
-		*more |= 1;
-	if (bfull && c->down.len == 0)
-		*more |= 2;
+	case C_RETRYWAIT:
+		/* Nobody would take what a retry brings. */
+		log_info(IDF "client closed after %d connect attempts: no "
+		    "retry and no connect error", ID(c), c->tries);
+		return conn_giveup(c, "client closed before a connect "
+		    "worked");
+	default:
+		log_info(IDF "client sent end of file during connect", ID(c));
+		return 0;
+	}
+}
+
+/*
+ * The client's I/O before the relay: its bytes go to the up buffer (and
+ * to the router while routing), a reply sent first goes to it.  Returns
+ * 0, or -1 if c was closed.
+ */
+static int
+conn_client_io(struct conn *c, short crev)
+{
+	ssize_t	 n;
+	int	 touched = 0;
+
+	if ((crev & EV_READABLE) && dir_reads(&c->up)) {
+		touched = 1;
+		if ((n = buf_read(c->client.fd, &c->up.buf)) > 0 &&
+		    c->state == C_ROUTING)
+			return conn_route(c, 0);
+		if (n == 0)
+			return conn_client_eof(c);
+		if (n == IO_ERROR)
+			return conn_client_gone(c, errno);
+	}
+	if ((crev & EV_WRITABLE) && dir_writes(&c->down)) {
+		touched = 1;
+		if ((n = buf_write(c->client.fd, &c->down.buf)) == IO_ERROR)
+			return conn_client_gone(c, errno);
+		if (n > 0)
+			c->down.n += (uint64_t)n;
+	}
+	if (!touched && (crev & (POLLERR | POLLHUP)))
+		return conn_client_gone(c, fd_error(c->client.fd));
 	return 0;
 }
 
 /*
- * Steps c for its poll events, then, while a stream keeps filling whole
- * buffers that its write empties, a few rounds more without polling: a
- * busy stream costs one poll per several buffers, and a bounded number so
- * the other connections get their turn.
+ * One round of the relay for the events crev (client) and brev
+ * (backend): each direction moves what it can, then the connection looks
+ * at what that means.  Sets *more (bit 1 up, bit 2 down) when a read
+ * filled a buffer that the write then emptied: there is likely more to
+ * read.  Returns 0, or -1 if c was closed.
+ */
+static int
+conn_relay(struct conn *c, short crev, short brev, int *more)
+{
+	struct moved	 up, down;
+	int		 r;
+
+	*more = 0;
+	if ((r = dir_step(&c->up, crev, brev, &up)) != DIR_OK &&
+	    conn_side_gone(c, r == DIR_FROM ? &c->client : &c->backend,
+	    errno) == -1)
+		return -1;
+	if (c->state != C_RELAY)
+		return 0;		/* retrying or closing */
+	if ((r = dir_step(&c->down, brev, crev, &down)) != DIR_OK &&
+	    conn_side_gone(c, r == DIR_FROM ? &c->backend : &c->client,
+	    errno) == -1)
+		return -1;
+	if (down.got > 0)
+		c->flags |= F_BDATA;
+	else if (down.got == 0 && !(c->flags & F_BDATA) &&
+	    conn_backend_gone(c, 0, "closed") == -1)
+		return -1;
+	if (c->state != C_RELAY)
+		return 0;
+	/* Traffic with the backend keeps the inactivity timer away. */
+	if ((down.got >= 0 || up.put > 0) && c->route.idle_ms > 0 &&
+	    !c->client.dead && !c->backend.dead)
+		timer_set(c, now + (uint64_t)c->route.idle_ms);
+	/* A failure on a socket we had nothing to do with. */
+	if (!up.rd && !down.wr && (crev & (POLLERR | POLLHUP)) &&
+	    !c->client.dead && !c->down.shut &&
+	    conn_client_gone(c, fd_error(c->client.fd)) == -1)
+		return -1;
+	if (!down.rd && !up.wr && (brev & (POLLERR | POLLHUP)) &&
+	    !c->backend.dead && !c->up.shut &&
+	    conn_side_gone(c, &c->backend, fd_error(c->backend.fd)) == -1)
+		return -1;
+	*more = (up.more ? 1 : 0) | (down.more ? 2 : 0);
+	return conn_check(c);
+}
+
+/*
+ * Steps c for the events crev (client) and brev (backend), then, while a
+ * stream keeps filling whole buffers that its write empties, a few rounds
+ * more without waiting: a busy stream costs one wait per several buffers,
+ * and a bounded number so the other connections get their turn.
  */
 static void
 conn_io(struct conn *c, short crev, short brev)
 {
-	int	 more, round;
+	int	 more = 0, round;
 
 	for (round = 0; ; round++) {
-		if (conn_step(c, crev, brev, &more) == -1)
+		if (c->state == C_CONNECTING && brev != 0) {
+			if (conn_connect_done(c, brev) == -1)
+				return;
+			brev = c->state == C_RELAY ? POLLOUT : 0;
+		}
+		if (c->state == C_CLOSING) {
+			if (conn_finish_io(c, crev) == -1)
+				return;
+			break;
+		}
+		if (c->state != C_RELAY) {
+			if (conn_client_io(c, crev) == -1)
+				return;
+			break;
+		}
+		if (conn_relay(c, crev, brev, &more) == -1)
 			return;
 		if (more == 0 || round + 1 >= PM_RELAY_ROUNDS ||
 		    c->state != C_RELAY)
@@ -2241,7 +2391,7 @@ conn_timer(struct conn *c)
 		if (now >= c->born + PM_ROUTE_TIMEOUT) {
 			st.route_timeouts++;
 			conn_close(c, "no route within %d ms (%u bytes)",
-			    PM_ROUTE_TIMEOUT, (unsigned)c->up.len);
+			    PM_ROUTE_TIMEOUT, (unsigned)c->up.buf.len);
 			return;
 		}
 		if (c->wait != 0 && now >= c->wait) {
@@ -2262,10 +2412,10 @@ conn_timer(struct conn *c)
 			return;
 		break;
 	case C_RELAY:
-		if (c->flags & (F_CDEAD | F_BDEAD)) {
+		if (c->client.dead || c->backend.dead) {
 			conn_close(c, "%s gone; the rest not taken within "
-			    "%d ms", (c->flags & F_CDEAD) ? "client" :
-			    "backend", PM_FLUSH_TIMEOUT);
+			    "%d ms", c->client.dead ? "client" : "backend",
+			    PM_FLUSH_TIMEOUT);
 			return;
 		}
 		st.idle_timeouts++;
@@ -2273,11 +2423,10 @@ conn_timer(struct conn *c)
 		if (!(c->flags & F_BDATA)) {
 			log_warnx(IDF "backend %s: no byte within the "
 			    "inactivity timeout of %d ms%s", ID(c), a,
-			    c->route.idle_ms, (c->flags & (F_CEOF | F_CDEAD)) ?
+			    c->route.idle_ms, c->up.eof || c->client.dead ?
 			    "; the client had closed, so no error" : "");
-			if (!(c->flags & (F_CEOF | F_CDEAD))) {
+			if (!c->up.eof && !c->client.dead)
 				conn_hook(c, router_idle_error);
-			}
 		}
 		conn_close(c, "inactivity timeout (%d ms) on %s",
 		    c->route.idle_ms, a);
@@ -2467,6 +2616,8 @@ accept_batch(void)
 			close(fd);
 			continue;
 		}
+		if (fd != -1)
+			fd_nodelay(fd);	/* Linux: inherited from the listener */
 #endif
 		if (fd == -1) {
 			switch (errno) {
@@ -2517,8 +2668,8 @@ stats_log(void)
 
 	for (i = 0; i <= hiwater; i++)
 		if (conns[i].state != C_FREE) {
-			up += conns[i].nup;
-			down += conns[i].ndown;
+			up += conns[i].up.n;
+			down += conns[i].down.n;
 		}
 	log_warnx("stats: %d open (most %d, pool %d), %llu accepted; "
 	    "%llu bytes up, %llu down (%llu spliced); errors: %llu connect "
