@@ -29,6 +29,7 @@
 #endif
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -102,25 +103,34 @@
 #ifndef PM_VERSION
 #define PM_VERSION		"0.1.0"
 #endif
-/* Connection slots: each costs about 400 bytes and two descriptors. */
+/*
+ * Connection slots: each costs about 500 bytes of address space, touched
+ * only once used, and two descriptors.
+ */
 #ifndef PM_MAXCONN
-#define PM_MAXCONN		1024
+#define PM_MAXCONN		4096
 #endif
 /*
- * Bytes buffered per direction.  Buffers come from a pool and are held
- * only while they hold bytes, so an idle connection costs none; a busy one
- * costs up to two.  Larger buffers mean fewer system calls per byte: 64
- * KiB moved a stream with a quarter of the calls of 16 KiB and beat it by
- * a fifth in the benchmark.  The pool is reserved address space, touched
- * only as buffers are used; on a box with little memory and strict
- * overcommit, build with a smaller one (BUFSIZE=8192).
+ * Bytes buffered per direction.  Buffers are lent from the memory budget
+ * (-m) only while they hold bytes, so an idle connection costs none; a
+ * busy one costs up to two.  Larger buffers mean fewer system calls per
+ * byte: 64 KiB moved a stream with a quarter of the calls of 16 KiB and
+ * beat it by a fifth in the benchmark.
  */
 #ifndef PM_BUFSIZE
 #define PM_BUFSIZE		65536
 #endif
-/* Buffers in the pool: two per slot, so the pool can never run dry. */
-#ifndef PM_NBUF
-#define PM_NBUF			(2 * PM_MAXCONN)
+/*
+ * The memory budget for buffers, in MiB, unless -m says otherwise: 8 MiB
+ * is 128 buffers of 64 KiB, 64 busy connections at once, and fits a box
+ * of 32 MiB.  It is reserved once at start-up and touched as it is used.
+ */
+#ifndef PM_MEMORY
+#define PM_MEMORY		8
+#endif
+/* A free buffer unused this long gives its memory back to the system. */
+#ifndef PM_BUF_IDLE_MS
+#define PM_BUF_IDLE_MS		1000
 #endif
 /* A client must be routed within this many milliseconds. */
 #ifndef PM_ROUTE_TIMEOUT
@@ -184,11 +194,16 @@
 #if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
 #error "PM_BUFSIZE must be between 512 and 1048576"
 #endif
-#if PM_MAXCONN < 1 || PM_NBUF < 2 * PM_MAXCONN
-#error "PM_MAXCONN must be positive and PM_NBUF at least twice as large"
+#if PM_MAXCONN < 1
+#error "PM_MAXCONN must be positive"
 #endif
 
 #define TIME_NEVER	UINT64_MAX
+
+/* The older name is the one every system has. */
+#if !defined(MAP_ANON) && defined(MAP_ANONYMOUS)
+#define MAP_ANON	MAP_ANONYMOUS
+#endif
 
 /* limits.h may leave it out (then pathconf(2) knows); POSIX's least. */
 #ifndef PIPE_BUF
@@ -225,6 +240,7 @@ enum cstate {
 #define IO_ERROR	(-1)	/* failed, errno set */
 #define IO_AGAIN	(-2)	/* nothing now: wait for the descriptor */
 #define IO_NOSPLICE	(-3)	/* the kernel cannot splice from it */
+#define IO_NOBUF	(-4)	/* no buffer to read into: wait for one */
 
 /*
  * Bytes in one direction; p is NULL while the buffer is empty.  With
@@ -250,13 +266,16 @@ struct side {
 
 /* One direction: the bytes read from one side and written to the other. */
 struct dir {
+	struct conn	*conn;
 	struct side	*from;
 	struct side	*to;
+	struct dir	*wnext;		/* waiting: the next in line */
 	struct buf	 buf;
 	uint64_t	 n;		/* bytes written to its sink */
 	unsigned char	 eof;		/* its source sent its end of file */
 	unsigned char	 shut;		/* its sink's write side is shut */
 	unsigned char	 held;		/* its bytes wait for the connect */
+	unsigned char	 waiting;	/* in line for a buffer */
 };
 
 /* What one step of a direction did. */
@@ -321,10 +340,19 @@ static int		 slotfree[PM_MAXCONN];
 static int		 nslotfree;
 static int		 slotfresh;		/* never used yet: from */
 static int		 hiwater = -1;		/* highest slot in use */
-static unsigned char	 bufpool[PM_NBUF][PM_BUFSIZE];
-static unsigned char	*buffree[PM_NBUF];
+static unsigned char	*pool;			/* the budget, mapped once */
+static size_t		 poolsize;		/* its bytes */
+static unsigned char	*mybufs;		/* this process's share */
+static int		 nbuf;			/* buffers in it */
+static int		 bufreserve;		/* kept from readers */
+static unsigned char	**buffree;		/* free: last freed on top */
+static uint64_t		*buffreed;		/* when each was freed */
 static int		 nbuffree;
+static int		 bufcold;		/* the first ones: given back */
 static int		 buffresh;		/* never used yet: from */
+static struct dir	*waithead;		/* readers waiting for one */
+static struct dir	*waittail;
+static struct burst	 wait_burst;		/* said: readers wait */
 static unsigned char	 scratch[4096];		/* bytes to throw away */
 #ifdef HAVE_SPLICE
 static struct {
@@ -396,6 +424,7 @@ static struct {
 	uint64_t	 backend_errors;
 	uint64_t	 accept_errors;
 	uint64_t	 local_errors;		/* no socket for a backend */
+	uint64_t	 buf_waits;		/* readers put in line */
 	uint64_t	 self_refused;		/* destination: ourselves */
 	uint64_t	 spliced;		/* bytes moved with splice */
 } st;
@@ -439,7 +468,7 @@ static int	fd_socket(int);
 static int	fd_setup(int);
 static void	fd_nodelay(int);
 static int	fd_error(int);
-static int	buf_get(struct buf *);
+static int	buf_get(struct buf *, int);
 static void	buf_put(struct buf *);
 static ssize_t	buf_read(int, struct buf *);
 static ssize_t	buf_write(int, struct buf *);
@@ -1038,20 +1067,134 @@ pool_init(void)
 #endif
 }
 
-/* Gives b a pool buffer if it has none; returns 0, or -1 if none is left. */
+/*
+ * The memory budget.  mb MiB are mapped once at start-up (shared out among
+ * the workers, each lending its own share) and lent a buffer at a time:
+ * freed buffers are reused first, last freed first, so the same few stay
+ * warm, and a never-used one is handed out only when none is free.  A
+ * buffer left free for PM_BUF_IDLE_MS gives its pages back (a new
+ * anonymous mapping over it), so memory follows use.  A few buffers are
+ * kept for the replies of routers; a reader that finds none left waits
+ * its turn in a queue, unread meanwhile.
+ */
+
+/* Maps the budget of mb MiB; exits on failure. */
+static void
+mem_init(double mb)
+{
+	poolsize = (size_t)(mb * 1048576) / PM_BUFSIZE * PM_BUFSIZE;
+	if (poolsize / PM_BUFSIZE < 4)
+		errx(1, "-m %g: room for %zu buffers of %d bytes; at least "
+		    "4 are needed", mb, poolsize / PM_BUFSIZE, PM_BUFSIZE);
+	pool = mmap(NULL, poolsize, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANON, -1, 0);
+	if (pool == MAP_FAILED)
+		err(1, "cannot reserve %g MiB for buffers (-m)", mb);
+	nbuf = (int)(poolsize / PM_BUFSIZE);
+	if ((buffree = calloc((size_t)nbuf, sizeof(*buffree))) == NULL ||
+	    (buffreed = calloc((size_t)nbuf, sizeof(*buffreed))) == NULL)
+		err(1, "calloc");
+}
+
+/*
+ * Takes this process's share of the budget: all of it, or a worker's part
+ * (the mapping is private to each process, so the parts may start at the
+ * same address).
+ */
+static void
+mem_share(void)
+{
+	if (worker > 0 && nbuf / nworkers < nbuf)
+		nbuf = nbuf / nworkers < 4 ? 4 : nbuf / nworkers;
+	mybufs = pool;
+	bufreserve = nbuf / 16 < 2 ? 2 : nbuf / 16;
+}
+
+/*
+ * Gives b a buffer if it has none; a reader (reader set) gets one only
+ * beyond the reserve.  Returns 0, or -1 if none is left.
+ */
 static int
-buf_get(struct buf *b)
+buf_get(struct buf *b, int reader)
 {
 	if (b->p != NULL)
 		return 0;
-	if (nbuffree > 0)
+	if (mybufs == NULL)
+		mem_share();
+	if (reader && nbuffree + (nbuf - buffresh) <= bufreserve)
+		return -1;
+	if (nbuffree > 0) {
 		b->p = buffree[--nbuffree];
-	else if (buffresh < PM_NBUF)
-		b->p = bufpool[buffresh++];
+		if (bufcold > nbuffree)
+			bufcold = nbuffree;
+	} else if (buffresh < nbuf)
+		b->p = mybufs + (size_t)buffresh++ * PM_BUFSIZE;
 	else
 		return -1;
 	b->off = b->len = 0;
 	return 0;
+}
+
+/*
+ * Gives back the memory of the buffers free for PM_BUF_IDLE_MS, oldest
+ * first, and returns when to look again (TIME_NEVER: all given back).
+ */
+static uint64_t
+mem_trim(void)
+{
+	while (bufcold < nbuffree &&
+	    buffreed[bufcold] + PM_BUF_IDLE_MS <= now) {
+		/* A fresh mapping in its place: the old pages are freed. */
+		if (mmap(buffree[bufcold], PM_BUFSIZE, PROT_READ |
+		    PROT_WRITE, MAP_PRIVATE | MAP_ANON | MAP_FIXED, -1, 0) ==
+		    MAP_FAILED) {
+			log_warn("giving back a buffer's memory");
+			return TIME_NEVER;
+		}
+		bufcold++;
+	}
+	return bufcold < nbuffree ? buffreed[bufcold] + PM_BUF_IDLE_MS :
+	    TIME_NEVER;
+}
+
+/* Puts d, whose source has bytes but no buffer to take them, in line. */
+static void
+dir_wait(struct dir *d)
+{
+	uint64_t	 n;
+
+	if (d->waiting)
+		return;
+	d->waiting = 1;
+	d->wnext = NULL;
+	if (waittail != NULL)
+		waittail->wnext = d;
+	else
+		waithead = d;
+	waittail = d;
+	st.buf_waits++;
+	if ((n = burst_say(&wait_burst)) > 0)
+		log_warnx("every buffer is in use (-m): readers wait their "
+		    "turn (%llu times since the last such line)",
+		    (unsigned long long)n);
+}
+
+/* Takes d out of the line. */
+static void
+dir_unwait(struct dir *d)
+{
+	struct dir	**pp;
+
+	if (!d->waiting)
+		return;
+	for (pp = &waithead; *pp != d; pp = &(*pp)->wnext)
+		;
+	*pp = d->wnext;
+	if (waittail == d)
+		for (waittail = waithead; waittail != NULL &&
+		    waittail->wnext != NULL; waittail = waittail->wnext)
+			;
+	d->waiting = 0;
 }
 
 #ifdef HAVE_SPLICE
@@ -1201,19 +1344,40 @@ pipe_trim(int all)
 }
 #endif /* HAVE_SPLICE */
 
-/* Returns b's buffer to the pool, dropping any bytes left in it. */
+/*
+ * Returns b's buffer to the pool, dropping any bytes left in it; the
+ * first reader in line gets it, and is watched again.
+ */
 static void
 buf_put(struct buf *b)
 {
+	struct dir	*d;
+
 #ifdef HAVE_SPLICE
 	if (b->pipe != 0)
 		pipe_put(b);
 #endif
 	if (b->p == NULL)
 		return;
+	if ((d = waithead) != NULL &&
+	    nbuffree + (nbuf - buffresh) >= bufreserve) {
+		waithead = d->wnext;
+		if (waithead == NULL)
+			waittail = NULL;
+		d->waiting = 0;
+		d->buf.p = b->p;
+		d->buf.off = d->buf.len = 0;
+		b->p = NULL;
+		b->off = b->len = 0;
+		conn_events(d->conn);
+		return;
+	}
+	buffreed[nbuffree] = now;
 	buffree[nbuffree++] = b->p;
 	b->p = NULL;
 	b->off = b->len = 0;
+	if (now + PM_BUF_IDLE_MS < next_timer)
+		next_timer = now + PM_BUF_IDLE_MS;
 }
 
 /*
@@ -1245,7 +1409,8 @@ buf_takes(const struct buf *b)
 
 /*
  * Reads from fd into b.  Returns the bytes read, 0 at end of file,
- * IO_ERROR (errno set) or IO_AGAIN when nothing is there yet.
+ * IO_ERROR (errno set), IO_AGAIN when nothing is there yet, or IO_NOBUF
+ * when b has no buffer and the budget none to lend.
  */
 static ssize_t
 buf_read(int fd, struct buf *b)
@@ -1258,10 +1423,8 @@ buf_read(int fd, struct buf *b)
 	    (n = pipe_in(fd, b)) != IO_NOSPLICE)
 		return n;
 #endif
-	if (buf_get(b) == -1) {
-		errno = ENOBUFS;
-		return IO_ERROR;
-	}
+	if (buf_get(b, 1) == -1)
+		return IO_NOBUF;
 	if ((room = buf_room(b)) == 0)
 		return IO_AGAIN;
 	n = fd_read(fd, b->p + b->off + b->len, room);
@@ -1306,7 +1469,7 @@ buf_append(struct buf *b, const void *p, size_t len)
 {
 	if (len == 0)
 		return 0;
-	if (len > PM_BUFSIZE - b->len || buf_get(b) == -1 ||
+	if (len > PM_BUFSIZE - b->len || buf_get(b, 0) == -1 ||
 	    buf_room(b) < len)
 		return -1;
 	memcpy(b->p + b->off + b->len, p, len);
@@ -1325,7 +1488,7 @@ buf_set(struct buf *b, const void *p, size_t len)
 		buf_put(b);
 		return 0;
 	}
-	if (len > PM_BUFSIZE || buf_get(b) == -1)
+	if (len > PM_BUFSIZE || buf_get(b, 0) == -1)
 		return -1;
 	memmove(b->p, p, len);
 	b->off = 0;
@@ -1566,10 +1729,11 @@ conn_close_backend(struct conn *c)
 	ev_forget(EV_BACKEND(c - conns));
 }
 
-/* Sets d up to move the bytes of side from to side to. */
+/* Sets d of c up to move the bytes of side from to side to. */
 static void
-dir_init(struct dir *d, struct side *from, struct side *to)
+dir_init(struct dir *d, struct conn *c, struct side *from, struct side *to)
 {
+	d->conn = c;
 	d->from = from;
 	d->to = to;
 }
@@ -1586,8 +1750,8 @@ conn_new(int fd, struct sockaddr_storage *peer)
 	memset(c, 0, sizeof(*c));
 	c->client.fd = fd;
 	c->backend.fd = -1;
-	dir_init(&c->up, &c->client, &c->backend);
-	dir_init(&c->down, &c->backend, &c->client);
+	dir_init(&c->up, c, &c->client, &c->backend);
+	dir_init(&c->down, c, &c->backend, &c->client);
 	/* Workers number apart: worker k of n uses k, k + n, k + 2n... */
 	c->id = ++nconn_total;
 	if (worker > 0)
@@ -1632,6 +1796,8 @@ conn_close(struct conn *c, const char *fmt, ...)
 	c->client.fd = -1;
 	ev_forget(EV_CLIENT(i));
 	conn_close_backend(c);
+	dir_unwait(&c->up);
+	dir_unwait(&c->down);
 	buf_put(&c->up.buf);
 	buf_put(&c->down.buf);
 	c->state = C_FREE;
@@ -1673,11 +1839,14 @@ conn_hook(struct conn *c, void (*hook)(const struct pm_route *))
  * source ended and its buffer is empty, or its sink failed.
  */
 
-/* Returns whether d reads from its source now, to pass the bytes on. */
+/*
+ * Returns whether d reads from its source now, to pass the bytes on (not
+ * while it waits for a buffer).
+ */
 static int
 dir_reads(const struct dir *d)
 {
-	return !d->eof && !d->from->dead && !d->to->dead &&
+	return !d->eof && !d->from->dead && !d->to->dead && !d->waiting &&
 	    buf_takes(&d->buf);
 }
 
@@ -1739,6 +1908,9 @@ dir_step(struct dir *d, short rrev, short wrev, struct moved *m)
 			    (size_t)n == room) {
 				m->more = 1;
 				buf_bulk(&d->buf);
+			} else if (n == IO_NOBUF) {
+				dir_wait(d);
+				n = IO_AGAIN;
 			}
 		}
 		if ((m->got = n) == 0)
@@ -2276,6 +2448,8 @@ conn_client_io(struct conn *c, short crev)
 		if ((n = buf_read(c->client.fd, &c->up.buf)) > 0 &&
 		    c->state == C_ROUTING)
 			return conn_route(c, 0);
+		if (n == IO_NOBUF)
+			dir_wait(&c->up);
 		if (n == 0)
 			return conn_client_eof(c);
 		if (n == IO_ERROR)
@@ -2448,7 +2622,7 @@ timers_run(void)
 	struct conn	*c;
 	int		 i;
 
-	next_timer = TIME_NEVER;
+	next_timer = mem_trim();
 	for (i = 0; i <= hiwater; i++) {
 		c = &conns[i];
 		if (c->state == C_FREE || c->deadline == 0)
@@ -2672,13 +2846,14 @@ stats_log(void)
 			down += conns[i].down.n;
 		}
 	log_warnx("stats: %d open (most %d, pool %d), %llu accepted; "
-	    "%llu bytes up, %llu down (%llu spliced); errors: %llu connect "
-	    "(%llu retries), "
+	    "%llu bytes up, %llu down (%llu spliced); %d of %d buffers in "
+	    "use, %llu waits for one; errors: %llu connect (%llu retries), "
 	    "%llu inactivity, %llu routing timeouts, %llu routing buffers "
 	    "full, %llu closed by the router, %llu client, %llu backend, "
 	    "%llu accept", nconn, nconn_max, maxconn,
 	    (unsigned long long)nconn_total, (unsigned long long)up,
 	    (unsigned long long)down, (unsigned long long)st.spliced,
+	    buffresh - nbuffree, nbuf, (unsigned long long)st.buf_waits,
 	    (unsigned long long)st.connect_errors,
 	    (unsigned long long)st.connect_retries,
 	    (unsigned long long)st.idle_timeouts,
@@ -3006,9 +3181,9 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-P pidfile] "
-	    "[-p port]\n"
-	    "                    [-t dir] [-u user] [-w workers]\n"
+	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-m MiB] "
+	    "[-P pidfile]\n"
+	    "                    [-p port] [-t dir] [-u user] [-w workers]\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
@@ -3018,11 +3193,12 @@ usage(int status)
 	    "  -u, --user USER       run as USER after binding\n"
 	    "  -w, --workers N       N processes share the port (0: one per "
 	    "CPU)\n"
+	    "  -m, --memory MIB      memory for buffers (default %d)\n"
 	    "  -q, --quiet           log only warnings and errors\n"
 	    "  -v, --verbose         log routing waits too\n"
 	    "  -V, --version         print the version and exit\n"
 	    "      --help            print this help and exit\n",
-	    router_name);
+	    router_name, PM_MEMORY);
 	exit(status);
 }
 
@@ -3340,18 +3516,20 @@ main(int argc, char *argv[])
 		{ "chroot",	required_argument,	NULL,	't' },
 		{ "user",	required_argument,	NULL,	'u' },
 		{ "workers",	required_argument,	NULL,	'w' },
+		{ "memory",	required_argument,	NULL,	'm' },
 		{ "help",	no_argument,		NULL,	'H' },
 		{ NULL,		0,			NULL,	0 }
 	};
 	const char	*host = "0.0.0.0", *port = "5432";
 	const char	*user = NULL, *root = NULL;
+	double		 mem_mb = PM_MEMORY;
 	struct passwd	*pw = NULL;
 	int		 detach = 0, ready = -1;
 	char		 e[512], *end;
 	long		 l;
 	int		 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:dh:P:p:qt:u:vVw:", longopts,
+	while ((ch = getopt_long(argc, argv, "c:dh:m:P:p:qt:u:vVw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -3374,6 +3552,16 @@ main(int argc, char *argv[])
 			break;
 		case 'u':
 			user = optarg;
+			break;
+		case 'm':
+			errno = 0;
+			mem_mb = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    !(mem_mb > 0 && mem_mb <= 1048576)) {
+				warnx("-m %s: a number of MiB, up to 1048576",
+				    optarg);
+				usage(1);
+			}
 			break;
 		case 'w':
 			errno = 0;
@@ -3448,6 +3636,7 @@ main(int argc, char *argv[])
 
 	now = clock_ms();
 	pool_init();
+	mem_init(mem_mb);
 	listener_addr(bind_host, bind_port);
 	if (router_load(conf_path, e, sizeof(e)) == -1) {
 		log_flush();
@@ -3481,14 +3670,15 @@ main(int argc, char *argv[])
 	title_init(argc, argv);
 	if (nworkers > 1) {
 		log_warnx("proxymachine %s (router %s) listening on %s; %d "
-		    "workers, each with %d connections of %d-byte buffers",
-		    PM_VERSION, router_name, laddr, nworkers, maxconn,
-		    PM_BUFSIZE);
+		    "workers, each with %d connections of %d-byte buffers, "
+		    "%d of them in all (-m %g)", PM_VERSION, router_name,
+		    laddr, nworkers, maxconn, PM_BUFSIZE, nbuf, mem_mb);
 		master();		/* returns in each new worker */
 	} else
 		log_warnx("proxymachine %s (router %s) listening on %s; %d "
-		    "connections of %d-byte buffers", PM_VERSION, router_name,
-		    laddr, maxconn, PM_BUFSIZE);
+		    "connections of %d-byte buffers, %d of them (-m %g)",
+		    PM_VERSION, router_name, laddr, maxconn, PM_BUFSIZE, nbuf,
+		    mem_mb);
 	serve();
 	return 0;
 }
