@@ -302,6 +302,8 @@ struct conn {
 	uint32_t	 heldok;	/* down.held: the reply once connected, */
 	uint32_t	 heldfail;	/* then the one if that fails */
 	const char	*endwhy;	/* closing: why, for the log */
+	char		 note[PM_NOTEMAX];	/* the router's, for the log */
+	const char	*lastwhy;	/* why the last connect failed */
 	struct pm_route	 route;
 	struct sockaddr_storage peer;
 };
@@ -396,7 +398,8 @@ static struct conn	*routing;		/* in router_route() */
 static const char	*conf_path;
 static char		*bind_host;		/* kept: argv is the title */
 static char		*bind_port;
-static int		 verbosity = 1;		/* 0 quiet, 2 verbose */
+static int		 verbosity = PM_LOG_INFO;	/* the last level logged */
+static int		 stamped = 1;		/* lines start with the time */
 static int		 use_syslog;		/* detached: log there */
 static const char	*pidfile;
 
@@ -439,20 +442,23 @@ struct burst {
 	uint64_t	 n;		/* seen since, not said */
 };
 static struct burst	 local_burst;	/* no socket for a backend */
+static struct burst	 self_burst;	/* a destination: ourselves */
+static struct burst	 connect_burst;	/* a backend could not be had */
+static struct burst	 silent_burst;	/* a backend said nothing */
 
 static void	usage(int);
 static int	addr_is_self(const struct sockaddr *);
 static void	log_flush(void);
 static void	log_line(int, const char *, va_list);
-static void	log_info_(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
-static void	log_debug_(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
+static void	log_at(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 /* The level is tested first, so a quiet log costs no formatting. */
-#define log_info(...)	do { if (verbosity >= 1) log_info_(__VA_ARGS__); \
-			} while (0)
-#define log_debug(...)	do { if (verbosity >= 2) log_debug_(__VA_ARGS__); \
-			} while (0)
+#define log_notice(...)	do { if (verbosity >= PM_LOG_NOTICE) \
+			    log_at(PM_LOG_NOTICE, __VA_ARGS__); } while (0)
+#define log_info(...)	do { if (verbosity >= PM_LOG_INFO) \
+			    log_at(PM_LOG_INFO, __VA_ARGS__); } while (0)
+#define log_debug(...)	do { if (verbosity >= PM_LOG_DEBUG) \
+			    log_at(PM_LOG_DEBUG, __VA_ARGS__); } while (0)
 static void	log_warnx(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static void	log_warn(const char *, ...)
@@ -475,6 +481,7 @@ static ssize_t	buf_write(int, struct buf *);
 static void	conn_new(int, struct sockaddr_storage *);
 static void	conn_close(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static void	conn_log(struct conn *, const char *);
 static void	conn_events(struct conn *);
 static int	conn_route(struct conn *, int);
 static int	conn_route_remote(struct conn *);
@@ -558,33 +565,45 @@ log_flush(void)
 	loglen = 0;
 }
 
+/*
+ * Writes one line at level (PM_LOG_*): to syslog with the matching
+ * priority, or to stderr, with the time in UTC unless a service manager
+ * that stamps lines itself reads it (journald sets JOURNAL_STREAM).
+ */
 static void
 log_line(int level, const char *fmt, va_list ap)
 {
-	static time_t	 last_sec = (time_t)-1;
-	static char	 stamp[32];
-	struct timespec	 ts;
-	struct tm	 tm;
-	char		 line[1024];
-	int		 n, m;
+	static const int	 prio[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE,
+				    LOG_INFO, LOG_DEBUG };
+	static time_t		 last_sec = (time_t)-1;
+	static char		 stamp[32];
+	struct timespec		 ts;
+	struct tm		 tm;
+	char			 line[1024];
+	int			 n = 0, m;
 
 	if (level > verbosity)
 		return;
+	if (level < PM_LOG_ERR || level > PM_LOG_DEBUG)
+		level = PM_LOG_INFO;
 	if (use_syslog) {
 		n = snprintf(line, sizeof(line), "%s", wtag);
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-		syslog(level == 0 ? LOG_NOTICE : level == 1 ? LOG_INFO :
-		    LOG_DEBUG, "%s", line);
+		syslog(prio[level], "%s", line);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (ts.tv_sec != last_sec) {
-		last_sec = ts.tv_sec;
-		localtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	if (stamped) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (ts.tv_sec != last_sec) {
+			last_sec = ts.tv_sec;
+			gmtime_r(&ts.tv_sec, &tm);
+			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S",
+			    &tm);
+		}
+		n = snprintf(line, sizeof(line), "%s.%03ldZ ", stamp,
+		    (long)(ts.tv_nsec / 1000000));
 	}
-	n = snprintf(line, sizeof(line), "%s.%03ld %s", stamp,
-	    (long)(ts.tv_nsec / 1000000), wtag);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, "%s", wtag);
 	if (n < 0)
 		return;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -601,22 +620,12 @@ log_line(int level, const char *fmt, va_list ap)
 }
 
 static void
-log_info_(const char *fmt, ...)
+log_at(int level, const char *fmt, ...)
 {
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line(1, fmt, ap);
-	va_end(ap);
-}
-
-static void
-log_debug_(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_line(2, fmt, ap);
+	log_line(level, fmt, ap);
 	va_end(ap);
 }
 
@@ -626,7 +635,7 @@ log_warnx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line(0, fmt, ap);
+	log_line(PM_LOG_WARN, fmt, ap);
 	va_end(ap);
 }
 
@@ -650,7 +659,7 @@ fatal(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line(0, fmt, ap);
+	log_line(PM_LOG_ERR, fmt, ap);
 	va_end(ap);
 	quit(1);
 }
@@ -674,19 +683,54 @@ burst_say(struct burst *b)
 	return n;
 }
 
+/*
+ * Returns what a line said for a burst of n adds: nothing for one, else
+ * " (N times since the last such line)", written into buf.
+ */
+static const char *
+burst_tail(uint64_t n, char *buf, size_t len)
+{
+	if (n <= 1)
+		return "";
+	snprintf(buf, len, " (%llu times since the last such line)",
+	    (unsigned long long)n);
+	return buf;
+}
+
 /* Router lines written while deciding for a connection carry its id. */
 void
-pm_log(const char *fmt, ...)
+pm_log(int level, const char *fmt, ...)
 {
 	char	 f[512];
 	va_list	 ap;
 
+	if (level > verbosity)
+		return;
 	va_start(ap, fmt);
 	if (routing != NULL && snprintf(f, sizeof(f), IDF "%s", ID(routing),
 	    fmt) < (int)sizeof(f))
-		log_line(0, f, ap);
+		log_line(level, f, ap);
 	else
-		log_line(0, fmt, ap);
+		log_line(level, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The router's word on the connection it decides for, kept for the line
+ * logged when it closes (and logged now with -v).
+ */
+void
+pm_note(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	if (routing == NULL)
+		log_line(PM_LOG_INFO, fmt, ap);
+	else {
+		vsnprintf(routing->note, sizeof(routing->note), fmt, ap);
+		log_debug(IDF "%s", ID(routing), routing->note);
+	}
 	va_end(ap);
 }
 
@@ -1162,6 +1206,7 @@ static void
 dir_wait(struct dir *d)
 {
 	uint64_t	 n;
+	char		 tail[64];
 
 	if (d->waiting)
 		return;
@@ -1175,8 +1220,7 @@ dir_wait(struct dir *d)
 	st.buf_waits++;
 	if ((n = burst_say(&wait_burst)) > 0)
 		log_warnx("every buffer is in use (-m): readers wait their "
-		    "turn (%llu times since the last such line)",
-		    (unsigned long long)n);
+		    "turn%s", burst_tail(n, tail, sizeof(tail)));
 }
 
 /* Takes d out of the line. */
@@ -1766,7 +1810,7 @@ conn_new(int fd, struct sockaddr_storage *peer)
 		nconn_max = nconn;
 	pipe_trim(0);
 	title_dirty = 1;
-	log_info(IDF "accept %s", ID(c),
+	log_debug(IDF "accept %s", ID(c),
 	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)));
 	c->state = C_ROUTING;
 	timer_set(c, now + PM_ROUTE_TIMEOUT);
@@ -1786,11 +1830,8 @@ conn_close(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 	st.up += c->up.n;
 	st.down += c->down.n;
-	log_info(IDF "close: %s; %llu bytes up, %llu down, %llu.%03llu s",
-	    ID(c), why, (unsigned long long)c->up.n,
-	    (unsigned long long)c->down.n,
-	    (unsigned long long)(now - c->born) / 1000,
-	    (unsigned long long)(now - c->born) % 1000);
+	if (verbosity >= PM_LOG_INFO)
+		conn_log(c, why);
 	if (c->client.fd != -1)
 		close(c->client.fd);
 	c->client.fd = -1;
@@ -1810,6 +1851,35 @@ conn_close(struct conn *c, const char *fmt, ...)
 	title_dirty = 1;
 	if (accept_resume != 0)
 		accept_resume = now;	/* a descriptor is free again */
+}
+
+/*
+ * Logs the line of a connection that ends: id, how it ended, the client,
+ * the backend (and the attempts when there were several or the last
+ * failed), the router's note, bytes each way and how long it lived.
+ */
+static void
+conn_log(struct conn *c, const char *why)
+{
+	char	 ca[PM_ADDRSTRLEN], ba[PM_ADDRSTRLEN], tries[96];
+
+	if (c->route.addrlen > 0)
+		pm_addr_str((struct sockaddr *)&c->route.addr, ba, sizeof(ba));
+	else
+		snprintf(ba, sizeof(ba), "-");
+	tries[0] = '\0';
+	if (c->tries > 1 || (c->tries == 1 && c->lastwhy != NULL))
+		snprintf(tries, sizeof(tries), " (%d attempt%s%s%s)",
+		    c->tries, c->tries > 1 ? "s" : "",
+		    c->lastwhy != NULL ? ", last: " : "",
+		    c->lastwhy != NULL ? c->lastwhy : "");
+	log_info(IDF "close: %s; %s -> %s%s%s%s; %llu bytes up, %llu down, "
+	    "%llu.%03llu s", ID(c), why,
+	    pm_addr_str((struct sockaddr *)&c->peer, ca, sizeof(ca)), ba,
+	    tries, c->note[0] != '\0' ? "; " : "", c->note,
+	    (unsigned long long)c->up.n, (unsigned long long)c->down.n,
+	    (unsigned long long)(now - c->born) / 1000,
+	    (unsigned long long)(now - c->born) % 1000);
 }
 
 /* Closes every open connection (shutdown ran out of patience). */
@@ -2006,7 +2076,7 @@ conn_route(struct conn *c, int expired)
 			    r->replylen);
 			return -1;
 		}
-		log_info(IDF "route: close after a %zu-byte reply", ID(c),
+		log_debug(IDF "route: close after a %zu-byte reply", ID(c),
 		    r->replylen);
 		r->reply = NULL;
 		return conn_finish(c);
@@ -2028,9 +2098,10 @@ conn_route_remote(struct conn *c)
 {
 	struct pm_route	*r = &c->route;
 	struct dir	*down = &c->down;
-	char		 a[PM_ADDRSTRLEN];
+	char		 a[PM_ADDRSTRLEN], tail[64];
 	size_t		 rlen, okl, faill;
 	ssize_t		 n;
+	uint64_t	 k;
 
 	if (r->addrlen == 0 || (r->addr.ss_family != AF_INET &&
 	    r->addr.ss_family != AF_INET6)) {
@@ -2065,7 +2136,7 @@ conn_route_remote(struct conn *c)
 		goto nobuf;
 	if (r->data != NULL && buf_set(&c->up.buf, r->data, r->datalen) == -1)
 		goto nobuf;
-	log_info(IDF "route: %s (%u bytes to send, %zu-byte reply%s)", ID(c),
+	log_debug(IDF "route: %s (%u bytes to send, %zu-byte reply%s)", ID(c),
 	    pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a)),
 	    (unsigned)c->up.buf.len, rlen, down->held ?
 	    " held for the connect" : "");
@@ -2075,8 +2146,10 @@ conn_route_remote(struct conn *c)
 	c->tries = 0;
 	if (addr_is_self((struct sockaddr *)&r->addr)) {
 		st.self_refused++;
-		log_warnx(IDF "destination %s is this proxy's own listener: "
-		    "refused", ID(c), a);
+		if ((k = burst_say(&self_burst)) > 0)
+			log_warnx(IDF "destination %s is this proxy's own "
+			    "listener: refused%s", ID(c), a,
+			    burst_tail(k, tail, sizeof(tail)));
 		return conn_giveup(c, "destination refused: the proxy "
 		    "itself");
 	}
@@ -2098,14 +2171,15 @@ static int
 conn_connect(struct conn *c)
 {
 	struct pm_route	*r = &c->route;
-	char		 a[PM_ADDRSTRLEN];
+	char		 a[PM_ADDRSTRLEN], tail[64];
 	ssize_t		 n;
+	uint64_t	 k;
 	int		 fd;
 
 	c->tries++;
 	c->state = C_CONNECTING;
 	if (c->tries > 1)
-		log_info(IDF "connect %s: attempt %d", ID(c),
+		log_debug(IDF "connect %s: attempt %d", ID(c),
 		    pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a)),
 		    c->tries);
 	if ((fd = fd_socket(r->addr.ss_family)) == -1) {
@@ -2113,10 +2187,9 @@ conn_connect(struct conn *c)
 		    errno == ENOMEM) {
 			/* Ours, not the backend's: retrying will not help. */
 			st.local_errors++;
-			if ((n = (ssize_t)burst_say(&local_burst)) > 0)
-				log_warn("no socket for a backend (%lld "
-				    "times since the last such line)",
-				    (long long)n);
+			if ((k = burst_say(&local_burst)) > 0)
+				log_warn("no socket for a backend%s",
+				    burst_tail(k, tail, sizeof(tail)));
 			return conn_giveup(c, "no socket for the backend");
 		}
 		return conn_connect_failed(c, strerror(errno));
@@ -2164,7 +2237,7 @@ conn_connect_done(struct conn *c, short rev)
 			    "hung up");
 	}
 	c->state = C_RELAY;
-	log_info(IDF "connected %s", ID(c),
+	log_debug(IDF "connected %s", ID(c),
 	    pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a)));
 	timer_set(c, c->route.idle_ms > 0 ?
 	    now + (uint64_t)c->route.idle_ms : 0);
@@ -2189,13 +2262,15 @@ conn_connect_done(struct conn *c, short rev)
 static int
 conn_connect_failed(struct conn *c, const char *why)
 {
-	char	 a[PM_ADDRSTRLEN];
+	char		 a[PM_ADDRSTRLEN], tail[64];
+	uint64_t	 n;
 
+	c->lastwhy = why;
 	conn_close_backend(c);
 	pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
 	if (c->up.eof || c->client.dead) {
 		/* Nobody would take what a retry might bring. */
-		log_info(IDF "connect %s failed: %s (attempt %d); the client "
+		log_debug(IDF "connect %s failed: %s (attempt %d); the client "
 		    "had closed, so no retry and no connect error", ID(c), a,
 		    why, c->tries);
 		return conn_giveup(c, "connect failed after the client "
@@ -2203,7 +2278,7 @@ conn_connect_failed(struct conn *c, const char *why)
 	}
 	if (c->tries <= PM_CONNECT_RETRIES) {
 		st.connect_retries++;
-		log_info(IDF "connect %s failed: %s (attempt %d of %d); "
+		log_debug(IDF "connect %s failed: %s (attempt %d of %d); "
 		    "retrying in %d ms", ID(c), a, why, c->tries,
 		    PM_CONNECT_RETRIES + 1, PM_RETRY_MS);
 		c->state = C_RETRYWAIT;
@@ -2211,8 +2286,9 @@ conn_connect_failed(struct conn *c, const char *why)
 		return 0;
 	}
 	st.connect_errors++;
-	log_warnx(IDF "connect %s failed after %d attempts: %s", ID(c), a,
-	    c->tries, why);
+	if ((n = burst_say(&connect_burst)) > 0)
+		log_warnx(IDF "connect %s failed after %d attempts: %s%s",
+		    ID(c), a, c->tries, why, burst_tail(n, tail, sizeof(tail)));
 	conn_hook(c, router_connect_error);
 	return conn_giveup(c, "connect error");
 }
@@ -2310,7 +2386,7 @@ conn_client_gone(struct conn *c, int err)
 		return -1;
 	}
 	if (c->down.buf.len > 0)
-		log_info(IDF "client gone%s%s: %u bytes for it dropped", ID(c),
+		log_debug(IDF "client gone%s%s: %u bytes for it dropped", ID(c),
 		    err ? ": " : "", err ? strerror(err) : "",
 		    (unsigned)c->down.buf.len);
 	c->client.dead = 1;
@@ -2328,7 +2404,8 @@ conn_client_gone(struct conn *c, int err)
 static int
 conn_backend_gone(struct conn *c, int err, const char *why)
 {
-	char	 a[PM_ADDRSTRLEN];
+	char		 a[PM_ADDRSTRLEN], tail[64];
+	uint64_t	 n;
 
 	if (!(c->flags & F_BDATA)) {
 		if (c->up.n == 0) {
@@ -2336,9 +2413,11 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 			return conn_connect_failed(c, why);
 		}
 		st.connect_errors++;
-		log_warnx(IDF "backend %s %s without sending a byte",
-		    ID(c), pm_addr_str((struct sockaddr *)&c->route.addr, a,
-		    sizeof(a)), why);
+		if ((n = burst_say(&silent_burst)) > 0)
+			log_warnx(IDF "backend %s %s without sending a "
+			    "byte%s", ID(c), pm_addr_str((struct sockaddr *)
+			    &c->route.addr, a, sizeof(a)), why,
+			    burst_tail(n, tail, sizeof(tail)));
 		if (!c->up.eof && !c->client.dead)
 			conn_hook(c, router_connect_error);
 		if (c->down.buf.len > 0 && !c->client.dead)
@@ -2349,7 +2428,7 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 	if (err) {
 		st.backend_errors++;
 		if (c->up.buf.len > 0)
-			log_info(IDF "backend failed: %s: %u bytes for it "
+			log_debug(IDF "backend failed: %s: %u bytes for it "
 			    "dropped", ID(c), why, (unsigned)c->up.buf.len);
 		c->backend.dead = 1;
 		buf_put(&c->up.buf);
@@ -2422,12 +2501,12 @@ conn_client_eof(struct conn *c)
 		return -1;
 	case C_RETRYWAIT:
 		/* Nobody would take what a retry brings. */
-		log_info(IDF "client closed after %d connect attempts: no "
+		log_debug(IDF "client closed after %d connect attempts: no "
 		    "retry and no connect error", ID(c), c->tries);
 		return conn_giveup(c, "client closed before a connect "
 		    "worked");
 	default:
-		log_info(IDF "client sent end of file during connect", ID(c));
+		log_debug(IDF "client sent end of file during connect", ID(c));
 		return 0;
 	}
 }
@@ -2557,7 +2636,8 @@ conn_io(struct conn *c, short crev, short brev)
 static void
 conn_timer(struct conn *c)
 {
-	char	 a[PM_ADDRSTRLEN];
+	char		 a[PM_ADDRSTRLEN], tail[64];
+	uint64_t	 n;
 
 	c->deadline = 0;
 	switch (c->state) {
@@ -2595,10 +2675,13 @@ conn_timer(struct conn *c)
 		st.idle_timeouts++;
 		pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
 		if (!(c->flags & F_BDATA)) {
-			log_warnx(IDF "backend %s: no byte within the "
-			    "inactivity timeout of %d ms%s", ID(c), a,
-			    c->route.idle_ms, c->up.eof || c->client.dead ?
-			    "; the client had closed, so no error" : "");
+			if ((n = burst_say(&silent_burst)) > 0)
+				log_warnx(IDF "backend %s: no byte within the "
+				    "inactivity timeout of %d ms%s%s", ID(c), a,
+				    c->route.idle_ms, c->up.eof ||
+				    c->client.dead ? "; the client had closed, "
+				    "so no error" : "", burst_tail(n, tail,
+				    sizeof(tail)));
 			if (!c->up.eof && !c->client.dead)
 				conn_hook(c, router_idle_error);
 		}
@@ -2801,7 +2884,7 @@ accept_batch(void)
 #endif
 				/* The burst is over: say so once. */
 				if (pool_full || accept_failing)
-					log_warnx("accepting again: %d of %d "
+					log_notice("accepting again: %d of %d "
 					    "connections open, none waiting",
 					    nconn, maxconn);
 				pool_full = accept_failing = 0;
@@ -2845,7 +2928,7 @@ stats_log(void)
 			up += conns[i].up.n;
 			down += conns[i].down.n;
 		}
-	log_warnx("stats: %d open (most %d, pool %d), %llu accepted; "
+	log_notice("stats: %d open (most %d, pool %d), %llu accepted; "
 	    "%llu bytes up, %llu down (%llu spliced); %d of %d buffers in "
 	    "use, %llu waits for one; errors: %llu connect (%llu retries), "
 	    "%llu inactivity, %llu routing timeouts, %llu routing buffers "
@@ -2956,7 +3039,7 @@ signals_run(void)
 			log_warnx("reload failed, keeping the old table: %s",
 			    e);
 		else
-			log_warnx("reloaded %s", conf_path != NULL ?
+			log_notice("reloaded %s", conf_path != NULL ?
 			    conf_path : "(no table)");
 	}
 	/*
@@ -2969,7 +3052,7 @@ signals_run(void)
 	if (got_now || (got_term > 1 && stopping == 2)) {
 		if (stopping != 2)
 			stop_begin(2);
-		log_warnx("%s: closing %d connections now", got_now ? "USR2" :
+		log_notice("%s: closing %d connections now", got_now ? "USR2" :
 		    "second signal", nconn);
 		got_now = 0;
 		conn_close_all();
@@ -2994,10 +3077,10 @@ stop_begin(int how)
 	}
 	if (how == 2) {
 		stop_deadline = now + PM_TERM_GRACE;
-		log_warnx("fast shutdown: not accepting; waiting at most %d ms "
+		log_notice("fast shutdown: not accepting; waiting at most %d ms "
 		    "for %d connections", PM_TERM_GRACE, nconn);
 	} else
-		log_warnx("graceful shutdown: not accepting; waiting for %d "
+		log_notice("graceful shutdown: not accepting; waiting for %d "
 		    "connections", nconn);
 	stop_said = now;
 	stop_left = nconn;
@@ -3010,17 +3093,17 @@ stop_check(void)
 	if (!stopping)
 		return;
 	if (nconn == 0) {
-		log_warnx("all connections closed: exiting");
+		log_notice("all connections closed: exiting");
 		quit(0);
 	}
 	if (stopping == 2 && now >= stop_deadline) {
-		log_warnx("grace period over: closing %d connections", nconn);
+		log_notice("grace period over: closing %d connections", nconn);
 		conn_close_all();
-		log_warnx("exiting");
+		log_notice("exiting");
 		quit(0);
 	}
 	if (now >= stop_said + 1000 && nconn != stop_left) {
-		log_warnx("shutdown: %d connections left", nconn);
+		log_notice("shutdown: %d connections left", nconn);
 		stop_left = nconn;
 		stop_said = now;
 	}
@@ -3052,7 +3135,7 @@ fd_limit(void)
 			log_warn("setrlimit");
 			rl.rlim_cur = old;
 		} else if (rl.rlim_cur != old)
-			log_warnx("descriptor limit raised from %llu to %llu",
+			log_notice("descriptor limit raised from %llu to %llu",
 			    (unsigned long long)old,
 			    (unsigned long long)rl.rlim_cur);
 	}
@@ -3347,7 +3430,7 @@ master(void)
 				timeout = n;
 		}
 		if (stopping && alive == 0) {
-			log_warnx("all workers exited: exiting");
+			log_notice("all workers exited: exiting");
 			quit(0);
 		}
 		if (title_dirty)
@@ -3366,13 +3449,13 @@ master(void)
 		}
 		if (got_stats) {
 			got_stats = 0;
-			log_warnx("stats: master of %d workers, %llu restarted",
+			log_notice("stats: master of %d workers, %llu restarted",
 			    nworkers, (unsigned long long)respawns);
 			workers_signal(SIGUSR1);
 		}
 		if (got_hup) {
 			got_hup = 0;
-			log_warnx("reload: passed to %d workers", nworkers);
+			log_notice("reload: passed to %d workers", nworkers);
 			workers_signal(SIGHUP);
 		}
 		if (got_term) {
@@ -3380,12 +3463,12 @@ master(void)
 			got_term = 0;
 			if (stopping != 2) {
 				stopping = 2;
-				log_warnx("fast shutdown: passed to the workers");
+				log_notice("fast shutdown: passed to the workers");
 				workers_signal(SIGTERM);
 				n--;
 			}
 			if (n > 0) {
-				log_warnx("second signal: the workers close "
+				log_notice("second signal: the workers close "
 				    "their connections now");
 				workers_signal(SIGUSR2);
 			}
@@ -3394,7 +3477,7 @@ master(void)
 			got_quit = 0;
 			if (!stopping) {
 				stopping = 1;
-				log_warnx("graceful shutdown: passed to the "
+				log_notice("graceful shutdown: passed to the "
 				    "workers");
 				workers_signal(SIGQUIT);
 			}
@@ -3572,10 +3655,10 @@ main(int argc, char *argv[])
 			nworkers = (int)l;
 			break;
 		case 'q':
-			verbosity = 0;
+			verbosity = PM_LOG_NOTICE;
 			break;
 		case 'v':
-			verbosity = 2;
+			verbosity = PM_LOG_DEBUG;
 			break;
 		case 'V':
 			printf("proxymachine %s (router %s; %s%s)\n",
@@ -3634,6 +3717,9 @@ main(int argc, char *argv[])
 	    (root != NULL && (root = strdup(root)) == NULL))
 		err(1, "strdup");
 
+	/* journald stamps each line itself. */
+	if (getenv("JOURNAL_STREAM") != NULL)
+		stamped = 0;
 	now = clock_ms();
 	pool_init();
 	mem_init(mem_mb);
@@ -3669,13 +3755,13 @@ main(int argc, char *argv[])
 #endif
 	title_init(argc, argv);
 	if (nworkers > 1) {
-		log_warnx("proxymachine %s (router %s) listening on %s; %d "
+		log_notice("proxymachine %s (router %s) listening on %s; %d "
 		    "workers, each with %d connections of %d-byte buffers, "
 		    "%d of them in all (-m %g)", PM_VERSION, router_name,
 		    laddr, nworkers, maxconn, PM_BUFSIZE, nbuf, mem_mb);
 		master();		/* returns in each new worker */
 	} else
-		log_warnx("proxymachine %s (router %s) listening on %s; %d "
+		log_notice("proxymachine %s (router %s) listening on %s; %d "
 		    "connections of %d-byte buffers, %d of them (-m %g)",
 		    PM_VERSION, router_name, laddr, maxconn, PM_BUFSIZE, nbuf,
 		    mem_mb);

@@ -103,8 +103,17 @@ void	router_idle_error(const struct pm_route *route);
 /*
  * Provided by the core for routers.
  *
- * pm_log() writes one line to the log, with a timestamp; it takes a
- * printf(3) format and adds the newline.
+ * pm_log() writes one line to the log at level (PM_LOG_ERR: the table
+ * or the router is broken; PM_LOG_WARN: something an operator must
+ * fix; PM_LOG_NOTICE: a table loaded; PM_LOG_INFO, PM_LOG_DEBUG: more
+ * detail, for -v).  It takes a printf(3) format and adds the newline;
+ * -q keeps only PM_LOG_NOTICE and below, -v adds PM_LOG_DEBUG.
+ *
+ * pm_note() is for what the router says about one connection, from
+ * router_route() and the hooks: the text (PM_NOTEMAX bytes at most) goes
+ * into the one line logged when that connection closes, replacing any
+ * earlier note, and is logged at once with -v.  A router should not log
+ * per connection otherwise: a busy proxy would write a line per step.
  *
  * pm_addr_parse() turns "host:port", "[v6addr]:port" or "host" (with
  * defport, when defport is not NULL) into an address, resolving names
@@ -131,7 +140,15 @@ void	router_idle_error(const struct pm_route *route);
 #define PM_CONF_MAXSECS	86400
 #define PM_ADDRSTRLEN	64
 
-void	pm_log(const char *fmt, ...)
+enum { PM_LOG_ERR, PM_LOG_WARN, PM_LOG_NOTICE, PM_LOG_INFO, PM_LOG_DEBUG };
+#define PM_NOTEMAX	128
+
+void	pm_log(int level, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+	    __attribute__((format(printf, 2, 3)))
+#endif
+	    ;
+void	pm_note(const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
 	    __attribute__((format(printf, 1, 2)))
 #endif

@@ -27,7 +27,8 @@ for b in "$PMTEST" "$PM" "$SMALL"; do
 	fi
 done
 
-# Starts a proxy: pm_start BINARY CONF [ARGS...]; sets PP, PMPID, LOG.
+# Starts a proxy: pm_start BINARY CONF [ARGS...]; sets PP, PMPID, LOG.  It
+# logs every step (-v): the checks wait for them.
 pm_start()
 {
 	_bin=$1
@@ -35,7 +36,7 @@ pm_start()
 	shift 2
 	PP=$(freeport)
 	LOG=$T/pm.$PP.log
-	spawn $RUN "$_bin" -c "$_conf" -h $H -p "$PP" "$@" 2>"$LOG"
+	spawn $RUN "$_bin" -v -c "$_conf" -h $H -p "$PP" "$@" 2>"$LOG"
 	PMPID=$LASTPID
 	if ! waitport $H "$PP"; then
 		echo "proxy did not start:" >&2
@@ -471,7 +472,7 @@ t_ends()
 	# but one taken, ten of them by bulk streams that hold bytes in the
 	# proxy, no accept fails for want of a descriptor.
 	PP=$(freeport)
-	( ulimit -n 200 && exec $RUN "$PM" -c "$CONF" -h $H -p "$PP" ) \
+	( ulimit -n 200 && exec $RUN "$PM" -v -c "$CONF" -h $H -p "$PP" ) \
 	    2>"$T/fd2.log" &
 	_p=$!
 	PIDS="$PIDS $_p"
@@ -685,6 +686,109 @@ $_peak at the end of the burst, $_rss $((_n / 10)).$((_n % 10)) s later)"
 	reap "$_nc"
 	reap "$PMPID"
 	rm -f "$T/fifo"
+}
+
+# --- the log ------------------------------------------------------------
+
+# The lines of log $1 about connection number $2.
+conn_lines()
+{
+	grep -c " #$2 " "$1"
+}
+
+t_log()
+{
+	# The default level: one line per connection, at its end, with its
+	# number, how it ended, client, backend, bytes and time; a failed
+	# connect is that line (with the attempts) and one warning.
+	PP=$(freeport)
+	LOG=$T/log.default
+	spawn $RUN "$PM" -c "$CONF" -h $H -p "$PP" 2>"$LOG"
+	PMPID=$LASTPID
+	waitport $H "$PP"
+	expect "default log: served" "$PA:a" a
+	say 'connect reject' -k -t 30 >/dev/null
+	expect "default log: a router's reply" ddd d
+	logwait 10 "$LOG" "close: reply sent"
+	_a=$(sed -n "s/.* #\([0-9]*\) close: done; .* -> $H:$PA; .*/\1/p" \
+	    "$LOG" | tail -n 1)
+	if [ -n "$_a" ] && [ "$(conn_lines "$LOG" "$_a")" -eq 1 ] &&
+	    grep -Eq " #$_a close: done; 127\.0\.0\.1:[0-9]+ -> $H:$PA; \
+[0-9]+ bytes up, [0-9]+ down, [0-9]+\.[0-9]{3} s$" "$LOG"; then
+		ok "default log: one line a connection, with all of it"
+	else
+		fail "default log: one line a connection" "$(cat "$LOG")"
+	fi
+	_r=$(sed -n "s/.* #\([0-9]*\) close: connect error; .*/\1/p" "$LOG")
+	if [ -n "$_r" ] && [ "$(conn_lines "$LOG" "$_r")" -le 2 ] &&
+	    grep -q " #$_r close: connect error; .* -> $H:$PR (11 attempts, \
+last: " "$LOG"; then
+		ok "default log: a failed connect is a line with the attempts"
+	else
+		fail "default log: a failed connect is a line" "$(cat "$LOG")"
+	fi
+	grep -q ' accept \| route: \| connected ' "$LOG" &&
+	    fail "default log: no step-by-step lines" "$(cat "$LOG")" ||
+	    ok "default log: no step-by-step lines"
+	reap "$PMPID"
+
+	# -q: nothing a connection (the router's words included), only
+	# start, stop and warnings (a backend that cannot be reached).
+	PP=$(freeport)
+	LOG=$T/log.quiet
+	spawn $RUN "$PM" -q -c "$CONF" -h $H -p "$PP" 2>"$LOG"
+	PMPID=$LASTPID
+	waitport $H "$PP"
+	expect "-q: served" "$PA:a" a
+	expect "-q: a router's reply" ddd d
+	say 'connect reject' -k -t 30 >/dev/null
+	kill -USR1 "$PMPID"
+	logwait 10 "$LOG" "stats: .* 4 accepted" &&
+	    grep -q 'listening on' "$LOG" &&
+	    grep -q "connect $H:$PR failed after 11 attempts" "$LOG" &&
+	    ! grep -q ' close: \| accept \|error hook' "$LOG" &&
+	    ok "-q: no line for a connection, the router's included" ||
+	    fail "-q: no line for a connection" "$(cat "$LOG")"
+	reap "$PMPID"
+
+	# Under syslog (-d), real priorities: a stand-in for /dev/log in a
+	# mount namespace of this test's own.
+	if ! command -v unshare >/dev/null 2>&1 || [ -n "$RUN" ] ||
+	    ! unshare -m true 2>/dev/null; then
+		skip "syslog priorities" "no mount namespace here (platform)"
+		return
+	fi
+	spawn "$PMTEST" logsink "$T/log.sock" 60 >"$T/syslog.out"
+	_sink=$LASTPID
+	waitfor 10 test -S "$T/log.sock"
+	PP=$(freeport)
+	mkdir -p "$T/realdev"
+	unshare -m sh -c "mount --make-rprivate / 2>/dev/null;
+	    mount --bind /dev '$T/realdev' && mount -t tmpfs none /dev &&
+	    touch /dev/null /dev/log &&
+	    mount --bind '$T/realdev/null' /dev/null &&
+	    mount --bind '$T/log.sock' /dev/log &&
+	    exec '$PM' -d -P '$T/sys.pid' -c '$CONF' -h $H -p $PP" \
+	    2>"$T/sys.err"
+	if ! waitport $H "$PP"; then
+		fail "syslog priorities: starts" "$(cat "$T/sys.err")"
+		reap "$_sink"
+		return
+	fi
+	expect "syslog: served" "$PA:a" a
+	say 'connect reject' -k -t 30 >/dev/null
+	kill -QUIT "$(cat "$T/sys.pid")"
+	waitfor 10 grep -q 'exiting' "$T/syslog.out"
+	# daemon (3) * 8 + err 3, warning 4, notice 5, info 6.
+	grep -q '^<29>.*listening on' "$T/syslog.out" &&
+	    grep -q '^<30>.*close: done' "$T/syslog.out" &&
+	    grep -q '^<28>.*failed after 11 attempts' "$T/syslog.out" &&
+	    grep -q '^<29>.*graceful shutdown' "$T/syslog.out" &&
+	    ! grep -q '^<31>' "$T/syslog.out" &&
+	    ok "syslog: notice, info and warning priorities" ||
+	    fail "syslog: notice, info and warning priorities" \
+	    "$(cat "$T/syslog.out" "$T/sys.err")"
+	reap "$_sink"
 }
 
 # --- IPv6 ----------------------------------------------------------------
@@ -1150,6 +1254,7 @@ all|core)
 	t_limits
 	t_ends
 	t_memory
+	t_log
 	t_ipv6
 	t_signals
 	t_workers

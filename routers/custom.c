@@ -506,7 +506,8 @@ router_load(const char *path, char *err, size_t errlen)
 	else
 		pm_addr_str((struct sockaddr *)&cur->def.addr, addr,
 		    sizeof(addr));
-	pm_log("custom: %d prefix%s from %s, default %s, wait %d ms",
+	pm_log(PM_LOG_NOTICE, "custom: %d prefix%s from %s, default %s, "
+	    "wait %d ms",
 	    cur->nents, cur->nents == 1 ? "" : "es", path, addr,
 	    cur->wait_ms);
 	return 0;
@@ -524,9 +525,10 @@ router_route(const unsigned char *buf, size_t len,
 {
 	const struct table	*t = cur;
 	const struct entry	*e;
-	char			 ps[PM_ADDRSTRLEN], bs[64];
+	char			 bs[64];
 	int			 i;
 
+	(void)peer;		/* the core logs the client */
 	/*
 	 * The core zeroed route: PM_NOOP, no data, no reply.  Each case
 	 * below sets what it needs and returns.
@@ -562,16 +564,15 @@ router_route(const unsigned char *buf, size_t len,
 	/* No prefix matches or can match, or the client stayed silent. */
 	if (t->hasdef) {
 		if (expired)
-			pm_log("custom: %s: nothing new for %d ms after "
-			    "\"%s\": default",
-			    pm_addr_str(peer, ps, sizeof(ps)), t->wait_ms,
+			pm_note("custom: nothing new for %d ms after "
+			    "\"%s\": default", t->wait_ms,
 			    escape(buf, len, bs, sizeof(bs)));
 		decide(&t->def, route);
 		return;
 	}
-	pm_log("custom: %s: %s\"%s\" matches no prefix and there is no "
-	    "default: closing", pm_addr_str(peer, ps, sizeof(ps)),
-	    expired ? "silent, " : "", escape(buf, len, bs, sizeof(bs)));
+	pm_note("custom: %s\"%s\" matches no prefix and there is no "
+	    "default: closing", expired ? "silent, " : "",
+	    escape(buf, len, bs, sizeof(bs)));
 	route->action = PM_CLOSE;
 }
 
@@ -589,7 +590,7 @@ router_connect_error(const struct pm_route *route)
 	 * the client.  A router may count failures here, or log what its
 	 * table calls that backend.
 	 */
-	pm_log("custom: backend %s is down",
+	pm_note("custom: backend %s is down",
 	    pm_addr_str((const struct sockaddr *)&route->addr, as,
 	    sizeof(as)));
 }
@@ -604,7 +605,7 @@ router_idle_error(const struct pm_route *route)
 	char	 as[PM_ADDRSTRLEN];
 
 	/* The idle timeout closed a backend that never sent a byte. */
-	pm_log("custom: backend %s sent nothing before the idle timeout",
+	pm_note("custom: backend %s sent nothing before the idle timeout",
 	    pm_addr_str((const struct sockaddr *)&route->addr, as,
 	    sizeof(as)));
 }

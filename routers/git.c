@@ -422,7 +422,7 @@ router_load(const char *path, char *err, size_t errlen)
 	if (pm_conf_read(path, git_line, t, err, errlen) == -1)
 		return -1;
 	cur = !cur;
-	pm_log("git: %s: %zu user%s, %s", path, t->nroutes,
+	pm_log(PM_LOG_NOTICE, "git: %s: %zu user%s, %s", path, t->nroutes,
 	    t->nroutes == 1 ? "" : "s",
 	    t->hasdef ? "a default" : "no default");
 	return 0;
@@ -481,15 +481,12 @@ router_route(const unsigned char *buf, size_t len,
 	struct gitreq		 req;
 	enum gitparse		 res;
 	const char		*why = NULL;
-	char			 ps[PM_ADDRSTRLEN], qp[4 * GIT_QUOTEMAX + 8];
-	char			 qu[4 * GIT_QUOTEMAX + 8], as[PM_ADDRSTRLEN];
+	char			 qp[4 * GIT_QUOTEMAX + 8];
+	char			 qu[4 * GIT_QUOTEMAX + 8];
 	size_t			 at;
 	int			 found;
 
-	if (peer != NULL)
-		pm_addr_str(peer, ps, sizeof(ps));
-	else
-		snprintf(ps, sizeof(ps), "?");
+	(void)peer;		/* the core logs the client */
 
 	if ((res = git_parse(buf, len, &req, &why)) != GIT_OK) {
 		if (res == GIT_MORE && !expired) {
@@ -498,7 +495,7 @@ router_route(const unsigned char *buf, size_t len,
 		}
 		if (res == GIT_MORE)
 			why = "request incomplete";
-		pm_log("git: %s: closed: %s", ps, why);
+		pm_note("git: closed: %s", why);
 		route->action = PM_CLOSE;
 		return;
 	}
@@ -515,22 +512,21 @@ router_route(const unsigned char *buf, size_t len,
 		r = &t->def;
 	if (r == NULL) {
 		if (req.user != NULL) {
-			pm_log("git: %s: %.*s '%s': no route for user '%s'",
-			    ps, (int)req.svclen, req.svc, qp, qu);
+			pm_note("git: %.*s '%s': no route for user '%s'",
+			    (int)req.svclen, req.svc, qp, qu);
 			git_refuse(route, "no route for user", req.user,
 			    req.userlen);
 		} else {
-			pm_log("git: %s: %.*s '%s': no user in the path",
-			    ps, (int)req.svclen, req.svc, qp);
+			pm_note("git: %.*s '%s': no user in the path",
+			    (int)req.svclen, req.svc, qp);
 			git_refuse(route, "no user in path", req.path,
 			    req.pathlen);
 		}
 		return;
 	}
-	pm_log("git: %s: %.*s '%s': %s%s%s -> %s", ps, (int)req.svclen,
-	    req.svc, qp, req.user != NULL ? "user '" : "no user",
-	    req.user != NULL ? qu : "", req.user != NULL ? "'" : "",
-	    pm_addr_str((const struct sockaddr *)&r->addr, as, sizeof(as)));
+	pm_note("git: %.*s '%s': %s%s%s", (int)req.svclen, req.svc, qp,
+	    req.user != NULL ? "user '" : "no user",
+	    req.user != NULL ? qu : "", req.user != NULL ? "'" : "");
 	route->action = PM_REMOTE;
 	memcpy(&route->addr, &r->addr, r->addrlen);
 	route->addrlen = r->addrlen;
@@ -555,7 +551,7 @@ router_connect_error(const struct pm_route *route)
 {
 	char	as[PM_ADDRSTRLEN];
 
-	pm_log("git: backend %s unreachable",
+	pm_note("git: backend %s unreachable",
 	    pm_addr_str((const struct sockaddr *)&route->addr, as,
 	    sizeof(as)));
 }
@@ -569,7 +565,7 @@ router_idle_error(const struct pm_route *route)
 {
 	char	as[PM_ADDRSTRLEN];
 
-	pm_log("git: backend %s sent nothing",
+	pm_note("git: backend %s sent nothing",
 	    pm_addr_str((const struct sockaddr *)&route->addr, as,
 	    sizeof(as)));
 }

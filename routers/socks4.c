@@ -359,13 +359,13 @@ refuse(struct pm_route *route, const struct sockaddr *peer,
     const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 why[256], ps[PM_ADDRSTRLEN];
+	char	 why[256];
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	pm_log("socks4: %s: refused: %s",
-	    pm_addr_str(peer, ps, sizeof(ps)), why);
+	(void)peer;
+	pm_note("socks4: refused: %s", why);
 	route->action = PM_CLOSE;
 	route->reply = rejected;
 	route->replylen = sizeof(rejected);
@@ -397,13 +397,15 @@ router_load(const char *path, char *err, size_t errlen)
 	}
 	cur = next;
 	if (cur->nrules == 0)
-		pm_log("socks4: warning: no table (-c): this is an open "
+		pm_log(PM_LOG_WARN, "socks4: warning: no table (-c): this "
+		    "is an open "
 		    "proxy: any client may connect to any address");
 	else {
 		for (i = 0; i < cur->nrules; i++)
 			if (cur->rules[i].allow && cur->rules[i].bits == 0)
 				break;
-		pm_log("socks4: %d rule%s from %s%s", cur->nrules,
+		pm_log(i < cur->nrules ? PM_LOG_WARN : PM_LOG_NOTICE,
+		    "socks4: %d rule%s from %s%s", cur->nrules,
 		    cur->nrules == 1 ? "" : "s", path, i < cur->nrules ?
 		    "; warning: one allows any address: an open proxy" : "");
 	}
@@ -523,7 +525,7 @@ router_connect_error(const struct pm_route *route)
 {
 	char	 ds[PM_ADDRSTRLEN];
 
-	pm_log("socks4: could not connect to %s: rejecting the client",
+	pm_note("socks4: could not connect to %s: rejecting the client",
 	    pm_addr_str((const struct sockaddr *)&route->addr, ds,
 	    sizeof(ds)));
 }
@@ -537,7 +539,7 @@ router_idle_error(const struct pm_route *route)
 {
 	char	 ds[PM_ADDRSTRLEN];
 
-	pm_log("socks4: %s sent nothing before the idle timeout",
+	pm_note("socks4: %s sent nothing before the idle timeout",
 	    pm_addr_str((const struct sockaddr *)&route->addr, ds,
 	    sizeof(ds)));
 }

@@ -19,6 +19,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -71,6 +72,7 @@ static int	cmd_nc(int, char **);
 static int	cmd_send(int, char **);
 static int	cmd_slowread(int, char **);
 static int	cmd_waitport(int, char **);
+static int	cmd_logsink(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "freeport", "[HOST]", cmd_freeport },
@@ -84,6 +86,7 @@ static const struct cmd cmds[] = {
 	{ "blackhole", "HOST PORT", cmd_blackhole },
 	{ "hold", "HOST PORT N DATA SECS", cmd_hold },
 	{ "nc", "HOST PORT [-t SECS]", cmd_nc },
+	{ "logsink", "PATH SECS", cmd_logsink },
 	{ NULL, NULL, NULL }
 };
 
@@ -121,6 +124,8 @@ static const char help[] =
 "           give it 0.3 s to fill the queue before using it.\n"
 "hold       open N connections, print \"connected N\", send DATA on\n"
 "           each, read and discard for SECS, close them.\n"
+"logsink    bind a Unix datagram socket at PATH (a stand-in for\n"
+"           /dev/log) and print each datagram on a line, for SECS.\n"
 "nc         copy standard input to the connection and the connection\n"
 "           to standard output; half-close at the end of standard\n"
 "           input (OpenBSD nc -N), exit 0 at the connection's end of\n"
@@ -948,6 +953,44 @@ cmd_freeport(int argc, char **argv)
 		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	printf("%d\n", port);
 	close(fd);
+	return 0;
+}
+
+/* Prints every datagram sent to a Unix socket at PATH, for SECS. */
+static int
+cmd_logsink(int argc, char **argv)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 p;
+	char			 buf[4096];
+	long long		 dl;
+	ssize_t			 n;
+	int			 fd;
+
+	if (argc != 3)
+		usage_cmd();
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(argv[1]) >= sizeof(sun.sun_path))
+		badarg("PATH (too long)", argv[1]);
+	strcpy(sun.sun_path, argv[1]);
+	dl = now_ms() + secs_arg(argv[2], "SECS");
+	(void)unlink(argv[1]);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		err(2, "%s", argv[1]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (now_ms() < dl && !gotterm) {
+		p.fd = fd;
+		p.events = POLLIN;
+		if (poll(&p, 1, ms_left(dl)) <= 0)
+			continue;
+		if ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+			buf[n] = '\0';
+			printf("%s\n", buf);
+		}
+	}
+	(void)unlink(argv[1]);
 	return 0;
 }
 

@@ -204,13 +204,13 @@ hook(const struct pm_route *r)
 void
 router_connect_error(const struct pm_route *r)
 {
-	pm_log("test router: connect error hook");
+	pm_note("test router: connect error hook");
 	hook(r);
 }
 
 void
 router_idle_error(const struct pm_route *r)
 {
-	pm_log("test router: inactivity error hook");
+	pm_note("test router: inactivity error hook");
 	hook(r);
 }

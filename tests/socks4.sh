@@ -78,7 +78,7 @@ s4_truth()
 	printf 'allow 127.0.0.0/8\nconnect 0.2\n' >"$s4_tacl"
 	s4_tpp=$(freeport)
 	s4_tlog=$T/s4truth.log
-	spawn $RUN "$S4BIN" -c "$s4_tacl" -h 127.0.0.1 -p "$s4_tpp" \
+	spawn $RUN "$S4BIN" -v -c "$s4_tacl" -h 127.0.0.1 -p "$s4_tpp" \
 	    2>"$s4_tlog"
 	s4_tpid=$LASTPID
 	waitport 127.0.0.1 "$s4_tpp"
@@ -213,7 +213,7 @@ s4_main()
 	# An open proxy: no -c.
 	s4_pp=$(freeport)
 	s4_log=$T/s4open.log
-	spawn $RUN "$S4BIN" -h 127.0.0.1 -p "$s4_pp" 2>"$s4_log"
+	spawn $RUN "$S4BIN" -v -h 127.0.0.1 -p "$s4_pp" 2>"$s4_log"
 	s4_pid=$LASTPID
 	waitport 127.0.0.1 "$s4_pp"
 	s4_logged "socks4: open proxy warning without -c" "$s4_log" \
@@ -304,7 +304,7 @@ s4_main()
 	EOF
 	s4_pp=$(freeport)
 	s4_log=$T/s4acl.log
-	spawn $RUN "$S4BIN" -c "$s4_acl" -h 127.0.0.1 -p "$s4_pp" 2>"$s4_log"
+	spawn $RUN "$S4BIN" -v -c "$s4_acl" -h 127.0.0.1 -p "$s4_pp" 2>"$s4_log"
 	s4_pid=$LASTPID
 	waitport 127.0.0.1 "$s4_pp"
 	s4_logged "socks4: the table is loaded" "$s4_log" '4 rules from'
