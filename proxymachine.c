@@ -163,12 +163,27 @@
 #ifndef PM_PIPES
 #define PM_PIPES		64
 #endif
-/* Workers (-w) at most, and how often each may be restarted. */
+/*
+ * Workers (-w) at most, and how often each may be restarted (the resolver
+ * process as well).
+ */
 #ifndef PM_MAXWORKERS
 #define PM_MAXWORKERS		64
 #endif
 #ifndef PM_RESPAWN_MS
 #define PM_RESPAWN_MS		1000
+#endif
+/*
+ * A table file is read whole, up to this many bytes.  On reload the
+ * resolver sends its text back with the answers to its lookups, in a
+ * message of at most PM_MSG_MAX bytes (memory taken only while a reload
+ * is in flight).
+ */
+#ifndef PM_TABLE_MAX
+#define PM_TABLE_MAX		(1024 * 1024)
+#endif
+#ifndef PM_MSG_MAX
+#define PM_MSG_MAX		(4 * PM_TABLE_MAX)
 #endif
 
 #if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
@@ -176,6 +191,9 @@
 #endif
 #if PM_MAXCONN < 1 || PM_NBUF < 2 * PM_MAXCONN
 #error "PM_MAXCONN must be positive and PM_NBUF at least twice as large"
+#endif
+#if PM_TABLE_MAX < 1 || PM_MSG_MAX <= PM_TABLE_MAX || PM_MSG_MAX > 0x7fffffff
+#error "PM_MSG_MAX must be larger than PM_TABLE_MAX and below 2 GiB"
 #endif
 
 #define TIME_NEVER	UINT64_MAX
@@ -318,6 +336,25 @@ static uint64_t		 stop_said;		/* last progress line */
 static int		 stop_left = -1;	/* conns at that line */
 
 static struct conn	*routing;		/* in router_route() */
+
+/*
+ * Tables load in one of three modes.  LOAD_FILE (start-up): pm_conf_read()
+ * reads the file and addr_lookup() asks getaddrinfo(3).  LOAD_RECORD (the
+ * resolver process, on a reload): the same, and each text read and each
+ * answer is kept in rec, to be sent back.  LOAD_REPLAY (where the table
+ * serves): both answer from that record, so router_load() reads no file
+ * and waits for no name server.
+ */
+enum load_mode { LOAD_FILE, LOAD_RECORD, LOAD_REPLAY };
+static enum load_mode	 load_mode;
+static struct {
+	unsigned char	*p;
+	size_t		 len, cap;
+	int		 full;		/* it outgrew PM_MSG_MAX */
+} rec;
+static const unsigned char *replay;	/* the records, in LOAD_REPLAY */
+static size_t		 replaylen;
+
 static const char	*conf_path;
 static char		*bind_host;		/* kept: argv is the title */
 static char		*bind_port;
@@ -560,6 +597,9 @@ pm_log(const char *fmt, ...)
 	char	 f[512];
 	va_list	 ap;
 
+	/* The resolver's load is done again where the table serves. */
+	if (load_mode == LOAD_RECORD)
+		return;
 	va_start(ap, fmt);
 	if (routing != NULL && snprintf(f, sizeof(f), IDF "%s", ID(routing),
 	    fmt) < (int)sizeof(f))
@@ -600,9 +640,115 @@ pm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The record of a reload: items of a kind byte, a 4-byte length and that
+ * many bytes, which begin with a key (a file's path, or a lookup's host
+ * and port) and its NUL.  'F' holds a file's text, 'f' why it could not
+ * be read, 'A' a lookup's address, 'a' why it failed.
+ */
+
+/* Appends the n bytes at p to the record; sets rec.full if it cannot. */
+static void
+rec_put(const void *p, size_t n)
+{
+	unsigned char	*np;
+	size_t		 cap;
+
+	if (rec.full)
+		return;
+	/* The message also holds a status byte. */
+	if (n > PM_MSG_MAX - 1 - rec.len) {
+		rec.full = 1;
+		return;
+	}
+	if (rec.len + n > rec.cap) {
+		for (cap = rec.cap > 0 ? rec.cap : 4096; cap < rec.len + n;
+		    cap *= 2)
+			;
+		if ((np = realloc(rec.p, cap)) == NULL) {
+			rec.full = 1;
+			return;
+		}
+		rec.p = np;
+		rec.cap = cap;
+	}
+	memcpy(rec.p + rec.len, p, n);
+	rec.len += n;
+}
+
+/* Records an item: kind, then the key (keylen bytes) and n bytes at p. */
+static void
+rec_item(int kind, const char *key, size_t keylen, const void *p, size_t n)
+{
+	unsigned char	 k = (unsigned char)kind;
+	uint32_t	 len = (uint32_t)(keylen + n);
+
+	rec_put(&k, 1);
+	rec_put(&len, sizeof(len));
+	rec_put(key, keylen);
+	rec_put(p, n);
+}
+
+/*
+ * Finds the first item of kind a or b in the record being replayed whose
+ * key is the keylen bytes at key.  Returns its kind, with *p and *n set
+ * to the bytes after the key, or 0 when there is none.
+ */
+static int
+replay_find(int a, int b, const char *key, size_t keylen,
+    const unsigned char **p, size_t *n)
+{
+	size_t		 off = 0;
+	uint32_t	 len;
+	int		 k;
+
+	while (replaylen - off > sizeof(len)) {
+		k = replay[off];
+		memcpy(&len, replay + off + 1, sizeof(len));
+		off += 1 + sizeof(len);
+		if (len > replaylen - off)
+			return 0;
+		if ((k == a || k == b) && len >= keylen &&
+		    memcmp(replay + off, key, keylen) == 0) {
+			*p = replay + off + keylen;
+			*n = len - keylen;
+			return k;
+		}
+		off += len;
+	}
+	return 0;
+}
+
+#ifdef PM_TEST_HOOKS
+/*
+ * Test binaries only: a name server that takes PM_TEST_LOOKUP_DELAY_MS
+ * (from the environment) to answer for a name, not for an address, so
+ * that the suite can show that no connection waits for it.
+ */
+static void
+test_lookup_delay(const char *host)
+{
+	unsigned char	 a[sizeof(struct in6_addr)];
+	struct timespec	 ts;
+	const char	*s;
+	long		 ms;
+
+	if ((s = getenv("PM_TEST_LOOKUP_DELAY_MS")) == NULL ||
+	    inet_pton(AF_INET, host, a) == 1 ||
+	    inet_pton(AF_INET6, host, a) == 1)
+		return;
+	if ((ms = strtol(s, NULL, 10)) <= 0 || ms > 60000)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = ms % 1000 * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+#endif
+
 /* Resolves host and port; returns 0, or -1 with the problem in err. */
 static int
-addr_lookup(const char *host, const char *port, int passive,
+addr_resolve(const char *host, const char *port, int passive,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
 	struct addrinfo	 hints, *res;
@@ -615,6 +761,9 @@ addr_lookup(const char *host, const char *port, int passive,
 		snprintf(err, errlen, "bad port '%s'", port);
 		return -1;
 	}
+#ifdef PM_TEST_HOOKS
+	test_lookup_delay(host);
+#endif
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -633,6 +782,66 @@ addr_lookup(const char *host, const char *port, int passive,
 	*sslen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+/*
+ * Resolves host and port as the load mode says: with getaddrinfo(3),
+ * recorded or not, or from the record.  Returns 0, or -1 with the problem
+ * in err.
+ */
+static int
+addr_lookup(const char *host, const char *port, int passive,
+    struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
+{
+	const unsigned char	*p;
+	char			*key;
+	size_t			 n, keylen;
+	int			 rc;
+
+	if (load_mode == LOAD_FILE)
+		return addr_resolve(host, port, passive, ss, sslen, err,
+		    errlen);
+	/* The key: 'p' (passive) or 'a', host, NUL, port, NUL. */
+	keylen = 1 + strlen(host) + 1 + strlen(port) + 1;
+	if ((key = malloc(keylen)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", host);
+		return -1;
+	}
+	key[0] = passive ? 'p' : 'a';
+	memcpy(key + 1, host, strlen(host) + 1);
+	memcpy(key + 1 + strlen(host) + 1, port, strlen(port) + 1);
+	if (load_mode == LOAD_RECORD) {
+		rc = addr_resolve(host, port, passive, ss, sslen, err, errlen);
+		if (rc == 0)
+			rec_item('A', key, keylen, ss, *sslen);
+		else
+			rec_item('a', key, keylen, err, strlen(err));
+		free(key);
+		return rc;
+	}
+	rc = -1;
+	switch (replay_find('A', 'a', key, keylen, &p, &n)) {
+	case 'A':
+		if (n == 0 || n > sizeof(*ss)) {
+			snprintf(err, errlen, "%s: bad address from the "
+			    "resolver", host);
+			break;
+		}
+		memset(ss, 0, sizeof(*ss));
+		memcpy(ss, p, n);
+		*sslen = (socklen_t)n;
+		rc = 0;
+		break;
+	case 'a':
+		snprintf(err, errlen, "%.*s", (int)n, (const char *)p);
+		break;
+	default:
+		snprintf(err, errlen, "%s: not looked up by the resolver",
+		    host);
+		break;
+	}
+	free(key);
+	return rc;
 }
 
 int
@@ -680,49 +889,90 @@ pm_addr_parse(const char *spec, const char *defport,
 	return addr_lookup(host, port, 0, ss, sslen, err, errlen);
 }
 
-int
-pm_conf_read(const char *path,
-    int (*fn)(void *, char *, char *, size_t), void *arg,
-    char *err, size_t errlen)
+/*
+ * Reads the file at path whole into *text (to be freed) and its length
+ * into *len.  Returns 0, or -1 with `path: problem' in err.
+ */
+static int
+conf_slurp(const char *path, char **text, size_t *len, char *err,
+    size_t errlen)
 {
 	FILE	*fp;
-	char	 line[4096], why[256], *s;
-	size_t	 len;
-	int	 ch, lineno = 0, nul, rc = 0;
+	char	*p = NULL, *np;
+	size_t	 cap = 0, n = 0, got;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
-		/* getc(3), not fgets(3), which cannot tell of a NUL. */
-		len = 0;
-		nul = 0;
-		while ((ch = getc(fp)) != EOF && ch != '\n') {
-			if (ch == '\0')
-				nul = 1;
-			if (len < sizeof(line) - 1)
-				line[len] = (char)ch;
-			len++;
+		if (n == cap) {
+			if (cap > PM_TABLE_MAX)
+				break;
+			cap = cap > 0 ? 2 * cap : 4096;
+			if ((np = realloc(p, cap)) == NULL) {
+				snprintf(err, errlen, "%s: out of memory",
+				    path);
+				goto fail;
+			}
+			p = np;
 		}
-		if (ferror(fp) || (ch == EOF && len == 0))
+		if ((got = fread(p + n, 1, cap - n, fp)) == 0)
 			break;
+		n += got;
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (n > PM_TABLE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+		    PM_TABLE_MAX);
+		goto fail;
+	}
+	fclose(fp);
+	*text = p;
+	*len = n;
+	return 0;
+fail:
+	free(p);
+	fclose(fp);
+	return -1;
+}
+
+/*
+ * Hands each line of the len bytes at text that is neither blank nor a
+ * comment to fn.  Returns 0, or -1 with `path:line: problem' in err.
+ */
+static int
+conf_lines(const char *path, const char *text, size_t len,
+    int (*fn)(void *, char *, char *, size_t), void *arg,
+    char *err, size_t errlen)
+{
+	const char	*p = text, *end = text + len, *nl;
+	char		 line[4096], why[256], *s;
+	size_t		 n;
+	int		 lineno = 0;
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = (size_t)((nl != NULL ? nl : end) - p);
 		lineno++;
-		if (len >= sizeof(line) - 1) {
+		if (n >= sizeof(line) - 1) {
 			snprintf(err, errlen, "%s:%d: line too long", path,
 			    lineno);
-			rc = -1;
-			break;
+			return -1;
 		}
-		if (nul) {
+		if (memchr(p, '\0', n) != NULL) {
 			snprintf(err, errlen, "%s:%d: NUL byte in line", path,
 			    lineno);
-			rc = -1;
-			break;
+			return -1;
 		}
-		line[len] = '\0';
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl != NULL ? nl + 1 : end;
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
 		for (s = line; *s == ' ' || *s == '\t'; s++)
 			;
 		if (*s == '\0' || *s == '#')
@@ -731,15 +981,46 @@ pm_conf_read(const char *path,
 		if (fn(arg, line, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno,
 			    why[0] != '\0' ? why : "bad line");
-			rc = -1;
-			break;
+			return -1;
 		}
 	}
-	if (rc == 0 && ferror(fp)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		rc = -1;
+	return 0;
+}
+
+int
+pm_conf_read(const char *path,
+    int (*fn)(void *, char *, char *, size_t), void *arg,
+    char *err, size_t errlen)
+{
+	const unsigned char	*p;
+	char			*text;
+	size_t			 len, keylen = strlen(path) + 1;
+	int			 rc;
+
+	if (load_mode == LOAD_REPLAY) {
+		switch (replay_find('F', 'f', path, keylen, &p, &len)) {
+		case 'F':
+			return conf_lines(path, (const char *)p, len, fn, arg,
+			    err, errlen);
+		case 'f':
+			snprintf(err, errlen, "%.*s", (int)len,
+			    (const char *)p);
+			return -1;
+		default:
+			snprintf(err, errlen, "%s: not read by the resolver",
+			    path);
+			return -1;
+		}
 	}
-	fclose(fp);
+	if (conf_slurp(path, &text, &len, err, errlen) == -1) {
+		if (load_mode == LOAD_RECORD)
+			rec_item('f', path, keylen, err, strlen(err));
+		return -1;
+	}
+	if (load_mode == LOAD_RECORD)
+		rec_item('F', path, keylen, text, len);
+	rc = conf_lines(path, text, len, fn, arg, err, errlen);
+	free(text);
 	return rc;
 }
 
