@@ -67,9 +67,11 @@ tests/pmtest: tests/pmtest.c
 tests/soak: tests/soak.c
 	$(CC) $(PM_CFLAGS) -O2 -o $@ tests/soak.c
 
+# PM_TEST_HOOKS: PM_TEST_LOOKUP_DELAY_MS in the environment slows name
+# lookups, for the suite's reload tests.
 tests/proxymachine-test: $(SRCS) tests/router_test.c .router
-	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c tests/router_test.c
+	$(CC) $(PM_CFLAGS) -DPM_TEST_HOOKS $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -o $@ proxymachine.c tests/router_test.c
 
 tests/proxymachine-small: $(SRCS) tests/router_test.c .router
 	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 -DPM_ROUTE_TIMEOUT=1500 -DPM_PIPES=1 \

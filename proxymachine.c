@@ -76,6 +76,9 @@
 #define HAVE_EPOLL
 #include <sys/epoll.h>
 #endif
+#ifdef __linux__
+#include <sys/syscall.h>	/* close_range(2) */
+#endif
 
 /*
  * On Linux a stream that fills whole buffers is moved with splice(2)
@@ -183,12 +186,27 @@
 #ifndef PM_PIPES
 #define PM_PIPES		64
 #endif
-/* Workers (-w) at most, and how often each may be restarted. */
+/*
+ * Workers (-w) at most, and how often each may be restarted (the resolver
+ * process as well).
+ */
 #ifndef PM_MAXWORKERS
 #define PM_MAXWORKERS		64
 #endif
 #ifndef PM_RESPAWN_MS
 #define PM_RESPAWN_MS		1000
+#endif
+/*
+ * A table file is read whole, up to this many bytes.  On reload the
+ * resolver sends its text back with the answers to its lookups, in a
+ * message of at most PM_MSG_MAX bytes (memory taken only while a reload
+ * is in flight).
+ */
+#ifndef PM_TABLE_MAX
+#define PM_TABLE_MAX		(1024 * 1024)
+#endif
+#ifndef PM_MSG_MAX
+#define PM_MSG_MAX		(4 * PM_TABLE_MAX)
 #endif
 
 #if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
@@ -196,6 +214,9 @@
 #endif
 #if PM_MAXCONN < 1
 #error "PM_MAXCONN must be positive"
+#endif
+#if PM_TABLE_MAX < 1 || PM_MSG_MAX <= PM_TABLE_MAX || PM_MSG_MAX > 0x7fffffff
+#error "PM_MSG_MAX must be larger than PM_TABLE_MAX and below 2 GiB"
 #endif
 
 #define TIME_NEVER	UINT64_MAX
@@ -309,20 +330,22 @@ struct conn {
 };
 
 /*
- * pfd[0] is the listener, pfd[1] the signal pipe, pfd[2] a worker's end of
- * the pipe its master holds open (unused without workers), then two per
- * slot.
+ * pfd[0] is the listener, pfd[1] the signal pipe, pfd[2] a worker's pipe
+ * from its master (unused without workers), pfd[3] the socket to the
+ * resolver process (unused in a worker), then two per slot.
  */
 #define PFD_LISTEN	0
 #define PFD_SIGNAL	1
 #define PFD_MASTER	2
-#define PFD_SLOTS	3
+#define PFD_RESOLVER	3
+#define PFD_SLOTS	4
 #define CPFD(i)		(&pfd[PFD_SLOTS + 2 * (i)])
 #define BPFD(i)		(&pfd[PFD_SLOTS + 2 * (i) + 1])
 /* What the event layer calls each descriptor it watches. */
 #define EV_LISTEN	PFD_LISTEN
 #define EV_SIGNAL	PFD_SIGNAL
 #define EV_MASTER	PFD_MASTER
+#define EV_RESOLVER	PFD_RESOLVER
 #define EV_CLIENT(i)	(PFD_SLOTS + 2 * (int)(i))
 #define EV_BACKEND(i)	(PFD_SLOTS + 2 * (int)(i) + 1)
 /* What in the events reported for a socket makes a read or write worth it. */
@@ -395,6 +418,25 @@ static uint64_t		 stop_said;		/* last progress line */
 static int		 stop_left = -1;	/* conns at that line */
 
 static struct conn	*routing;		/* in router_route() */
+
+/*
+ * Tables load in one of three modes.  LOAD_FILE (start-up): pm_conf_read()
+ * reads the file and addr_lookup() asks getaddrinfo(3).  LOAD_RECORD (the
+ * resolver process, on a reload): the same, and each text read and each
+ * answer is kept in rec, to be sent back.  LOAD_REPLAY (where the table
+ * serves): both answer from that record, so router_load() reads no file
+ * and waits for no name server.
+ */
+enum load_mode { LOAD_FILE, LOAD_RECORD, LOAD_REPLAY };
+static enum load_mode	 load_mode;
+static struct {
+	unsigned char	*p;
+	size_t		 len, cap;
+	int		 full;		/* it outgrew PM_MSG_MAX */
+} rec;
+static const unsigned char *replay;	/* the records, in LOAD_REPLAY */
+static size_t		 replaylen;
+
 static const char	*conf_path;
 static char		*bind_host;		/* kept: argv is the title */
 static char		*bind_port;
@@ -403,16 +445,66 @@ static int		 stamped = 1;		/* lines start with the time */
 static int		 use_syslog;		/* detached: log there */
 static const char	*pidfile;
 
+/*
+ * Messages between the processes (the same program on the same host, so
+ * in its own byte order): a header of a body length, a type and a request
+ * id, then the body.  A message in memory is a blob, shared by count.
+ */
+#define MSG_HDR		12
+#define M_RELOAD	1	/* to the resolver: load the table; no body */
+#define M_TABLE		2	/* its answer, passed on to the workers */
+/* To come: M_LOOKUP (host, port) and M_ADDR, for routers' own names. */
+
+struct blob {
+	int		 refs;
+	size_t		 len;		/* of data: header and body */
+	unsigned char	 data[];
+};
+
+/* A message being read: the header, then a blob for the whole of it. */
+struct msgin {
+	unsigned char	 hdr[MSG_HDR];
+	size_t		 got;		/* bytes of it so far */
+	struct blob	*b;		/* once the header is in */
+};
+
+/* A message being written; b is NULL when there is none. */
+struct msgout {
+	struct blob	*b;
+	size_t		 off;		/* bytes of it written */
+};
+
+/*
+ * The resolver: the child process that loads the table on reload (seen
+ * from the process that serves, or from the master).
+ */
+static struct {
+	pid_t		 pid;		/* 0: not running */
+	int		 fd;		/* our end of the socket, -1: none */
+	uint64_t	 born;		/* started at, ms */
+	uint32_t	 id;		/* of the last request */
+	int		 busy;		/* a reload is in flight */
+	int		 again;		/* HUP meanwhile: load once more */
+	struct msgin	 in;
+	struct msgout	 out;
+} rsv = { 0, -1, 0, 0, 0, 0, { { 0 }, 0, NULL }, { NULL, 0 } };
+static int		 in_resolver;		/* this is the resolver */
+
 /* Workers (-w): worker is 1..nworkers in one, 0 in the master or alone. */
 static int		 nworkers = 1;
 static int		 worker;
 static char		 wtag[16];		/* "wK " in a worker's log */
-static int		 masterpipe[2] = { -1, -1 };	/* EOF: master gone */
+static int		 master_fd = -1;	/* a worker's pipe from it */
+static struct msgin	 master_in;		/* what came down it */
 static struct {
 	pid_t		 pid;		/* 0: not running */
 	uint64_t	 born;		/* started at, ms */
+	int		 fd;		/* the master's pipe to it, -1: none */
+	struct msgout	 out;		/* the table being sent to it */
+	int		 stale;		/* a newer table is to follow */
 } workers[PM_MAXWORKERS + 1];
 static uint64_t		 respawns;		/* workers restarted */
+static struct blob	*table;			/* master: the last reload */
 
 /* What the stats line (SIGUSR1, SIGINFO) reports. */
 static struct {
@@ -516,10 +608,26 @@ static void	stats_log(void);
 static void	quit(int)
 		    __attribute__((noreturn));
 #ifndef PM_NO_MAIN
+static struct blob *blob_new(uint32_t, uint32_t, size_t);
+static void	blob_put(struct blob *);
+static int	msg_read(int, struct msgin *, const char **);
+static int	msg_write(int, struct msgout *);
+static void	resolver_main(int, const struct passwd *, int,
+		    const sigset_t *)
+		    __attribute__((noreturn));
+static int	resolver_start(const struct passwd *, int);
+static void	resolver_lost(const char *);
+static int	resolver_tick(void);
+static void	resolver_events(void);
+static void	resolver_io(short);
+static void	children_reap(void);
+static void	reload_request(void);
+static int	reload_apply(const struct blob *, char *, size_t);
+static void	workers_table(struct blob *);
+static void	master_io(void);
 static void	workers_signal(int);
-static void	worker_init(int);
+static void	worker_init(int, int);
 static int	worker_start(int);
-static void	workers_reap(void);
 static void	master(void);
 static void	master_gone(void);
 static void	serve(void)
@@ -704,7 +812,8 @@ pm_log(int level, const char *fmt, ...)
 	char	 f[512];
 	va_list	 ap;
 
-	if (level > verbosity)
+	/* The resolver's load is done again where the table serves. */
+	if (level > verbosity || load_mode == LOAD_RECORD)
 		return;
 	va_start(ap, fmt);
 	if (routing != NULL && snprintf(f, sizeof(f), IDF "%s", ID(routing),
@@ -765,9 +874,115 @@ pm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The record of a reload: items of a kind byte, a 4-byte length and that
+ * many bytes, which begin with a key (a file's path, or a lookup's host
+ * and port) and its NUL.  'F' holds a file's text, 'f' why it could not
+ * be read, 'A' a lookup's address, 'a' why it failed.
+ */
+
+/* Appends the n bytes at p to the record; sets rec.full if it cannot. */
+static void
+rec_put(const void *p, size_t n)
+{
+	unsigned char	*np;
+	size_t		 cap;
+
+	if (rec.full)
+		return;
+	/* The message also holds a status byte. */
+	if (n > PM_MSG_MAX - 1 - rec.len) {
+		rec.full = 1;
+		return;
+	}
+	if (rec.len + n > rec.cap) {
+		for (cap = rec.cap > 0 ? rec.cap : 4096; cap < rec.len + n;
+		    cap *= 2)
+			;
+		if ((np = realloc(rec.p, cap)) == NULL) {
+			rec.full = 1;
+			return;
+		}
+		rec.p = np;
+		rec.cap = cap;
+	}
+	memcpy(rec.p + rec.len, p, n);
+	rec.len += n;
+}
+
+/* Records an item: kind, then the key (keylen bytes) and n bytes at p. */
+static void
+rec_item(int kind, const char *key, size_t keylen, const void *p, size_t n)
+{
+	unsigned char	 k = (unsigned char)kind;
+	uint32_t	 len = (uint32_t)(keylen + n);
+
+	rec_put(&k, 1);
+	rec_put(&len, sizeof(len));
+	rec_put(key, keylen);
+	rec_put(p, n);
+}
+
+/*
+ * Finds the first item of kind a or b in the record being replayed whose
+ * key is the keylen bytes at key.  Returns its kind, with *p and *n set
+ * to the bytes after the key, or 0 when there is none.
+ */
+static int
+replay_find(int a, int b, const char *key, size_t keylen,
+    const unsigned char **p, size_t *n)
+{
+	size_t		 off = 0;
+	uint32_t	 len;
+	int		 k;
+
+	while (replaylen - off > sizeof(len)) {
+		k = replay[off];
+		memcpy(&len, replay + off + 1, sizeof(len));
+		off += 1 + sizeof(len);
+		if (len > replaylen - off)
+			return 0;
+		if ((k == a || k == b) && len >= keylen &&
+		    memcmp(replay + off, key, keylen) == 0) {
+			*p = replay + off + keylen;
+			*n = len - keylen;
+			return k;
+		}
+		off += len;
+	}
+	return 0;
+}
+
+#ifdef PM_TEST_HOOKS
+/*
+ * Test binaries only: a name server that takes PM_TEST_LOOKUP_DELAY_MS
+ * (from the environment) to answer for a name, not for an address, so
+ * that the suite can show that no connection waits for it.
+ */
+static void
+test_lookup_delay(const char *host)
+{
+	unsigned char	 a[sizeof(struct in6_addr)];
+	struct timespec	 ts;
+	const char	*s;
+	long		 ms;
+
+	if ((s = getenv("PM_TEST_LOOKUP_DELAY_MS")) == NULL ||
+	    inet_pton(AF_INET, host, a) == 1 ||
+	    inet_pton(AF_INET6, host, a) == 1)
+		return;
+	if ((ms = strtol(s, NULL, 10)) <= 0 || ms > 60000)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = ms % 1000 * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+#endif
+
 /* Resolves host and port; returns 0, or -1 with the problem in err. */
 static int
-addr_lookup(const char *host, const char *port, int passive,
+addr_resolve(const char *host, const char *port, int passive,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
 	struct addrinfo	 hints, *res;
@@ -780,6 +995,9 @@ addr_lookup(const char *host, const char *port, int passive,
 		snprintf(err, errlen, "bad port '%s'", port);
 		return -1;
 	}
+#ifdef PM_TEST_HOOKS
+	test_lookup_delay(host);
+#endif
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -798,6 +1016,66 @@ addr_lookup(const char *host, const char *port, int passive,
 	*sslen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+/*
+ * Resolves host and port as the load mode says: with getaddrinfo(3),
+ * recorded or not, or from the record.  Returns 0, or -1 with the problem
+ * in err.
+ */
+static int
+addr_lookup(const char *host, const char *port, int passive,
+    struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
+{
+	const unsigned char	*p;
+	char			*key;
+	size_t			 n, keylen;
+	int			 rc;
+
+	if (load_mode == LOAD_FILE)
+		return addr_resolve(host, port, passive, ss, sslen, err,
+		    errlen);
+	/* The key: 'p' (passive) or 'a', host, NUL, port, NUL. */
+	keylen = 1 + strlen(host) + 1 + strlen(port) + 1;
+	if ((key = malloc(keylen)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", host);
+		return -1;
+	}
+	key[0] = passive ? 'p' : 'a';
+	memcpy(key + 1, host, strlen(host) + 1);
+	memcpy(key + 1 + strlen(host) + 1, port, strlen(port) + 1);
+	if (load_mode == LOAD_RECORD) {
+		rc = addr_resolve(host, port, passive, ss, sslen, err, errlen);
+		if (rc == 0)
+			rec_item('A', key, keylen, ss, *sslen);
+		else
+			rec_item('a', key, keylen, err, strlen(err));
+		free(key);
+		return rc;
+	}
+	rc = -1;
+	switch (replay_find('A', 'a', key, keylen, &p, &n)) {
+	case 'A':
+		if (n == 0 || n > sizeof(*ss)) {
+			snprintf(err, errlen, "%s: bad address from the "
+			    "resolver", host);
+			break;
+		}
+		memset(ss, 0, sizeof(*ss));
+		memcpy(ss, p, n);
+		*sslen = (socklen_t)n;
+		rc = 0;
+		break;
+	case 'a':
+		snprintf(err, errlen, "%.*s", (int)n, (const char *)p);
+		break;
+	default:
+		snprintf(err, errlen, "%s: not looked up by the resolver",
+		    host);
+		break;
+	}
+	free(key);
+	return rc;
 }
 
 int
@@ -958,49 +1236,90 @@ addr_is_self(const struct sockaddr *sa)
 	return 0;
 }
 
-int
-pm_conf_read(const char *path,
-    int (*fn)(void *, char *, char *, size_t), void *arg,
-    char *err, size_t errlen)
+/*
+ * Reads the file at path whole into *text (to be freed) and its length
+ * into *len.  Returns 0, or -1 with `path: problem' in err.
+ */
+static int
+conf_slurp(const char *path, char **text, size_t *len, char *err,
+    size_t errlen)
 {
 	FILE	*fp;
-	char	 line[4096], why[256], *s;
-	size_t	 len;
-	int	 ch, lineno = 0, nul, rc = 0;
+	char	*p = NULL, *np;
+	size_t	 cap = 0, n = 0, got;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
-		/* getc(3), not fgets(3), which cannot tell of a NUL. */
-		len = 0;
-		nul = 0;
-		while ((ch = getc(fp)) != EOF && ch != '\n') {
-			if (ch == '\0')
-				nul = 1;
-			if (len < sizeof(line) - 1)
-				line[len] = (char)ch;
-			len++;
+		if (n == cap) {
+			if (cap > PM_TABLE_MAX)
+				break;
+			cap = cap > 0 ? 2 * cap : 4096;
+			if ((np = realloc(p, cap)) == NULL) {
+				snprintf(err, errlen, "%s: out of memory",
+				    path);
+				goto fail;
+			}
+			p = np;
 		}
-		if (ferror(fp) || (ch == EOF && len == 0))
+		if ((got = fread(p + n, 1, cap - n, fp)) == 0)
 			break;
+		n += got;
+	}
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (n > PM_TABLE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+		    PM_TABLE_MAX);
+		goto fail;
+	}
+	fclose(fp);
+	*text = p;
+	*len = n;
+	return 0;
+fail:
+	free(p);
+	fclose(fp);
+	return -1;
+}
+
+/*
+ * Hands each line of the len bytes at text that is neither blank nor a
+ * comment to fn.  Returns 0, or -1 with `path:line: problem' in err.
+ */
+static int
+conf_lines(const char *path, const char *text, size_t len,
+    int (*fn)(void *, char *, char *, size_t), void *arg,
+    char *err, size_t errlen)
+{
+	const char	*p = text, *end = text + len, *nl;
+	char		 line[4096], why[256], *s;
+	size_t		 n;
+	int		 lineno = 0;
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = (size_t)((nl != NULL ? nl : end) - p);
 		lineno++;
-		if (len >= sizeof(line) - 1) {
+		if (n >= sizeof(line) - 1) {
 			snprintf(err, errlen, "%s:%d: line too long", path,
 			    lineno);
-			rc = -1;
-			break;
+			return -1;
 		}
-		if (nul) {
+		if (memchr(p, '\0', n) != NULL) {
 			snprintf(err, errlen, "%s:%d: NUL byte in line", path,
 			    lineno);
-			rc = -1;
-			break;
+			return -1;
 		}
-		line[len] = '\0';
-		if (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl != NULL ? nl + 1 : end;
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
 		for (s = line; *s == ' ' || *s == '\t'; s++)
 			;
 		if (*s == '\0' || *s == '#')
@@ -1009,15 +1328,46 @@ pm_conf_read(const char *path,
 		if (fn(arg, line, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno,
 			    why[0] != '\0' ? why : "bad line");
-			rc = -1;
-			break;
+			return -1;
 		}
 	}
-	if (rc == 0 && ferror(fp)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		rc = -1;
+	return 0;
+}
+
+int
+pm_conf_read(const char *path,
+    int (*fn)(void *, char *, char *, size_t), void *arg,
+    char *err, size_t errlen)
+{
+	const unsigned char	*p;
+	char			*text;
+	size_t			 len, keylen = strlen(path) + 1;
+	int			 rc;
+
+	if (load_mode == LOAD_REPLAY) {
+		switch (replay_find('F', 'f', path, keylen, &p, &len)) {
+		case 'F':
+			return conf_lines(path, (const char *)p, len, fn, arg,
+			    err, errlen);
+		case 'f':
+			snprintf(err, errlen, "%.*s", (int)len,
+			    (const char *)p);
+			return -1;
+		default:
+			snprintf(err, errlen, "%s: not read by the resolver",
+			    path);
+			return -1;
+		}
 	}
-	fclose(fp);
+	if (conf_slurp(path, &text, &len, err, errlen) == -1) {
+		if (load_mode == LOAD_RECORD)
+			rec_item('f', path, keylen, err, strlen(err));
+		return -1;
+	}
+	if (load_mode == LOAD_RECORD)
+		rec_item('F', path, keylen, text, len);
+	rc = conf_lines(path, text, len, fn, arg, err, errlen);
+	free(text);
 	return rc;
 }
 
@@ -1105,6 +1455,7 @@ pool_init(void)
 		pipeunmade[npipeunmade++] = PM_PIPES - 1 - i;
 #endif
 	pfd[PFD_LISTEN].fd = pfd[PFD_SIGNAL].fd = pfd[PFD_MASTER].fd = -1;
+	pfd[PFD_RESOLVER].fd = -1;
 #ifdef HAVE_EPOLL
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		err(1, "epoll_create1");
@@ -2774,7 +3125,10 @@ title_update(void)
 	if (worker > 0)
 		snprintf(w, sizeof(w), " - worker %d of %d", worker,
 		    nworkers);
-	if (nworkers > 1 && worker == 0)
+	if (in_resolver)
+		snprintf(t, sizeof(t), "proxymachine %s - %s %s - resolver",
+		    PM_VERSION, router_name, laddr);
+	else if (nworkers > 1 && worker == 0)
 		snprintf(t, sizeof(t), "proxymachine %s - %s %s - master of "
 		    "%d workers", PM_VERSION, router_name, laddr, nworkers);
 	else
@@ -3025,7 +3379,7 @@ signals_init(void)
 static void
 signals_run(void)
 {
-	char	 b[64], e[512];
+	char	 b[64];
 
 	while (read(sigpipe[0], b, sizeof(b)) > 0)
 		;
@@ -3033,15 +3387,22 @@ signals_run(void)
 		got_stats = 0;
 		stats_log();
 	}
+#ifndef PM_NO_MAIN
+	/* HUP first: a resolver that died meanwhile fails that reload. */
 	if (got_hup) {
 		got_hup = 0;
-		if (router_load(conf_path, e, sizeof(e)) == -1)
-			log_warnx("reload failed, keeping the old table: %s",
-			    e);
+		if (worker > 0)
+			log_info("HUP ignored: the master (pid %ld) reads the "
+			    "table for every worker; signal it instead",
+			    (long)getppid());
 		else
-			log_notice("reloaded %s", conf_path != NULL ?
-			    conf_path : "(no table)");
+			reload_request();
 	}
+	if (got_chld) {
+		got_chld = 0;
+		children_reap();
+	}
+#endif
 	/*
 	 * A worker can get TERM both from its master and from whoever sent
 	 * the master one (a service manager signals the whole group): its
@@ -3287,6 +3648,638 @@ usage(int status)
 
 #ifndef PM_NO_MAIN
 /*
+ * Reloads.  Name lookups may take as long as a name server likes, so
+ * none runs where connections are served: on SIGHUP the process that
+ * serves (or the master, with workers) asks the resolver, a child forked
+ * before the privileges were dropped and never chrooted, to load the
+ * table.  The resolver runs router_load() in LOAD_RECORD mode and sends
+ * back the text it read and the answers to its lookups, or its error.
+ * The asking process reads that answer as it comes, from its event loop,
+ * and runs router_load() again in LOAD_REPLAY mode, which takes both from
+ * the record: until then the old table serves.  A master keeps the table
+ * in force, so that a worker it forks inherits it, and sends the same
+ * answer down each worker's pipe for the worker to replay.
+ */
+
+/* Returns a new message of type and id with room for len body bytes. */
+static struct blob *
+blob_new(uint32_t type, uint32_t id, size_t len)
+{
+	struct blob	*b;
+	uint32_t	 l = (uint32_t)len;
+
+	if (len > PM_MSG_MAX ||
+	    (b = malloc(sizeof(*b) + MSG_HDR + len)) == NULL)
+		return NULL;
+	b->refs = 1;
+	b->len = MSG_HDR + len;
+	memcpy(b->data, &l, 4);
+	memcpy(b->data + 4, &type, 4);
+	memcpy(b->data + 8, &id, 4);
+	return b;
+}
+
+/* Drops one reference to b, freeing it with the last. */
+static void
+blob_put(struct blob *b)
+{
+	if (b != NULL && --b->refs == 0)
+		free(b);
+}
+
+/* Returns the type (at 4) or the request id (at 8) of the message b. */
+static uint32_t
+msg_field(const struct blob *b, int at)
+{
+	uint32_t	 v;
+
+	memcpy(&v, b->data + at, 4);
+	return v;
+}
+
+static void
+msgin_reset(struct msgin *m)
+{
+	blob_put(m->b);
+	m->b = NULL;
+	m->got = 0;
+}
+
+static void
+msgout_set(struct msgout *o, struct blob *b)
+{
+	blob_put(o->b);
+	if (b != NULL)
+		b->refs++;
+	o->b = b;
+	o->off = 0;
+}
+
+/*
+ * Reads from fd what is still missing of the message in m, never more.
+ * Returns 1 when the message is whole (take it with msg_take()), 0 when
+ * the rest has not come yet, -1 at end of file or on an error (*why says
+ * which).
+ */
+static int
+msg_read(int fd, struct msgin *m, const char **why)
+{
+	unsigned char	*dst;
+	uint32_t	 len;
+	size_t		 want;
+	ssize_t		 n;
+
+	for (;;) {
+		if (m->got < MSG_HDR) {
+			dst = m->hdr + m->got;
+			want = MSG_HDR - m->got;
+		} else if (m->got < m->b->len) {
+			dst = m->b->data + m->got;
+			want = m->b->len - m->got;
+		} else
+			return 1;
+		if ((n = read(fd, dst, want)) == 0) {
+			*why = "end of file";
+			return -1;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			*why = strerror(errno);
+			return -1;
+		}
+		m->got += (size_t)n;
+		if (m->got == MSG_HDR) {
+			memcpy(&len, m->hdr, 4);
+			if ((m->b = blob_new(0, 0, len)) == NULL) {
+				*why = len > PM_MSG_MAX ? "message too long" :
+				    "out of memory";
+				return -1;
+			}
+			memcpy(m->b->data, m->hdr, MSG_HDR);
+		}
+	}
+}
+
+/* Returns the whole message msg_read() found, and makes m ready again. */
+static struct blob *
+msg_take(struct msgin *m)
+{
+	struct blob	*b = m->b;
+
+	m->b = NULL;
+	m->got = 0;
+	return b;
+}
+
+/*
+ * Writes what fd takes of the message in o.  Returns 1 once it is all
+ * written (o is then empty), 0 when some is left, -1 on an error.
+ */
+static int
+msg_write(int fd, struct msgout *o)
+{
+	ssize_t	 n;
+
+	while (o->b != NULL) {
+		n = write(fd, o->b->data + o->off, o->b->len - o->off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		if ((o->off += (size_t)n) == o->b->len)
+			msgout_set(o, NULL);
+	}
+	return 1;
+}
+
+/*
+ * In a new child: closes every descriptor from lowfd up (the listener,
+ * connections, pipes), which it must not keep open.
+ */
+static void
+fds_close_from(int lowfd)
+{
+#if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__)
+	closefrom(lowfd);
+#else
+	struct rlimit	 rl;
+	rlim_t		 fd, hi = 65536;
+
+#if defined(__linux__) && defined(SYS_close_range)
+	if (syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		hi = rl.rlim_cur > 1048576 ? 1048576 : rl.rlim_cur;
+	for (fd = (rlim_t)lowfd; fd < hi; fd++)
+		(void)close((int)fd);
+#endif
+}
+
+/* The resolver's end of its socket, once it has set itself up. */
+#define RSV_FD		(STDERR_FILENO + 1)
+
+/* In the resolver: loads the table as req asks; returns the answer. */
+static struct blob *
+resolver_answer(const struct blob *req)
+{
+	struct blob	*b;
+	char		 e[512];
+	size_t		 n;
+	int		 rc = -1;
+
+	e[0] = '\0';
+	if (msg_field(req, 4) != M_RELOAD)
+		snprintf(e, sizeof(e), "unknown request %lu",
+		    (unsigned long)msg_field(req, 4));
+	else {
+		rec.len = 0;
+		rec.full = 0;
+		load_mode = LOAD_RECORD;
+		rc = router_load(conf_path, e, sizeof(e));
+		load_mode = LOAD_FILE;
+		if (rc == 0 && rec.full) {
+			rc = -1;
+			snprintf(e, sizeof(e), "%s: the table and its lookups "
+			    "take more than %d bytes", conf_path != NULL ?
+			    conf_path : "(no table)", PM_MSG_MAX);
+		}
+	}
+	n = rc == 0 ? rec.len : strlen(e);
+	if ((b = blob_new(M_TABLE, msg_field(req, 8), 1 + n)) != NULL) {
+		b->data[MSG_HDR] = rc == 0 ? 0 : 1;
+		if (n > 0)
+			memcpy(b->data + MSG_HDR + 1, rc == 0 ? rec.p :
+			    (unsigned char *)e, n);
+	}
+	free(rec.p);			/* memory goes back between loads */
+	rec.p = NULL;
+	rec.len = rec.cap = 0;
+	return b;
+}
+
+/*
+ * The resolver process, forked with every signal blocked (old is the
+ * mask to restore); fd is its end of the socket.  pw is the user to
+ * become (NULL when it is one already, as for a resolver started again);
+ * first is set for the one started before the privileges were dropped.
+ * It serves one request at a time until its parent closes the other
+ * end.  The signals the proxy takes are ignored: it lives as long as its
+ * parent.
+ */
+static void
+resolver_main(int fd, const struct passwd *pw, int first,
+    const sigset_t *old)
+{
+	static const int	 ign[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+	    SIGUSR1, SIGUSR2, SIGPIPE
+#ifdef SIGINFO
+	    , SIGINFO
+#endif
+	};
+	struct sigaction	 sa;
+	struct msgin		 in;
+	struct msgout		 out;
+	struct blob		*req;
+	const char		*why;
+	size_t			 i;
+	int			 r;
+
+	in_resolver = 1;
+	pidfile = NULL;			/* not its to remove */
+	snprintf(wtag, sizeof(wtag), "resolver ");
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	for (i = 0; i < sizeof(ign) / sizeof(ign[0]); i++)
+		sigaction(ign[i], &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigprocmask(SIG_SETMASK, old, NULL);
+	if (use_syslog)
+		closelog();
+	if (fd != RSV_FD && dup2(fd, RSV_FD) == -1)
+		_exit(1);
+	fds_close_from(RSV_FD + 1);
+	if (use_syslog)
+		openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	privdrop(pw, NULL);
+	title_update();
+#ifdef __OpenBSD__
+	/* A resolver started again has its parent's unveil(2) already. */
+	if (first && ((conf_path != NULL && unveil(conf_path, "r") == -1) ||
+	    unveil(NULL, NULL) == -1))
+		fatal("unveil: %s", strerror(errno));
+	if (pledge("stdio rpath dns", NULL) == -1)
+		fatal("pledge: %s", strerror(errno));
+#else
+	(void)first;
+#endif
+	memset(&in, 0, sizeof(in));
+	for (;;) {
+		/* A blocking socket: msg_read() returns 1 or -1. */
+		if (msg_read(RSV_FD, &in, &why) != 1)
+			_exit(0);
+		req = msg_take(&in);
+		out.b = resolver_answer(req);
+		out.off = 0;
+		blob_put(req);
+		if (out.b == NULL)
+			fatal("resolver: out of memory");
+		while ((r = msg_write(RSV_FD, &out)) == 0)
+			;
+		if (r == -1)
+			_exit(0);
+	}
+}
+
+/*
+ * Forks the resolver; pw as for resolver_main(), first when it is the
+ * one started before the privileges were dropped.  Returns 0, or -1 when
+ * it could not (said in the log; resolver_tick() tries again).
+ */
+static int
+resolver_start(const struct passwd *pw, int first)
+{
+	sigset_t	 all, old;
+	pid_t		 pid;
+	int		 sv[2];
+
+	rsv.born = now;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1) {
+		log_warn("resolver: socketpair");
+		return -1;
+	}
+	log_flush();
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((pid = fork()) == 0)
+		resolver_main(sv[1], pw, first, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	if (pid == -1) {
+		log_warn("resolver: fork");
+		close(sv[0]);
+		return -1;
+	}
+	rsv.pid = pid;
+	if (fd_setup(sv[0]) == -1) {
+		log_warn("resolver: fcntl");
+		close(sv[0]);
+		(void)kill(pid, SIGKILL);	/* reaped as it dies */
+		return -1;
+	}
+	rsv.fd = sv[0];
+	log_info("resolver started, pid %ld", (long)pid);
+	if (rsv.again)
+		reload_request();
+	return 0;
+}
+
+/*
+ * The resolver's socket failed (why, or NULL when it closed, as at the
+ * resolver's exit): closes it, kills the resolver if it still runs, and
+ * fails the reload in flight.
+ */
+static void
+resolver_lost(const char *why)
+{
+	if (rsv.fd == -1)
+		return;
+	close(rsv.fd);
+	rsv.fd = -1;
+	ev_forget(EV_RESOLVER);
+	msgin_reset(&rsv.in);
+	msgout_set(&rsv.out, NULL);
+	if (why != NULL && rsv.pid > 0) {
+		log_warnx("resolver (pid %ld): %s: stopping it", (long)rsv.pid,
+		    why);
+		(void)kill(rsv.pid, SIGKILL);
+	}
+	if (rsv.busy) {
+		rsv.busy = 0;
+		log_warnx("reload failed, keeping the old table: the resolver "
+		    "(pid %ld) is gone", (long)rsv.pid);
+	}
+}
+
+/* The resolver exited with status: says so; it is started again later. */
+static void
+resolver_reaped(int status)
+{
+	char	 why[64];
+
+	resolver_lost(NULL);
+	if (WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(why, sizeof(why), "exited with status %d",
+		    WEXITSTATUS(status));
+	log_warnx("resolver (pid %ld) %s%s", (long)rsv.pid, why,
+	    stopping ? "" : ": starting another");
+	rsv.pid = 0;
+}
+
+/*
+ * Starts the resolver again once it is gone and reaped, at most once per
+ * PM_RESPAWN_MS, unless shutting down.  Returns how many ms until it
+ * should try, or -1 when there is nothing to wait for.
+ */
+static int
+resolver_tick(void)
+{
+	if (worker > 0 || stopping || rsv.fd != -1 || rsv.pid != 0)
+		return -1;
+	if (now < rsv.born + PM_RESPAWN_MS)
+		return (int)(rsv.born + PM_RESPAWN_MS - now);
+	if (resolver_start(NULL, 0) == -1 && rsv.pid == 0)
+		return PM_RESPAWN_MS;
+	return -1;
+}
+
+/* Reaps the children that exited: workers and the resolver. */
+static void
+children_reap(void)
+{
+	pid_t	 pid;
+	int	 k, status;
+	char	 why[64];
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == rsv.pid) {
+			resolver_reaped(status);
+			continue;
+		}
+		for (k = 1; k <= nworkers; k++)
+			if (workers[k].pid == pid)
+				break;
+		if (k > nworkers || worker > 0)
+			continue;
+		workers[k].pid = 0;
+		if (workers[k].fd != -1) {
+			close(workers[k].fd);
+			workers[k].fd = -1;
+		}
+		msgout_set(&workers[k].out, NULL);
+		workers[k].stale = 0;
+		if (WIFSIGNALED(status))
+			snprintf(why, sizeof(why), "killed by signal %d",
+			    WTERMSIG(status));
+		else
+			snprintf(why, sizeof(why), "exited with status %d",
+			    WEXITSTATUS(status));
+		if (stopping)
+			log_info("worker %d %s", k, why);
+		else {
+			respawns++;
+			log_warnx("worker %d (pid %ld) %s: starting another",
+			    k, (long)pid, why);
+		}
+	}
+}
+
+/*
+ * On SIGHUP: asks the resolver to load the table.  A HUP while a load is
+ * in flight, or while the resolver is being started again, is kept (one,
+ * however many come) and served once it can be.
+ */
+static void
+reload_request(void)
+{
+	if (rsv.busy || rsv.fd == -1) {
+		if (!rsv.again)
+			log_info("HUP: the table is read again once %s",
+			    rsv.busy ? "the read in progress is done" :
+			    "the resolver runs again");
+		rsv.again = 1;
+		return;
+	}
+	rsv.again = 0;
+	if ((rsv.out.b = blob_new(M_RELOAD, ++rsv.id, 0)) == NULL) {
+		log_warnx("reload failed, keeping the old table: out of "
+		    "memory");
+		return;
+	}
+	rsv.out.off = 0;
+	rsv.busy = 1;
+	if (msg_write(rsv.fd, &rsv.out) == -1)
+		resolver_lost(strerror(errno));
+}
+
+/*
+ * Puts the table in the resolver's answer b in force, replaying its
+ * record.  Returns 0, or -1 with why not in err (the old table stays).
+ */
+static int
+reload_apply(const struct blob *b, char *err, size_t errlen)
+{
+	const unsigned char	*body = b->data + MSG_HDR;
+	size_t			 n = b->len - MSG_HDR;
+	int			 rc;
+
+	if (n == 0 || body[0] != 0) {
+		snprintf(err, errlen, "%.*s", n > 1 ? (int)(n - 1) : 0,
+		    n > 1 ? (const char *)body + 1 : "");
+		return -1;
+	}
+	load_mode = LOAD_REPLAY;
+	replay = body + 1;
+	replaylen = n - 1;
+	rc = router_load(conf_path, err, errlen);
+	load_mode = LOAD_FILE;
+	replay = NULL;
+	replaylen = 0;
+	return rc;
+}
+
+/* Says how applying b went; returns 0 if it is in force, or -1. */
+static int
+reload_log(const struct blob *b)
+{
+	char	 e[512];
+
+	e[0] = '\0';
+	if (reload_apply(b, e, sizeof(e)) == -1) {
+		log_warnx("reload failed, keeping the old table: %s", e);
+		return -1;
+	}
+	log_notice("reloaded %s", conf_path != NULL ? conf_path :
+	    "(no table)");
+	return 0;
+}
+
+/* Writes what worker k's pipe takes of the tables it is to get. */
+static void
+worker_send(int k)
+{
+	for (;;) {
+		if (workers[k].out.b == NULL) {
+			if (!workers[k].stale || table == NULL)
+				return;
+			workers[k].stale = 0;
+			msgout_set(&workers[k].out, table);
+		}
+		switch (msg_write(workers[k].fd, &workers[k].out)) {
+		case 0:
+			return;		/* the rest when the pipe takes it */
+		case -1:
+			/* It died: reaped, and the new one inherits. */
+			msgout_set(&workers[k].out, NULL);
+			workers[k].stale = 0;
+			return;
+		}
+	}
+}
+
+/*
+ * In the master: b is the table now in force.  Keeps it for the workers
+ * to come and sends it to each running worker: at once when nothing else
+ * is on the way to it, else after what is (a table half sent is finished
+ * first, one not started is dropped for this newer one).
+ */
+static void
+workers_table(struct blob *b)
+{
+	int	 k;
+
+	blob_put(table);
+	b->refs++;
+	table = b;
+	for (k = 1; k <= nworkers; k++) {
+		if (workers[k].fd == -1)
+			continue;
+		if (workers[k].out.b != NULL && workers[k].out.off > 0) {
+			workers[k].stale = 1;
+			continue;
+		}
+		msgout_set(&workers[k].out, table);
+		workers[k].stale = 0;
+		worker_send(k);
+	}
+}
+
+/* Reads and writes on the socket to the resolver, as rev says. */
+static void
+resolver_io(short rev)
+{
+	struct blob	*b;
+	const char	*why = "?";
+	int		 r;
+
+	if (rsv.fd == -1)
+		return;
+	if ((rev & POLLOUT) && msg_write(rsv.fd, &rsv.out) == -1) {
+		resolver_lost(strerror(errno));
+		return;
+	}
+	if ((rev & (POLLIN | POLLHUP | POLLERR)) == 0)
+		return;
+	while ((r = msg_read(rsv.fd, &rsv.in, &why)) == 1) {
+		b = msg_take(&rsv.in);
+		if (msg_field(b, 4) != M_TABLE || !rsv.busy ||
+		    msg_field(b, 8) != rsv.id) {
+			blob_put(b);
+			resolver_lost("an answer to no request");
+			return;
+		}
+		rsv.busy = 0;
+		if (reload_log(b) == 0 && nworkers > 1 && worker == 0)
+			workers_table(b);
+		blob_put(b);
+		if (rsv.again)
+			reload_request();
+		if (rsv.fd == -1)
+			return;
+	}
+	if (r == -1)
+		resolver_lost(strcmp(why, "end of file") == 0 ? NULL : why);
+}
+
+/* In the serving process: polls the resolver's socket as needed. */
+static void
+resolver_events(void)
+{
+	int	 ms;
+
+	if ((ms = resolver_tick()) >= 0 && now + (uint64_t)ms < next_timer)
+		next_timer = now + (uint64_t)ms;
+	ev_set(EV_RESOLVER, rsv.fd, rsv.fd == -1 ? 0 :
+	    (short)(POLLIN | (rsv.out.b != NULL ? POLLOUT : 0)));
+}
+
+/*
+ * In a worker: reads the tables its master sends, and puts each in force;
+ * the master's end of file means it is gone.
+ */
+static void
+master_io(void)
+{
+	struct blob	*b;
+	const char	*why = "?";
+	int		 r;
+
+	while ((r = msg_read(master_fd, &master_in, &why)) == 1) {
+		b = msg_take(&master_in);
+		if (msg_field(b, 4) == M_TABLE)
+			(void)reload_log(b);
+		blob_put(b);
+	}
+	if (r == -1) {
+		if (strcmp(why, "end of file") != 0)
+			log_warnx("pipe from the master: %s", why);
+		master_gone();
+	}
+}
+
+/*
  * Workers (-w N).  Once the table is read, the listener bound and the
  * privileges dropped, the master forks N workers that share the listener,
  * each with its own event loop, signal pipe and pool.  The master holds
@@ -3305,17 +4298,36 @@ workers_signal(int sig)
 			(void)kill(workers[k].pid, sig);
 }
 
-/* In a new worker: its own signal pipe, event set and process group. */
+/*
+ * In a new worker: its own signal pipe, event set and process group; fd
+ * is its pipe from the master.  What only the master uses is dropped.
+ */
 static void
-worker_init(int k)
+worker_init(int k, int fd)
 {
+	int	 j;
+
 	worker = k;
 	snprintf(wtag, sizeof(wtag), "w%d ", k);
 	pidfile = NULL;			/* the master's to remove */
 	got_quit = got_term = got_hup = got_stats = got_chld = got_now = 0;
 	/* A terminal's ^C reaches the master, which passes it on once. */
 	(void)setpgid(0, 0);
-	close(masterpipe[1]);
+	for (j = 1; j <= nworkers; j++) {
+		if (workers[j].fd != -1)
+			close(workers[j].fd);
+		workers[j].fd = -1;
+		msgout_set(&workers[j].out, NULL);
+	}
+	blob_put(table);
+	table = NULL;
+	if (rsv.fd != -1)
+		close(rsv.fd);
+	rsv.fd = -1;
+	rsv.pid = 0;
+	msgin_reset(&rsv.in);
+	msgout_set(&rsv.out, NULL);
+	rsv.busy = rsv.again = 0;
 	close(sigpipe[0]);
 	close(sigpipe[1]);
 #ifdef HAVE_EPOLL
@@ -3324,92 +4336,86 @@ worker_init(int k)
 	memset(ep_fd, 0, sizeof(ep_fd));
 #endif
 	signals_init();
-	ev_set(EV_MASTER, masterpipe[0], POLLIN);
+	master_fd = fd;
+	ev_set(EV_MASTER, fd, POLLIN);
 	ev_resync(EV_LISTEN);
 	title_dirty = 1;
 #ifdef __OpenBSD__
-	if (pledge("stdio inet rpath dns", NULL) == -1)
+	/* The master loads the tables; the worker only replays them. */
+	if (pledge("stdio inet", NULL) == -1)
 		fatal("pledge: %s", strerror(errno));
 #endif
 	log_info("worker %d of %d started, pid %ld", k, nworkers,
 	    (long)getpid());
 }
 
-/* Forks worker k.  Returns 1 in the new worker, 0 in the master. */
+/*
+ * Forks worker k, with a pipe from the master.  Returns 1 in the new
+ * worker, 0 in the master.
+ */
 static int
 worker_start(int k)
 {
 	sigset_t	 all, old;
 	pid_t		 pid;
+	int		 p[2];
 
+	workers[k].born = now;
+	if (pipe(p) == -1) {
+		log_warn("worker %d: pipe", k);
+		return 0;		/* tried again in PM_RESPAWN_MS */
+	}
+	if (fd_setup(p[0]) == -1 || fd_setup(p[1]) == -1) {
+		log_warn("worker %d: fcntl", k);
+		close(p[0]);
+		close(p[1]);
+		return 0;
+	}
 	log_flush();
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
-		worker_init(k);
+		close(p[1]);
+		worker_init(k, p[0]);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return 1;
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	workers[k].born = now;
+	close(p[0]);
 	if (pid == -1) {
 		log_warn("worker %d: fork", k);
-		return 0;		/* tried again in PM_RESPAWN_MS */
+		close(p[1]);
+		return 0;
 	}
+	/* It inherits the table in force: nothing to send yet. */
 	workers[k].pid = pid;
+	workers[k].fd = p[1];
+	workers[k].stale = 0;
 	return 0;
 }
 
-/* Reaps the workers that exited; says why when it was not asked for. */
-static void
-workers_reap(void)
-{
-	pid_t	 pid;
-	int	 k, status;
-	char	 why[64];
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (k = 1; k <= nworkers; k++)
-			if (workers[k].pid == pid)
-				break;
-		if (k > nworkers)
-			continue;
-		workers[k].pid = 0;
-		if (WIFSIGNALED(status))
-			snprintf(why, sizeof(why), "killed by signal %d",
-			    WTERMSIG(status));
-		else
-			snprintf(why, sizeof(why), "exited with status %d",
-			    WEXITSTATUS(status));
-		if (stopping)
-			log_info("worker %d %s", k, why);
-		else {
-			respawns++;
-			log_warnx("worker %d (pid %ld) %s: starting another",
-			    k, (long)pid, why);
-		}
-	}
-}
-
-/* The master's loop; returns only in a new worker. */
+/*
+ * The master's loop: signals, the resolver's socket and the pipes to the
+ * workers that have a table on the way.  Returns only in a new worker.
+ */
 static void
 master(void)
 {
-	struct pollfd		 p;
+	struct pollfd		 p[2 + PM_MAXWORKERS];
+	int			 pw[PM_MAXWORKERS + 1];
 	char			 b[64];
-	int			 k, n, alive, timeout;
+	int			 k, n, np, pr, alive, timeout;
 
-	if (pipe(masterpipe) == -1 || fd_setup(masterpipe[0]) == -1 ||
-	    fd_setup(masterpipe[1]) == -1)
-		fatal("pipe: %s", strerror(errno));
+	for (k = 1; k <= nworkers; k++)
+		workers[k].fd = -1;
 #ifdef HAVE_EPOLL
 	close(epfd);			/* each worker makes its own */
 	epfd = -1;
 #endif
 	title_dirty = 1;
 	for (;;) {
-		timeout = -1;
+		timeout = resolver_tick();
 		alive = 0;
 		for (k = 1; k <= nworkers; k++) {
 			if (workers[k].pid > 0) {
@@ -3436,27 +4442,45 @@ master(void)
 		if (title_dirty)
 			title_update();
 		log_flush();
-		p.fd = sigpipe[0];
-		p.events = POLLIN;
-		if (poll(&p, 1, timeout) == -1 && errno != EINTR)
+		np = 0;
+		p[np].fd = sigpipe[0];
+		p[np++].events = POLLIN;
+		pr = -1;
+		if (rsv.fd != -1) {
+			pr = np;
+			p[np].fd = rsv.fd;
+			p[np++].events = (short)(POLLIN |
+			    (rsv.out.b != NULL ? POLLOUT : 0));
+		}
+		for (k = 0; k <= PM_MAXWORKERS; k++)
+			pw[k] = -1;
+		for (k = 1; k <= nworkers; k++) {
+			if (workers[k].fd != -1 && workers[k].out.b != NULL) {
+				pw[k] = np;
+				p[np].fd = workers[k].fd;
+				p[np++].events = POLLOUT;
+			}
+		}
+		for (k = 0; k < np; k++)
+			p[k].revents = 0;	/* as they are on EINTR */
+		if (poll(p, (nfds_t)np, timeout) == -1 && errno != EINTR)
 			fatal("poll: %s", strerror(errno));
 		now = clock_ms();
 		while (read(sigpipe[0], b, sizeof(b)) > 0)
 			;
+		if (got_hup) {
+			got_hup = 0;
+			reload_request();
+		}
 		if (got_chld) {
 			got_chld = 0;
-			workers_reap();
+			children_reap();
 		}
 		if (got_stats) {
 			got_stats = 0;
 			log_notice("stats: master of %d workers, %llu restarted",
 			    nworkers, (unsigned long long)respawns);
 			workers_signal(SIGUSR1);
-		}
-		if (got_hup) {
-			got_hup = 0;
-			log_notice("reload: passed to %d workers", nworkers);
-			workers_signal(SIGHUP);
 		}
 		if (got_term) {
 			n = got_term;
@@ -3486,6 +4510,13 @@ master(void)
 			close(lfd);	/* refused once the workers close theirs */
 			lfd = -1;
 		}
+		/* What was reaped above is closed: its entry is stale. */
+		if (pr != -1 && p[pr].revents != 0 && p[pr].fd == rsv.fd)
+			resolver_io(p[pr].revents);
+		for (k = 1; k <= nworkers; k++)
+			if (pw[k] != -1 && p[pw[k]].revents != 0 &&
+			    p[pw[k]].fd == workers[k].fd)
+				worker_send(k);
 	}
 }
 
@@ -3493,8 +4524,10 @@ master(void)
 static void
 master_gone(void)
 {
-	close(masterpipe[0]);
+	close(master_fd);
+	master_fd = -1;
 	ev_forget(EV_MASTER);
+	msgin_reset(&master_in);
 	log_warnx("master process gone");
 	if (stopping != 2)
 		stop_begin(2);
@@ -3516,6 +4549,7 @@ serve(void)
 
 	for (;;) {
 		listen_events();
+		resolver_events();
 		stop_check();
 		if (title_dirty)
 			title_update();
@@ -3563,7 +4597,11 @@ serve(void)
 		}
 		if (pfd[PFD_MASTER].revents) {
 			pfd[PFD_MASTER].revents = 0;
-			master_gone();
+			master_io();
+		}
+		if (pfd[PFD_RESOLVER].revents) {
+			resolver_io(pfd[PFD_RESOLVER].revents);
+			pfd[PFD_RESOLVER].revents = 0;
 		}
 #ifdef HAVE_EPOLL
 		for (i = 0; i < nready; i++)
@@ -3739,21 +4777,32 @@ main(int argc, char *argv[])
 	}
 	if (pidfile != NULL)
 		pidfile_write();
+	title_init(argc, argv);
+	/*
+	 * The resolver loads the table on reload: forked here, in the
+	 * session the proxy runs in, it becomes the user but stays out of
+	 * the chroot, where the table and the system's resolver files are.
+	 */
+	if (resolver_start(pw, 1) == -1)
+		quit(1);
 	privdrop(pw, root);
 	if (ready != -1) {
 		(void)write(ready, "R", 1);
 		close(ready);
 	}
 #ifdef __OpenBSD__
-	/* Reload reads the table and resolves its names. */
+	/*
+	 * Only the resolver reads the table and resolves names, but one
+	 * started again after a crash is forked from here (proc) and
+	 * inherits these promises, which it narrows.  The master forks and
+	 * signals workers too; they pledge further.
+	 */
 	if (conf_path != NULL && unveil(conf_path, "r") == -1)
 		fatal("unveil %s: %s", conf_path, strerror(errno));
-	/* The master forks and signals workers; they pledge further. */
-	if (unveil(NULL, NULL) == -1 || pledge(nworkers > 1 ?
-	    "stdio inet rpath dns proc" : "stdio inet rpath dns", NULL) == -1)
+	if (unveil(NULL, NULL) == -1 ||
+	    pledge("stdio inet rpath dns proc", NULL) == -1)
 		fatal("pledge: %s", strerror(errno));
 #endif
-	title_init(argc, argv);
 	if (nworkers > 1) {
 		log_notice("proxymachine %s (router %s) listening on %s; %d "
 		    "workers, each with %d connections of %d-byte buffers, "

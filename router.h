@@ -81,6 +81,16 @@ struct pm_route {
  * leaves the table in force untouched, and writes `file:line: problem' to
  * err (errlen bytes with the NUL).
  *
+ * On SIGHUP it runs twice.  First in the resolver, a separate process,
+ * where pm_conf_read() reads the file and pm_addr_parse() looks names up,
+ * and both record what they got; that process's table is then thrown
+ * away.  Then, if that load succeeded, where the table serves (in the
+ * master and in each worker with -w), where the two answer from the
+ * record, without reading a file or waiting for a name server.  So
+ * router_load() reads files only with pm_conf_read(), resolves only with
+ * pm_addr_parse(), and has no effect beyond its table and its log lines
+ * (pm_log() is silent in the resolver).
+ *
  * router_route() decides for the len bytes at buf, sent so far by the
  * client at peer.  It is called once when the client connects (len 0),
  * then after every read that brought new bytes, and, when a PM_NOOP asked
@@ -117,18 +127,18 @@ void	router_idle_error(const struct pm_route *route);
  *
  * pm_addr_parse() turns "host:port", "[v6addr]:port" or "host" (with
  * defport, when defport is not NULL) into an address, resolving names
- * (call it from router_load() only).  It returns 0, or -1 with the problem
- * in err.
+ * (call it from router_load() only: on reload the resolver process does
+ * the lookup, see above).  It returns 0, or -1 with the problem in err.
  *
  * pm_addr_str() writes "1.2.3.4:80" or "[::1]:80" for sa into buf and
  * returns buf.
  *
- * pm_conf_read() reads the table at path line by line and calls fn(arg,
- * line, err, errlen) for each line that is neither blank nor a comment
- * (first non-blank byte `#'), with the line's end of line removed.  fn
- * returns 0, or -1 with the problem in err; pm_conf_read() then returns -1
- * with err rewritten as `path:line: problem'.  It returns 0 when every
- * line was accepted.
+ * pm_conf_read() reads the table at path (at most 1 MiB, read whole; on
+ * reload, the resolver's copy of it) and calls fn(arg, line, err, errlen)
+ * for each line that is neither blank nor a comment (first non-blank byte
+ * `#'), with the line's end of line removed.  fn returns 0, or -1 with the
+ * problem in err; pm_conf_read() then returns -1 with err rewritten as
+ * `path:line: problem'.  It returns 0 when every line was accepted.
  *
  * pm_conf_split() splits line in place at blanks into at most max fields
  * and returns how many it found, or -1 when there are more than max.

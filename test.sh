@@ -1165,9 +1165,9 @@ t_workers()
 	_cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 	pm_start "$PM" "$CONF" -w 0 || { fail "proxy starts with -w 0"; return; }
 	if [ "$_cpus" -gt 1 ]; then
-		grep -q "; $_cpus workers, each" "$LOG"
+		logwait 10 "$LOG" "; $_cpus workers, each"
 	else
-		grep -q "; [0-9]* connections of" "$LOG"
+		logwait 10 "$LOG" "; [0-9]* connections of"
 	fi && ok "-w 0: one worker per CPU ($_cpus)" ||
 	    fail "-w 0: one worker per CPU ($_cpus)" "$(head -n 2 "$LOG")"
 	expect "-w 0: serves" "$PA:a" a
@@ -1236,11 +1236,255 @@ t_daemon()
 	[ "$(readlink "/proc/$PMPID/root")" = "$(cd "$T/jail" && pwd -P)" ] &&
 	    ok "-t dir: chrooted" || fail "-t dir: chrooted" \
 	    "$(readlink "/proc/$PMPID/root")"
+	# The resolver reads it, unjailed, as nobody: $T is root's alone.
 	kill -HUP "$PMPID"
-	logwait 10 "$LOG" "reload failed" &&
-	    ok "-t dir: a table outside the jail cannot reload, said" ||
-	    fail "-t dir: a table outside the jail cannot reload, said"
+	logwait 10 "$LOG" "reload failed.*$CONF: Permission denied" &&
+	    ok "-u nobody: a reload reads the table as nobody, said" ||
+	    fail "-u nobody: a reload reads the table as nobody, said"
 	expect "-t dir: still serves" "$PB:b" b
+	reap "$PMPID"
+}
+
+# --- reloads through the resolver process --------------------------------
+
+# The pid the log gives for the resolver (the newest one started).
+resolver_pid()
+{
+	sed -n 's/.* resolver started, pid \([0-9]*\)$/\1/p' "$1" | tail -n 1
+}
+
+# rl_table FILE A-PORT [LINES...]: a test table routing a to $H:A-PORT,
+# b to backend B, then LINES.
+rl_table()
+{
+	_f=$1
+	_p=$2
+	shift 2
+	{
+		printf 'a\t%s:%s\nb\t%s:%s\n' $H "$_p" $H "$PB"
+		for _l in "$@"; do
+			printf '%s\n' "$_l"
+		done
+	} >"$_f.new" && mv "$_f.new" "$_f"
+}
+
+# Whether process $1 is stopped (SIGSTOP), as /proc says.
+stopped()
+{
+	awk '{ exit $3 == "T" ? 0 : 1 }' "/proc/$1/stat" 2>/dev/null
+}
+
+t_reload()
+{
+	# A name server that takes 3 s (the test binary's PM_TEST_HOOKS):
+	# while the resolver waits for it, requests are answered at once
+	# by the old table, and a transfer runs on; then the new one
+	# serves.  The name is looked up for a backend no check uses, so
+	# whatever it resolves to does not matter.
+	_rt=$T/reload.conf
+	rl_table "$_rt" "$PA"
+	PM_TEST_LOOKUP_DELAY_MS=3000
+	export PM_TEST_LOOKUP_DELAY_MS
+	pm_start "$PM" "$_rt"
+	_rc=$?
+	unset PM_TEST_LOOKUP_DELAY_MS
+	[ $_rc -eq 0 ] ||
+	    { fail "proxy starts with a slow name server"; return; }
+	_r1=$(resolver_pid "$LOG")
+	[ -n "$_r1" ] && alive "$_r1" && [ "$_r1" != "$PMPID" ] &&
+	    ok "reload: a resolver process runs beside the proxy" ||
+	    fail "reload: a resolver process runs beside the proxy" \
+	    "'$_r1'"
+	expect "reload: the first table routes" "$PA:a" a
+	"$PMTEST" bulk $H "$PP" 12000000 -p 'xfer\n' -s 1 \
+	    >"$T/rl.bulk" 2>&1 &
+	_b=$!
+	PIDS="$PIDS $_b"
+	waitfor 10 eval '[ "$(grep -c "connected $H:$PA" "$LOG")" -ge 2 ]'
+	rl_table "$_rt" "$PB" "reject	localhost:$PR"
+	kill -HUP "$PMPID"
+	# Each round trip within 1.5 s, at most 40 of them.
+	_during=0
+	_bad=
+	_n=0
+	while [ $_n -lt 40 ] && ! grep -q "reloaded" "$LOG"; do
+		_n=$((_n + 1))
+		_got=$(say a -t 1.5)
+		grep -q "reloaded" "$LOG" && break
+		_during=$((_during + 1))
+		[ "$_got" = "$PA:a" ] || _bad="$_bad [$_n: '$_got']"
+		sleep 0.2
+	done
+	_m="reload: a slow name server stalls no request"
+	[ $_during -ge 3 ] && [ -z "$_bad" ] &&
+	    ok "$_m ($_during answered by the old table, each in 1.5 s)" ||
+	    fail "$_m" "$_during rounds during the reload;$_bad"
+	logwait 15 "$LOG" "reloaded $_rt"
+	expect "reload: the new table serves once it is ready" "$PB:a" a
+	wait "$_b"
+	grep -q ok "$T/rl.bulk" &&
+	    ok "reload: a transfer through it meanwhile completes intact" ||
+	    fail "reload: a transfer through it meanwhile completes intact" \
+	    "$(cat "$T/rl.bulk")"
+
+	# The resolver killed while a reload is in flight: that reload
+	# fails, said, the old table stays; another resolver starts (at
+	# most once a second) and the next reload works.
+	_n0=$(grep -c "reloaded" "$LOG")
+	rl_table "$_rt" "$PA" "reject	localhost:$PR"
+	kill -HUP "$PMPID"
+	sleep 0.3
+	kill -9 "$_r1"
+	_m="reload: a resolver killed in flight fails that reload, said"
+	logwait 10 "$LOG" \
+	    "reload failed, keeping the old table: the resolver (pid $_r1)" &&
+	    logwait 10 "$LOG" \
+	    "resolver (pid $_r1) killed by signal 9: starting another" &&
+	    ok "$_m" || fail "$_m" "$(tail -n 3 "$LOG" | tr '\n' '|')"
+	expect "reload: the resolver killed, the old table serves" "$PB:a" a
+	waitfor 10 eval '[ "$(resolver_pid "$LOG")" != "$_r1" ]'
+	_r2=$(resolver_pid "$LOG")
+	[ "$_r2" != "$_r1" ] && alive "$_r2" &&
+	    ok "reload: another resolver is started" ||
+	    fail "reload: another resolver is started" "'$_r2'"
+	rl_table "$_rt" "$PA"
+	kill -HUP "$PMPID"
+	waitfor 10 eval '[ "$(grep -c "reloaded" "$LOG")" -gt "$_n0" ]'
+	expect "reload: the new resolver serves the next reload" "$PA:a" a
+
+	# Ten HUPs in a row, each after a new table, the last one routing a
+	# elsewhere: one load at a time, one more for whatever came
+	# meanwhile; the last table ends in force.
+	_n0=$(grep -c "reloaded" "$LOG")
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		if [ $_i -lt 10 ]; then
+			rl_table "$_rt" "$PA" "reject	localhost:$PR"
+		else
+			rl_table "$_rt" "$PB" "reject	localhost:$PR"
+		fi
+		kill -HUP "$PMPID"
+	done
+	waitfor 20 eval '[ "$(say a)" = "$PB:a" ]'
+	_n1=$(grep -c "reloaded" "$LOG")
+	_m="reload: 10 HUPs in a row: the last table in force"
+	[ "$(say a)" = "$PB:a" ] && alive "$PMPID" &&
+	    [ $((_n1 - _n0)) -ge 1 ] && [ $((_n1 - _n0)) -lt 10 ] &&
+	    grep -q "HUP: the table is read again once the read in prog" \
+	    "$LOG" && ok "$_m, $((_n1 - _n0)) loads" ||
+	    fail "$_m" "$_n0 $_n1 '$(say a)'"
+	reap "$PMPID"
+
+	# Workers: the master loads the table and holds it, so a worker
+	# started after a reload serves it too.  With EPOLLEXCLUSIVE the
+	# oldest worker takes every connection while it is idle: stop it,
+	# so that the new one must serve.
+	rl_table "$_rt" "$PA"
+	pm_start "$PM" "$_rt" -w 2 ||
+	    { fail "proxy starts with -w 2"; return; }
+	logwait 10 "$LOG" "worker 2 of 2 started"
+	expect "-w 2 reload: the first table routes" "$PA:a" a
+	rl_table "$_rt" "$PB"
+	kill -HUP "$PMPID"
+	logwait 10 "$LOG" "w1 reloaded $_rt" &&
+	    logwait 10 "$LOG" "w2 reloaded $_rt" &&
+	    grep -q "[0-9] reloaded $_rt" "$LOG" &&
+	    ok "-w 2 reload: the master and each worker put it in force" ||
+	    fail "-w 2 reload: the master and each worker put it in force"
+	_w1=$(worker_pid "$LOG" 1)
+	_w2=$(worker_pid "$LOG" 2)
+	kill -9 "$_w1"
+	waitfor 10 eval '[ "$(worker_pid "$LOG" 1)" != "$_w1" ]'
+	_n1=$(worker_pid "$LOG" 1)
+	alive "$_n1" && [ "$_n1" != "$_w1" ] &&
+	    ok "-w 2 reload: a killed worker is started again" ||
+	    fail "-w 2 reload: a killed worker is started again"
+	_st=
+	if [ -r "/proc/$_w2/stat" ]; then
+		kill -STOP "$_w2"
+		waitfor 10 stopped "$_w2" && _st=1
+	fi
+	_bad=
+	for _i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		_got=$(say a -t 5)
+		[ "$_got" = "$PB:a" ] || _bad="$_bad [$_i: '$_got']"
+	done
+	[ -n "$_st" ] && kill -CONT "$_w2"
+	_acc=$(sed -n "/worker 1 of 2 started, pid $_n1\$/,\$p" "$LOG" |
+	    grep -c " w1 #[0-9]* accept ")
+	_m="-w 2 reload: a restarted worker serves the table in force"
+	if [ -z "$_st" ]; then
+		skip "$_m" "cannot stop the other worker here"
+	elif [ -z "$_bad" ] && [ "$_acc" -ge 20 ]; then
+		ok "$_m ($_acc connections)"
+	else
+		fail "$_m" "$_acc by the new worker;$_bad"
+	fi
+	_bad=
+	for _i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		_got=$(say a -t 5)
+		[ "$_got" = "$PB:a" ] || _bad="$_bad [$_i: '$_got']"
+	done
+	[ -z "$_bad" ] &&
+	    ok "-w 2 reload: both workers then serve the new table" ||
+	    fail "-w 2 reload: both workers then serve the new table" "$_bad"
+
+	# A HUP sent to a worker: ignored, said; the master's table stays.
+	_n0=$(grep -c "reloaded" "$LOG")
+	kill -HUP "$_w2"
+	logwait 10 "$LOG" "w2 HUP ignored: the master (pid $PMPID)"
+	sleep 0.5
+	grep -q "w2 HUP ignored: the master (pid $PMPID)" "$LOG" &&
+	    [ "$(grep -c "reloaded" "$LOG")" -eq "$_n0" ] &&
+	    ok "-w 2 reload: a HUP sent to a worker is ignored, said" ||
+	    fail "-w 2 reload: a HUP sent to a worker is ignored, said"
+
+	# A bad table: the master says so once, every worker keeps its own.
+	printf 'a\t%s:%s\nbogus line\n' $H "$PA" >"$_rt"
+	kill -HUP "$PMPID"
+	logwait 10 "$LOG" "reload failed, keeping the old table: $_rt:2: "
+	_bad=
+	for _i in 1 2 3 4 5 6; do
+		_got=$(say a -t 5)
+		[ "$_got" = "$PB:a" ] || _bad="$_bad [$_i: '$_got']"
+	done
+	_m="-w 2 reload: a bad table is refused by the master, the old serves"
+	grep -q "reload failed, keeping the old table: $_rt:2: " "$LOG" &&
+	    ! grep -q "w[12] reload failed" "$LOG" && [ -z "$_bad" ] &&
+	    ok "$_m" || fail "$_m" "$_bad"
+	reap "$PMPID"
+
+	# With -u and -t, the resolver drops to the user but stays out of
+	# the chroot: a table outside the jail reloads.
+	if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1 ||
+	    [ ! -r /proc/self/status ]; then
+		skip "reload: resolver with -u and -t" \
+		    "needs root, a nobody user and /proc"
+		return
+	fi
+	# The resolver reads the table as nobody: let it through $T.
+	mkdir -p "$T/rjail"
+	chmod 711 "$T"
+	rl_table "$_rt" "$PA"
+	_ao=${ASAN_OPTIONS-}
+	ASAN_OPTIONS="${_ao:+$_ao:}detect_leaks=0"
+	export ASAN_OPTIONS
+	pm_start "$PM" "$_rt" -u nobody -t "$T/rjail"
+	_rc=$?
+	ASAN_OPTIONS=$_ao
+	[ $_rc -eq 0 ] || { fail "proxy starts with -u and -t"; return; }
+	_r=$(resolver_pid "$LOG")
+	_uid=$(awk '/^Uid:/ { print $2 "/" $3 "/" $4 }' "/proc/$_r/status")
+	_n=$(id -u nobody)
+	_m="reload: with -u and -t the resolver runs as nobody, unjailed"
+	[ "$_uid" = "$_n/$_n/$_n" ] &&
+	    [ "$(readlink "/proc/$_r/root")" = / ] && ok "$_m" ||
+	    fail "$_m" "uid $_uid, root $(readlink "/proc/$_r/root")"
+	rl_table "$_rt" "$PB"
+	kill -HUP "$PMPID"
+	logwait 10 "$LOG" "reloaded $_rt"
+	expect "reload: a jailed proxy reloads a table outside the jail" \
+	    "$PB:a" a
+	chmod 700 "$T"
 	reap "$PMPID"
 }
 
@@ -1258,6 +1502,7 @@ all|core)
 	t_ipv6
 	t_signals
 	t_workers
+	t_reload
 	;;
 t_?*)	# One function of the core part, by name (sh test.sh t_ends).
 	"$ONLY"
