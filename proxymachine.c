@@ -2540,21 +2540,34 @@ pwcopy(const struct passwd *pw)
 
 /*
  * Enters dir (chroot) and becomes user pw, for good.  Called once the
- * listener is bound and the log is open.
+ * listener is bound and the log is open.  A failure is reported as the
+ * other start-up errors are, "proxymachine: ..." on stderr (in the log
+ * once detached), and the program exits.
  */
 static void
 privdrop(const struct passwd *pw, const char *dir)
 {
+	char	 msg[512];
+
 	if (dir != NULL && (chroot(dir) == -1 || chdir("/") == -1))
-		fatal("chroot %s: %s", dir, strerror(errno));
-	if (pw == NULL)
+		snprintf(msg, sizeof(msg), "chroot %s: %s", dir,
+		    strerror(errno));
+	else if (pw == NULL)
 		return;
-	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1)
-		fatal("cannot become %s: %s", pw->pw_name, strerror(errno));
-	if (pw->pw_uid != 0 && setuid(0) != -1)
-		fatal("still able to become root after dropping to %s",
-		    pw->pw_name);
+	else if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
+		snprintf(msg, sizeof(msg), "cannot become %s: %s",
+		    pw->pw_name, strerror(errno));
+	else if (pw->pw_uid != 0 && setuid(0) != -1)
+		snprintf(msg, sizeof(msg), "still able to become root after "
+		    "dropping to %s", pw->pw_name);
+	else
+		return;
+	if (use_syslog)
+		fatal("%s", msg);
+	log_flush();
+	warnx("%s", msg);
+	quit(1);
 }
 
 static void
@@ -2936,8 +2949,11 @@ main(int argc, char *argv[])
 			errno = 0;
 			l = strtol(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' ||
-			    l < 0 || l > PM_MAXWORKERS)
+			    l < 0 || l > PM_MAXWORKERS) {
+				warnx("-w '%s': not a number from 0 to %d",
+				    optarg, PM_MAXWORKERS);
 				usage(1);
+			}
 			nworkers = (int)l;
 			break;
 		case 'q':
@@ -2968,8 +2984,10 @@ main(int argc, char *argv[])
 			usage(1);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		warnx("unexpected argument: %s", argv[optind]);
 		usage(1);
+	}
 	if (nworkers == 0) {		/* one per CPU */
 #ifdef _SC_NPROCESSORS_ONLN
 		l = sysconf(_SC_NPROCESSORS_ONLN);
@@ -2979,8 +2997,11 @@ main(int argc, char *argv[])
 		nworkers = 1;
 #endif
 	}
-	if (*host == '\0' || *port == '\0')
+	if (*host == '\0' || *port == '\0') {
+		warnx("%s", *host == '\0' ? "-h: empty host" :
+		    "-p: empty port");
 		usage(1);
+	}
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(1, "no such user: %s", user);
 	if (pw != NULL && (pw = pwcopy(pw)) == NULL)
@@ -3026,13 +3047,28 @@ main(int argc, char *argv[])
 		close(ready);
 	}
 #ifdef __OpenBSD__
-	/* Reload reads the table and resolves its names. */
-	if (conf_path != NULL && unveil(conf_path, "r") == -1)
-		fatal("unveil %s: %s", conf_path, strerror(errno));
-	/* The master forks and signals workers; they pledge further. */
-	if (unveil(NULL, NULL) == -1 || pledge(nworkers > 1 ?
-	    "stdio inet rpath dns proc" : "stdio inet rpath dns", NULL) == -1)
-		fatal("pledge: %s", strerror(errno));
+	{
+		char	 promises[64];
+
+		/*
+		 * Reload reads the table and resolves its names.  A table
+		 * whose directory is not under the chroot cannot be reread
+		 * there, and a reload says so.
+		 */
+		if (conf_path != NULL && unveil(conf_path, "r") == -1 &&
+		    errno != ENOENT)
+			fatal("unveil %s: %s", conf_path, strerror(errno));
+		/* The pid file is removed at exit: cpath. */
+		if (pidfile != NULL && unveil(pidfile, "c") == -1 &&
+		    errno != ENOENT)
+			fatal("unveil %s: %s", pidfile, strerror(errno));
+		/* The master forks and signals workers; they pledge less. */
+		snprintf(promises, sizeof(promises),
+		    "stdio%s inet rpath dns%s", pidfile != NULL ? " cpath" : "",
+		    nworkers > 1 ? " proc" : "");
+		if (unveil(NULL, NULL) == -1 || pledge(promises, NULL) == -1)
+			fatal("pledge: %s", strerror(errno));
+	}
 #endif
 	title_init(argc, argv);
 	if (nworkers > 1) {
