@@ -1,22 +1,59 @@
-# proxymachine: a content-aware TCP routing proxy.
-# Works with GNU make and BSD make (bmake).  `make ROUTER=socks4` picks
-# routers/socks4.c; MAXCONN and BUFSIZE set the pool (see proxymachine.c).
+# proxymachine: a content-aware TCP routing proxy.  This Makefile works
+# with GNU make and BSD make (bmake, OpenBSD's make).  What a port runs:
+#
+#	make [ROUTER=git|socks4|custom] [MAXCONN=n] [BUFSIZE=n]
+#	make test
+#	make install [DESTDIR=dir] [PREFIX=dir] [BINDIR= MANDIR= EXAMPLESDIR=]
+#	make install-strip		install, then $(STRIP) the binary
+#	make static			./proxymachine-static: static, stripped
+#	make uninstall, make clean
+#
+# ROUTER picks the router linked in (default git) and is remembered: make,
+# make static and make install use the one ./$(PROG) was last built with,
+# so ROUTER is only needed to switch.  install never compiles: it installs
+# ./$(PROG) as built and refuses when it is missing, older than its sources
+# or built with another router than a ROUTER given.
+#
+# Several routers side by side (a port's flavours): give each its own PROG,
+# to make and to make install alike, as in
+#	make PROG=proxymachine-socks4 ROUTER=socks4
+#	make PROG=proxymachine-socks4 ROUTER=socks4 install
+# which installs sbin/proxymachine-socks4, man8/proxymachine-socks4.8 and
+# share/examples/proxymachine-socks4/.
+#
+# OpenBSD ports set MANDIR=$(PREFIX)/man.  INSTALL_PROGRAM, INSTALL_MAN and
+# INSTALL_DATA take a source and a destination file, as install(1) does;
+# a port may pass its own (FreeBSD's ports do).
+#
+# Developer tooling (asan, fuzz, soak, analyze, cross, compilers, size,
+# bench, dist, package) is in dev.mk, included at the end.
 
-PROG =		proxymachine
+PROG ?=		proxymachine
 VERSION =	0.1.0
-ROUTER ?=	git
-ROUTERS =	git socks4 custom
+
+# The router ./$(PROG) was last built with (the first word of its stamp),
+# else git.  A make without != (GNU make before 4.0) always says git: with
+# it, give make install the ROUTER given to make.
+BUILT_ROUTER =	git
+BUILT_ROUTER !=	sed -n '1s/ .*//p' .$(PROG).build 2>/dev/null | grep . || \
+		echo git
+ROUTER ?=	$(BUILT_ROUTER)
 
 CFLAGS ?=	-O2
 PREFIX ?=	/usr/local
 BINDIR ?=	$(PREFIX)/sbin
 MANDIR ?=	$(PREFIX)/share/man
+EXAMPLESDIR ?=	$(PREFIX)/share/examples/$(PROG)
+INSTALL ?=	install
+INSTALL_PROGRAM ?= $(INSTALL) -m 755
+INSTALL_MAN ?=	$(INSTALL) -m 644
+INSTALL_DATA ?=	$(INSTALL) -m 644
+STRIP ?=	strip
 
 # Required flags, kept apart from CFLAGS so that a user's CFLAGS keep them.
 PM_CFLAGS =	-std=c99 -D_DEFAULT_SOURCE -DPM_VERSION=\"$(VERSION)\" \
 		$(MAXCONN:%=-DPM_MAXCONN=%) $(BUFSIZE:%=-DPM_BUFSIZE=%)
-WARN =		-Wall -Wextra -pedantic
-# What `make size` adds for a small static binary (scripts/size.sh
+# What `make static` adds for a small static binary (scripts/size.sh
 # measures each step): about 15% off with musl, no change to the code.
 SIZEFLAGS =	-Os -ffunction-sections -fdata-sections \
 		-fno-asynchronous-unwind-tables -fno-unwind-tables \
@@ -25,150 +62,121 @@ SIZEFLAGS =	-Os -ffunction-sections -fdata-sections \
 # default; any other CC (a cross compiler, clang) is used as given.
 PICKCC =	case "$(CC)" in cc|"cc "*|gcc) \
 		    command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc;; esac
-SAN =		-fsanitize=address,undefined -fno-omit-frame-pointer -g
 
 SRCS =		proxymachine.c router.h
-PROXYBINS =	tests/proxymachine-test tests/proxymachine-small \
-		tests/proxymachine-git tests/proxymachine-socks4 \
+ROUTERBINS =	tests/proxymachine-git tests/proxymachine-socks4 \
 		tests/proxymachine-custom
+PROXYBINS =	tests/proxymachine-test tests/proxymachine-small $(ROUTERBINS)
 TESTBINS =	tests/pmtest tests/soak $(PROXYBINS)
 
 all: $(PROG)
 
-# The stamp holds the build choices; it changes (and forces a relink) only
-# when they do.  The binary is removed with it, since make may compare
-# times to the second and see the new stamp as no newer.
-.router: FORCE
-	@echo "$(ROUTER) $(MAXCONN) $(BUFSIZE) $(CC) $(CFLAGS) $(LDFLAGS)" \
-	    > .router.new; \
-	if cmp -s .router.new .router; then rm -f .router.new; \
-	else mv .router.new .router; rm -f $(PROG) $(PROXYBINS); fi
-
-FORCE:
-
-$(PROG): $(SRCS) routers/$(ROUTER).c .router
+$(PROG): $(SRCS) routers/$(ROUTER).c .$(PROG).build
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
 	    proxymachine.c routers/$(ROUTER).c
 
-# A static binary: musl-gcc when it is there and CC is the default.
-static: $(SRCS) routers/$(ROUTER).c .router
+# The stamp holds the build choices, the router first (read back above).
+# It changes, and the binary goes so as to be relinked, only when they do
+# (make may compare times to the second and see the new stamp as no newer).
+.$(PROG).build: FORCE
+	@echo "$(ROUTER) $(MAXCONN) $(BUFSIZE) $(CC) $(CFLAGS) $(LDFLAGS)" \
+	    >$@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; \
+	else mv $@.new $@; rm -f $(PROG); fi
+
+FORCE:
+
+# Static and stripped, from the same router; ./$(PROG) is left alone.
+static: $(SRCS) routers/$(ROUTER).c
 	@cc="$(CC)"; $(PICKCC); \
-	echo "$$cc ... -static -o $(PROG)-static"; \
+	echo "$$cc ... -static -o $(PROG)-static (router $(ROUTER))"; \
 	$$cc $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(SIZEFLAGS) $(LDFLAGS) \
 	    -static -s -o $(PROG)-static proxymachine.c routers/$(ROUTER).c
 
+test: testbins
+	sh test.sh
+
+install:
+	@if [ ! -f $(PROG) ]; then \
+	    echo "install: ./$(PROG) is not built: run make first" >&2; \
+	    exit 1; \
+	fi; \
+	built=`sed -n '1s/ .*//p' .$(PROG).build 2>/dev/null`; \
+	if [ "$$built" != "$(ROUTER)" ]; then \
+	    echo "install: ./$(PROG) holds the $${built:-unknown} router," \
+	        "not $(ROUTER): run make ROUTER=$(ROUTER) first" >&2; \
+	    exit 1; \
+	fi; \
+	if [ -n "`find $(SRCS) routers/$(ROUTER).c -newer $(PROG)`" ]; then \
+	    echo "install: the sources changed after ./$(PROG) was" \
+	        "built: run make first" >&2; \
+	    exit 1; \
+	fi
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(EXAMPLESDIR)/service
+	$(INSTALL_PROGRAM) $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
+	$(INSTALL_MAN) proxymachine.8 $(DESTDIR)$(MANDIR)/man8/$(PROG).8
+	for f in examples/*.conf examples/service/*; do \
+	    $(INSTALL_DATA) $$f $(DESTDIR)$(EXAMPLESDIR)/$${f#examples/} || \
+	    exit 1; \
+	done
+
+install-strip: install
+	$(STRIP) $(DESTDIR)$(BINDIR)/$(PROG)
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man8/$(PROG).8
+	rm -rf $(DESTDIR)$(EXAMPLESDIR)
+
+lint:
+	mandoc -Tlint -Wwarning proxymachine.8
+
+# Every PROG built here goes, with its stamp.
+clean:
+	for s in .*.build; do \
+	    [ -f "$$s" ] || continue; p=$${s#.}; p=$${p%.build}; \
+	    rm -f "$$s" "$$s.new" "$$p" "$$p-static"; \
+	done
+	rm -f $(PROG) $(PROG)-static $(PROG)-size .warn.o \
+	    tests/.build tests/.build.new $(TESTBINS)
+	rm -rf build fuzz/build
+
+# The test suite's binaries: the proxy with each router and with the test
+# router (tests/router_test.c), and two helpers.  Their stamp holds the
+# flags but not ROUTER, so switching routers never rebuilds them.
 testbins: $(TESTBINS)
 
-# The test helper is not part of what is tested: plain flags.
+tests/.build: FORCE
+	@echo "$(MAXCONN) $(BUFSIZE) $(CC) $(CFLAGS) $(LDFLAGS)" >$@.new; \
+	if cmp -s $@.new $@; then rm -f $@.new; \
+	else mv $@.new $@; rm -f $(PROXYBINS); fi
+
+# The helpers are not part of what is tested: plain flags.
 tests/pmtest: tests/pmtest.c
 	$(CC) $(PM_CFLAGS) -O2 -o $@ tests/pmtest.c
 
-# The soak's load and fault generator: plain flags, like pmtest.
 tests/soak: tests/soak.c
 	$(CC) $(PM_CFLAGS) -O2 -o $@ tests/soak.c
 
 # PM_TEST_HOOKS: PM_TEST_LOOKUP_DELAY_MS in the environment slows name
 # lookups, for the suite's reload tests.
-tests/proxymachine-test: $(SRCS) tests/router_test.c .router
+tests/proxymachine-test: $(SRCS) tests/router_test.c tests/.build
 	$(CC) $(PM_CFLAGS) -DPM_TEST_HOOKS $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -o $@ proxymachine.c tests/router_test.c
 
-tests/proxymachine-small: $(SRCS) tests/router_test.c .router
+tests/proxymachine-small: $(SRCS) tests/router_test.c tests/.build
 	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 -DPM_ROUTE_TIMEOUT=1500 -DPM_PIPES=1 \
 	    $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -o $@ proxymachine.c tests/router_test.c
 
-tests/proxymachine-git: $(SRCS) routers/git.c .router
+tests/proxymachine-git: routers/git.c
+tests/proxymachine-socks4: routers/socks4.c
+tests/proxymachine-custom: routers/custom.c
+$(ROUTERBINS): $(SRCS) tests/.build
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/git.c
+	    proxymachine.c routers/$(@F:proxymachine-%=%).c
 
-tests/proxymachine-socks4: $(SRCS) routers/socks4.c .router
-	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/socks4.c
+.PHONY: all static test install install-strip uninstall lint clean \
+	testbins FORCE
 
-tests/proxymachine-custom: $(SRCS) routers/custom.c .router
-	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/custom.c
-
-test: testbins
-	sh test.sh
-
-# The whole suite against an AddressSanitizer and UBSan build.
-asan: tests/pmtest
-	$(MAKE) CFLAGS="-O1 $(SAN)" LDFLAGS="$(SAN)" $(PROXYBINS)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 sh test.sh
-
-# The size of the static, stripped binary of each router.
-size:
-	@cc="$(CC)"; $(PICKCC); echo "$$cc $(SIZEFLAGS) -static -s"; \
-	for r in $(ROUTERS); do \
-	    $$cc $(PM_CFLAGS) $(CPPFLAGS) $(SIZEFLAGS) $(LDFLAGS) -static -s \
-	        -o $(PROG)-size proxymachine.c routers/$$r.c || exit 1; \
-	    echo "$$r `wc -c <$(PROG)-size` bytes"; \
-	done; rm -f $(PROG)-size
-
-# Cross-build for ARCH (armhf, aarch64, mipsel, riscv64) into build/ARCH
-# and run the suite there under qemu-user (scripts/cross.sh).
-cross:
-	sh scripts/cross.sh $(ARCH)
-
-# Every compiler at hand (gcc, clang, tcc, pcc, musl-gcc), warnings on.
-compilers:
-	sh scripts/compilers.sh
-
-# Warnings for the core and every router, one file at a time (-c: tcc
-# and pcc take no -fsyntax-only and would leave an a.out).
-warn:
-	for f in proxymachine.c routers/*.c tests/router_test.c; do \
-	    $(CC) $(PM_CFLAGS) $(WARN) -O2 -c -o .warn.o $$f || exit 1; \
-	done; rm -f .warn.o
-
-# The benchmark (bench/README.md): about three minutes; PMB_SPEED=quick
-# for a short run.  It leaves ./proxymachine built with the custom router.
-bench:
-	MAKE="$(MAKE)" sh bench/run.sh
-
-# The fault soak (tests/soak.sh): 120 s of mixed good and bad clients and
-# backends, then the limits; soak-short for CI, soak-valgrind under
-# valgrind.
-soak: testbins
-	sh tests/soak.sh
-soak-short: testbins
-	sh tests/soak.sh short
-soak-valgrind: testbins
-	VALGRIND=1 sh tests/soak.sh
-
-FUZZTIME ?=	60
-
-# libFuzzer harnesses (clang), FUZZTIME seconds each: see fuzz/README.
-fuzz:
-	sh fuzz/run.sh $(FUZZTIME)
-
-# clang --analyze and cppcheck over the tree.
-analyze:
-	sh fuzz/analyze.sh
-
-lint:
-	mandoc -Tlint -Wwarning $(PROG).8
-
-install: $(PROG)
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
-	cp $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
-	chmod 755 $(DESTDIR)$(BINDIR)/$(PROG)
-	cp $(PROG).8 $(DESTDIR)$(MANDIR)/man8/$(PROG).8
-	chmod 644 $(DESTDIR)$(MANDIR)/man8/$(PROG).8
-
-uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man8/$(PROG).8
-
-clean:
-	rm -f $(PROG) $(PROG)-static $(PROG)-size .warn.o .router .router.new \
-	    $(TESTBINS)
-	rm -rf build fuzz/build
-
-.PHONY: all static size cross compilers testbins test asan bench fuzz \
-	soak soak-short soak-valgrind \
-	analyze warn lint \
-	install uninstall clean \
-	FORCE
+include dev.mk

@@ -3604,21 +3604,34 @@ pwcopy(const struct passwd *pw)
 
 /*
  * Enters dir (chroot) and becomes user pw, for good.  Called once the
- * listener is bound and the log is open.
+ * listener is bound and the log is open.  A failure is reported as the
+ * other start-up errors are, "proxymachine: ..." on stderr (in the log
+ * once detached), and the program exits.
  */
 static void
 privdrop(const struct passwd *pw, const char *dir)
 {
+	char	 msg[512];
+
 	if (dir != NULL && (chroot(dir) == -1 || chdir("/") == -1))
-		fatal("chroot %s: %s", dir, strerror(errno));
-	if (pw == NULL)
+		snprintf(msg, sizeof(msg), "chroot %s: %s", dir,
+		    strerror(errno));
+	else if (pw == NULL)
 		return;
-	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1)
-		fatal("cannot become %s: %s", pw->pw_name, strerror(errno));
-	if (pw->pw_uid != 0 && setuid(0) != -1)
-		fatal("still able to become root after dropping to %s",
-		    pw->pw_name);
+	else if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
+		snprintf(msg, sizeof(msg), "cannot become %s: %s",
+		    pw->pw_name, strerror(errno));
+	else if (pw->pw_uid != 0 && setuid(0) != -1)
+		snprintf(msg, sizeof(msg), "still able to become root after "
+		    "dropping to %s", pw->pw_name);
+	else
+		return;
+	if (use_syslog)
+		fatal("%s", msg);
+	log_flush();
+	warnx("%s", msg);
+	quit(1);
 }
 
 static void
@@ -4679,8 +4692,8 @@ main(int argc, char *argv[])
 			mem_mb = strtod(optarg, &end);
 			if (errno != 0 || end == optarg || *end != '\0' ||
 			    !(mem_mb > 0 && mem_mb <= 1048576)) {
-				warnx("-m %s: a number of MiB, up to 1048576",
-				    optarg);
+				warnx("-m '%s': not a number of MiB above 0, "
+				    "up to 1048576", optarg);
 				usage(1);
 			}
 			break;
@@ -4688,8 +4701,11 @@ main(int argc, char *argv[])
 			errno = 0;
 			l = strtol(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' ||
-			    l < 0 || l > PM_MAXWORKERS)
+			    l < 0 || l > PM_MAXWORKERS) {
+				warnx("-w '%s': not a number from 0 to %d",
+				    optarg, PM_MAXWORKERS);
 				usage(1);
+			}
 			nworkers = (int)l;
 			break;
 		case 'q':
@@ -4720,8 +4736,10 @@ main(int argc, char *argv[])
 			usage(1);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc) {
+		warnx("unexpected argument: %s", argv[optind]);
 		usage(1);
+	}
 	if (nworkers == 0) {		/* one per CPU */
 #ifdef _SC_NPROCESSORS_ONLN
 		l = sysconf(_SC_NPROCESSORS_ONLN);
@@ -4731,8 +4749,11 @@ main(int argc, char *argv[])
 		nworkers = 1;
 #endif
 	}
-	if (*host == '\0' || *port == '\0')
+	if (*host == '\0' || *port == '\0') {
+		warnx("%s", *host == '\0' ? "-h: empty host" :
+		    "-p: empty port");
 		usage(1);
+	}
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(1, "no such user: %s", user);
 	if (pw != NULL && (pw = pwcopy(pw)) == NULL)
@@ -4791,17 +4812,28 @@ main(int argc, char *argv[])
 		close(ready);
 	}
 #ifdef __OpenBSD__
-	/*
-	 * Only the resolver reads the table and resolves names, but one
-	 * started again after a crash is forked from here (proc) and
-	 * inherits these promises, which it narrows.  The master forks and
-	 * signals workers too; they pledge further.
-	 */
-	if (conf_path != NULL && unveil(conf_path, "r") == -1)
-		fatal("unveil %s: %s", conf_path, strerror(errno));
-	if (unveil(NULL, NULL) == -1 ||
-	    pledge("stdio inet rpath dns proc", NULL) == -1)
-		fatal("pledge: %s", strerror(errno));
+	{
+		char	 promises[64];
+
+		/*
+		 * Only the resolver reads the table and resolves names, but
+		 * one started again after a crash is forked from here (proc)
+		 * and inherits these promises, which it narrows.  The master
+		 * forks and signals workers too; they pledge further.  The
+		 * pid file is removed at exit: cpath.
+		 */
+		if (conf_path != NULL && unveil(conf_path, "r") == -1 &&
+		    errno != ENOENT)
+			fatal("unveil %s: %s", conf_path, strerror(errno));
+		if (pidfile != NULL && unveil(pidfile, "c") == -1 &&
+		    errno != ENOENT)
+			fatal("unveil %s: %s", pidfile, strerror(errno));
+		snprintf(promises, sizeof(promises),
+		    "stdio%s inet rpath dns proc", pidfile != NULL ? " cpath" :
+		    "");
+		if (unveil(NULL, NULL) == -1 || pledge(promises, NULL) == -1)
+			fatal("pledge: %s", strerror(errno));
+	}
 #endif
 	if (nworkers > 1) {
 		log_notice("proxymachine %s (router %s) listening on %s; %d "

@@ -847,8 +847,14 @@ t_cli()
 	    fail "bad option: usage on stderr, non-zero"
 	$RUN "$PM" -c "$CONF" extra >/dev/null 2>"$T/e"
 	[ $? -ne 0 ] && grep -q usage "$T/e" &&
-	    ok "stray argument: usage, non-zero" ||
-	    fail "stray argument: usage, non-zero"
+	    grep -q "^proxymachine[-a-z]*: unexpected argument: extra$" "$T/e" &&
+	    ok "stray argument: named, usage, non-zero" ||
+	    fail "stray argument: named, usage, non-zero" "$(head -n 1 "$T/e")"
+	$RUN "$PM" -c "$CONF" -h $H -p '' >/dev/null 2>"$T/e"
+	[ $? -ne 0 ] && grep -q usage "$T/e" &&
+	    grep -q "^proxymachine[-a-z]*: -p: empty port$" "$T/e" &&
+	    ok "-p '': said, usage, non-zero" ||
+	    fail "-p '': said, usage, non-zero" "$(head -n 1 "$T/e")"
 	$RUN "$PM" -c "$CONF" -p >/dev/null 2>&1
 	[ $? -ne 0 ] && ok "missing option argument: non-zero" ||
 	    fail "missing option argument: non-zero"
@@ -1031,10 +1037,12 @@ t_workers()
 	for _w in 65 -1 x 2x ''; do
 		$RUN "$PM" -w "$_w" -c "$CONF" -h $H -p "$(freeport)" \
 		    >/dev/null 2>"$T/e"
-		[ $? -ne 0 ] && grep -q usage "$T/e" || _bad="$_bad '$_w'"
+		[ $? -ne 0 ] && grep -q usage "$T/e" &&
+		    grep -q "^proxymachine[-a-z]*: -w '$_w': not a number" \
+		    "$T/e" || _bad="$_bad '$_w'"
 	done
-	[ -z "$_bad" ] && ok "-w out of range or not a number: usage" ||
-	    fail "-w out of range or not a number: usage" "-w$_bad"
+	[ -z "$_bad" ] && ok "-w out of range or not a number: said, usage" ||
+	    fail "-w out of range or not a number: said, usage" "-w$_bad"
 
 	pm_start "$PM" "$CONF" -w 2 || { fail "proxy starts with -w 2"; return; }
 	logwait 10 "$LOG" "worker 2 of 2 started"
@@ -1214,6 +1222,29 @@ t_daemon()
 	[ $? -ne 0 ] && grep -q "no such user" "$T/e" &&
 	    ok "-u with an unknown user: non-zero, said" ||
 	    fail "-u with an unknown user: non-zero, said"
+	# Without root, becoming a user and chroot fail after the bind: the
+	# message has the same form as the errors before it.
+	_as=
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
+	    id nobody >/dev/null 2>&1; then
+		_as="setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups"
+	fi
+	if [ "$(id -u)" != 0 ] || [ -n "$_as" ]; then
+		_bad=
+		for _o in "-u nobody" "-t /"; do
+			# The table through stdin: nobody cannot read $T.
+			$_as $RUN "$PM" $_o -c /dev/stdin -h $H \
+			    -p "$(freeport)" <"$CONF" 2>"$T/e"
+			[ $? -ne 0 ] && grep -Eq "^proxymachine[-a-z]*: \
+(cannot become nobody|chroot /): " "$T/e" || _bad="$_bad '$_o'"
+		done
+		[ -z "$_bad" ] &&
+		    ok "-u, -t without root: proxymachine: ..., non-zero" ||
+		    fail "-u, -t without root: proxymachine: ..., non-zero" \
+		    "$_bad: $(cat "$T/e")"
+	else
+		skip "-u, -t without root" "needs setpriv to drop root"
+	fi
 	if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
 		skip "-u and -t" "needs root and a nobody user"
 		return

@@ -5,7 +5,7 @@
 #
 # The sources are copied into DIR/src and make runs there, so a build for
 # another compiler, libc or architecture never touches the binaries or the
-# .router stamp of the work tree, and the Makefile stays the one place
+# stamps of the work tree, and the Makefile stays the one place
 # that says how to build.  CC, CFLAGS and LDFLAGS are handed to make when
 # they are set; MAKE picks the make program (default make).  The test
 # helper tests/pmtest is built with HOSTCC (default cc) since it runs on
@@ -28,7 +28,7 @@ src=$dir/src
 
 rm -rf "$src"
 mkdir -p "$src/routers" "$src/tests" || exit 2
-cp "$top/Makefile" "$top/proxymachine.c" "$top/router.h" \
+cp "$top/Makefile" "$top/dev.mk" "$top/proxymachine.c" "$top/router.h" \
     "$top/proxymachine.8" "$src/" || exit 2
 cp "$top"/routers/*.c "$src/routers/" || exit 2
 cp "$top"/tests/*.c "$src/tests/" || exit 2
