@@ -274,7 +274,8 @@ else
 	    waitport 127.0.0.1 "$p1" && waitport 127.0.0.1 "$p2" &&
 	    (cd "$d" && $clone) >>"$T/qs.log" 2>&1 &&
 	    [ -d "$q/hello/.git" ] &&
-	    waitfor 10 grep -q "user 'alice' -> 127.0.0.1:$p1" "$T/qs-pm.log"
+	    waitfor 10 grep -q "close: done; .* -> 127.0.0.1:$p1; git: .*user 'alice'" \
+	    "$T/qs-pm.log"
 	then
 		ok "the README's quick start: the clone goes through the proxy"
 	else
