@@ -220,6 +220,12 @@
 #endif
 
 #define TIME_NEVER	UINT64_MAX
+/* How often a repeated line may be written, and shutdown progress said. */
+#define SAY_EVERY_MS	1000
+
+/* How a shutdown goes: QUIT waits for everyone, TERM and INT not long. */
+#define STOP_GRACEFUL	1
+#define STOP_FAST	2
 
 /* The older name is the one every system has. */
 #if !defined(MAP_ANON) && defined(MAP_ANONYMOUS)
@@ -307,6 +313,8 @@ struct moved {
 	int		 more;		/* a read filled what a write emptied */
 };
 enum { DIR_OK, DIR_FROM, DIR_TO };	/* dir_step(): what failed */
+#define MORE_UP		1	/* conn_relay(): up has likely more to read */
+#define MORE_DOWN	2	/* and down */
 
 struct conn {
 	enum cstate	 state;
@@ -412,7 +420,7 @@ static int		 pool_full;		/* said so in the log */
 static int		 sigpipe[2] = { -1, -1 };
 static volatile sig_atomic_t got_quit, got_term, got_hup, got_stats;
 static volatile sig_atomic_t got_chld, got_now;
-static int		 stopping;		/* 1 graceful, 2 fast */
+static int		 stopping;		/* 0, STOP_GRACEFUL, STOP_FAST */
 static uint64_t		 stop_deadline;		/* fast: force at */
 static uint64_t		 stop_said;		/* last progress line */
 static int		 stop_left = -1;	/* conns at that line */
@@ -783,7 +791,7 @@ burst_say(struct burst *b)
 	uint64_t	 n;
 
 	b->n++;
-	if (b->said != 0 && now < b->said + 1000)
+	if (b->said != 0 && now < b->said + SAY_EVERY_MS)
 		return 0;
 	b->said = now;
 	n = b->n;
@@ -1637,7 +1645,7 @@ pipe_get(struct buf *b)
 	if (pipe(fd) == -1) {
 #endif
 		log_warn("pipe for splice: copying for a second");
-		pipe_retry = now + 1000;
+		pipe_retry = now + SAY_EVERY_MS;
 		return -1;
 	}
 	i = pipeunmade[--npipeunmade];
@@ -2900,7 +2908,7 @@ conn_client_io(struct conn *c, short crev)
 /*
  * One round of the relay for the events crev (client) and brev
  * (backend): each direction moves what it can, then the connection looks
- * at what that means.  Sets *more (bit 1 up, bit 2 down) when a read
+ * at what that means.  Sets *more (MORE_UP, MORE_DOWN) when a read
  * filled a buffer that the write then emptied: there is likely more to
  * read.  Returns 0, or -1 if c was closed.
  */
@@ -2941,7 +2949,7 @@ conn_relay(struct conn *c, short crev, short brev, int *more)
 	    !c->backend.dead && !c->up.shut &&
 	    conn_side_gone(c, &c->backend, fd_error(c->backend.fd)) == -1)
 		return -1;
-	*more = (up.more ? 1 : 0) | (down.more ? 2 : 0);
+	*more = (up.more ? MORE_UP : 0) | (down.more ? MORE_DOWN : 0);
 	return conn_check(c);
 }
 
@@ -2977,8 +2985,8 @@ conn_io(struct conn *c, short crev, short brev)
 		if (more == 0 || round + 1 >= PM_RELAY_ROUNDS ||
 		    c->state != C_RELAY)
 			break;
-		crev = (more & 1) ? POLLIN : 0;
-		brev = (more & 2) ? POLLIN : 0;
+		crev = (more & MORE_UP) ? POLLIN : 0;
+		brev = (more & MORE_DOWN) ? POLLIN : 0;
 	}
 	conn_events(c);
 }
@@ -3410,22 +3418,22 @@ signals_run(void)
 	 */
 	if (worker > 0 && got_term > 1)
 		got_term = 1;
-	if (got_now || (got_term > 1 && stopping == 2)) {
-		if (stopping != 2)
-			stop_begin(2);
+	if (got_now || (got_term > 1 && stopping == STOP_FAST)) {
+		if (stopping != STOP_FAST)
+			stop_begin(STOP_FAST);
 		log_notice("%s: closing %d connections now", got_now ? "USR2" :
 		    "second signal", nconn);
 		got_now = 0;
 		conn_close_all();
 		stop_check();
 	}
-	if (got_term && stopping != 2)
-		stop_begin(2);
+	if (got_term && stopping != STOP_FAST)
+		stop_begin(STOP_FAST);
 	else if (got_quit && !stopping)
-		stop_begin(1);
+		stop_begin(STOP_GRACEFUL);
 }
 
-/* Stops accepting; fast is 2 for TERM and INT, 1 for QUIT. */
+/* Stops accepting: STOP_FAST for TERM and INT, STOP_GRACEFUL for QUIT. */
 static void
 stop_begin(int how)
 {
@@ -3436,7 +3444,7 @@ stop_begin(int how)
 		lfd = -1;
 		ev_forget(EV_LISTEN);
 	}
-	if (how == 2) {
+	if (how == STOP_FAST) {
 		stop_deadline = now + PM_TERM_GRACE;
 		log_notice("fast shutdown: not accepting; waiting at most %d ms "
 		    "for %d connections", PM_TERM_GRACE, nconn);
@@ -3457,13 +3465,13 @@ stop_check(void)
 		log_notice("all connections closed: exiting");
 		quit(0);
 	}
-	if (stopping == 2 && now >= stop_deadline) {
+	if (stopping == STOP_FAST && now >= stop_deadline) {
 		log_notice("grace period over: closing %d connections", nconn);
 		conn_close_all();
 		log_notice("exiting");
 		quit(0);
 	}
-	if (now >= stop_said + 1000 && nconn != stop_left) {
+	if (now >= stop_said + SAY_EVERY_MS && nconn != stop_left) {
 		log_notice("shutdown: %d connections left", nconn);
 		stop_left = nconn;
 		stop_said = now;
@@ -4498,8 +4506,8 @@ master(void)
 		if (got_term) {
 			n = got_term;
 			got_term = 0;
-			if (stopping != 2) {
-				stopping = 2;
+			if (stopping != STOP_FAST) {
+				stopping = STOP_FAST;
 				log_notice("fast shutdown: passed to the workers");
 				workers_signal(SIGTERM);
 				n--;
@@ -4513,7 +4521,7 @@ master(void)
 		if (got_quit) {
 			got_quit = 0;
 			if (!stopping) {
-				stopping = 1;
+				stopping = STOP_GRACEFUL;
 				log_notice("graceful shutdown: passed to the "
 				    "workers");
 				workers_signal(SIGQUIT);
@@ -4542,8 +4550,8 @@ master_gone(void)
 	ev_forget(EV_MASTER);
 	msgin_reset(&master_in);
 	log_warnx("master process gone");
-	if (stopping != 2)
-		stop_begin(2);
+	if (stopping != STOP_FAST)
+		stop_begin(STOP_FAST);
 }
 
 /*
@@ -4575,8 +4583,8 @@ serve(void)
 		    accept_resume - now < (uint64_t)timeout))
 			timeout = accept_resume > now ?
 			    (int)(accept_resume - now) : 0;
-		if (stopping && (timeout == -1 || timeout > 1000))
-			timeout = 1000;
+		if (stopping && (timeout == -1 || timeout > SAY_EVERY_MS))
+			timeout = SAY_EVERY_MS;
 		log_flush();
 #ifdef HAVE_EPOLL
 		n = epoll_wait(epfd, ep_out, PM_EVENTS, timeout);
