@@ -27,6 +27,12 @@ PICKCC =	case "$(CC)" in cc|"cc "*|gcc) \
 		    command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc;; esac
 SAN =		-fsanitize=address,undefined -fno-omit-frame-pointer -g
 
+# EV=kqueue builds the proxies under tests/ on the kqueue backend, over
+# epoll through tests/kqueue_shim.c (for Linux); EV=poll on poll(2).
+EV_kqueue =	-DPM_USE_KQUEUE -Itests/shim tests/kqueue_shim.c
+EV_poll =	-DPM_USE_POLL
+TESTEV =	$(EV_$(EV))
+
 SRCS =		proxymachine.c router.h
 PROXYBINS =	tests/proxymachine-test tests/proxymachine-small \
 		tests/proxymachine-git tests/proxymachine-socks4 \
@@ -39,8 +45,8 @@ all: $(PROG)
 # when they do.  The binary is removed with it, since make may compare
 # times to the second and see the new stamp as no newer.
 .router: FORCE
-	@echo "$(ROUTER) $(MAXCONN) $(BUFSIZE) $(CC) $(CFLAGS) $(LDFLAGS)" \
-	    > .router.new; \
+	@echo "$(ROUTER) $(MAXCONN) $(BUFSIZE) $(EV) $(CC) $(CFLAGS)" \
+	    "$(LDFLAGS)" > .router.new; \
 	if cmp -s .router.new .router; then rm -f .router.new; \
 	else mv .router.new .router; rm -f $(PROG) $(PROXYBINS); fi
 
@@ -69,24 +75,24 @@ tests/soak: tests/soak.c
 
 tests/proxymachine-test: $(SRCS) tests/router_test.c .router
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c tests/router_test.c
+	    proxymachine.c tests/router_test.c $(TESTEV)
 
 tests/proxymachine-small: $(SRCS) tests/router_test.c .router
 	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 -DPM_ROUTE_TIMEOUT=1500 -DPM_PIPES=1 \
 	    $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ proxymachine.c tests/router_test.c
+	    -o $@ proxymachine.c tests/router_test.c $(TESTEV)
 
 tests/proxymachine-git: $(SRCS) routers/git.c .router
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/git.c
+	    proxymachine.c routers/git.c $(TESTEV)
 
 tests/proxymachine-socks4: $(SRCS) routers/socks4.c .router
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/socks4.c
+	    proxymachine.c routers/socks4.c $(TESTEV)
 
 tests/proxymachine-custom: $(SRCS) routers/custom.c .router
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/custom.c
+	    proxymachine.c routers/custom.c $(TESTEV)
 
 test: testbins
 	sh test.sh
