@@ -128,7 +128,7 @@ warn:
 	    $(CC) $(PM_CFLAGS) $(WARN) -O2 -c -o .warn.o $$f || exit 1; \
 	done; rm -f .warn.o
 
-# The benchmark (bench/README.md): about three minutes; PMB_SPEED=quick
+# The benchmark (bench/README.md): about four minutes; PMB_SPEED=quick
 # for a short run.  It leaves ./proxymachine built with the custom router.
 bench:
 	MAKE="$(MAKE)" sh bench/run.sh
