@@ -63,6 +63,12 @@ SIZEFLAGS =	-Os -ffunction-sections -fdata-sections \
 PICKCC =	case "$(CC)" in cc|"cc "*|gcc) \
 		    command -v musl-gcc >/dev/null 2>&1 && cc=musl-gcc;; esac
 
+# EV=kqueue builds the proxies under tests/ on the kqueue backend, over
+# epoll through tests/kqueue_shim.c (for Linux); EV=poll on poll(2).
+EV_kqueue =	-DPM_USE_KQUEUE -Itests/shim tests/kqueue_shim.c
+EV_poll =	-DPM_USE_POLL
+TESTEV =	$(EV_$(EV))
+
 SRCS =		proxymachine.c router.h
 ROUTERBINS =	tests/proxymachine-git tests/proxymachine-socks4 \
 		tests/proxymachine-custom
@@ -147,7 +153,7 @@ clean:
 testbins: $(TESTBINS)
 
 tests/.build: FORCE
-	@echo "$(MAXCONN) $(BUFSIZE) $(CC) $(CFLAGS) $(LDFLAGS)" >$@.new; \
+	@echo "$(MAXCONN) $(BUFSIZE) $(EV) $(CC) $(CFLAGS) $(LDFLAGS)" >$@.new; \
 	if cmp -s $@.new $@; then rm -f $@.new; \
 	else mv $@.new $@; rm -f $(PROXYBINS); fi
 
@@ -162,19 +168,19 @@ tests/soak: tests/soak.c
 # lookups, for the suite's reload tests.
 tests/proxymachine-test: $(SRCS) tests/router_test.c tests/.build
 	$(CC) $(PM_CFLAGS) -DPM_TEST_HOOKS $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ proxymachine.c tests/router_test.c
+	    -o $@ proxymachine.c tests/router_test.c $(TESTEV)
 
 tests/proxymachine-small: $(SRCS) tests/router_test.c tests/.build
 	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 -DPM_ROUTE_TIMEOUT=1500 -DPM_PIPES=1 \
 	    $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ proxymachine.c tests/router_test.c
+	    -o $@ proxymachine.c tests/router_test.c $(TESTEV)
 
 tests/proxymachine-git: routers/git.c
 tests/proxymachine-socks4: routers/socks4.c
 tests/proxymachine-custom: routers/custom.c
 $(ROUTERBINS): $(SRCS) tests/.build
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/$(@F:proxymachine-%=%).c
+	    proxymachine.c routers/$(@F:proxymachine-%=%).c $(TESTEV)
 
 .PHONY: all static test install install-strip uninstall lint clean \
 	testbins FORCE

@@ -38,7 +38,7 @@ cross:
 compilers:
 	sh scripts/compilers.sh
 
-# The benchmark (bench/README.md): about three minutes; PMB_SPEED=quick
+# The benchmark (bench/README.md): about four minutes; PMB_SPEED=quick
 # for a short run.  It leaves ./proxymachine built with the custom router.
 bench:
 	MAKE="$(MAKE)" sh bench/run.sh

@@ -18,10 +18,10 @@
  * for more bytes, connect to a backend (optionally replacing the first
  * bytes and answering the client first), or close (optionally after a
  * reply).  Once connected, bytes are relayed both ways through bounded
- * buffers until both directions are done.  One process, one poll(2) loop,
- * fixed pools: no allocation on the per-connection path.  With -w N a
- * master process forks N such processes (workers) that share the listener
- * and only supervises them.
+ * buffers until both directions are done.  One process, one event loop
+ * (epoll, kqueue or poll(2)), fixed pools: no allocation on the
+ * per-connection path.  With -w N a master process forks N such processes
+ * (workers) that share the listener and only supervises them.
  */
 
 #ifdef __linux__
@@ -65,17 +65,6 @@
 #define HAVE_SETPROCTITLE
 #endif
 
-/*
- * On Linux the poll set is kept in the kernel with epoll(7), so a wake-up
- * costs what is ready, not what is open: with thousands of idle
- * connections poll(2) spends its time scanning them.  The pollfd array
- * stays the one description of what each socket waits for; -DPM_USE_POLL
- * builds the portable poll(2) loop everywhere.
- */
-#if defined(__linux__) && !defined(PM_USE_POLL)
-#define HAVE_EPOLL
-#include <sys/epoll.h>
-#endif
 #ifdef __linux__
 #include <sys/syscall.h>	/* close_range(2) */
 #endif
@@ -166,7 +155,7 @@
 #ifndef PM_RELAY_ROUNDS
 #define PM_RELAY_ROUNDS		4
 #endif
-/* Events taken from epoll per wake-up, at most. */
+/* Events taken from epoll or kqueue per wake-up, at most. */
 #ifndef PM_EVENTS
 #define PM_EVENTS		256
 #endif
@@ -337,38 +326,7 @@ struct conn {
 	struct sockaddr_storage peer;
 };
 
-/*
- * pfd[0] is the listener, pfd[1] the signal pipe, pfd[2] a worker's pipe
- * from its master (unused without workers), pfd[3] the socket to the
- * resolver process (unused in a worker), then two per slot.
- */
-#define PFD_LISTEN	0
-#define PFD_SIGNAL	1
-#define PFD_MASTER	2
-#define PFD_RESOLVER	3
-#define PFD_SLOTS	4
-#define CPFD(i)		(&pfd[PFD_SLOTS + 2 * (i)])
-#define BPFD(i)		(&pfd[PFD_SLOTS + 2 * (i) + 1])
-/* What the event layer calls each descriptor it watches. */
-#define EV_LISTEN	PFD_LISTEN
-#define EV_SIGNAL	PFD_SIGNAL
-#define EV_MASTER	PFD_MASTER
-#define EV_RESOLVER	PFD_RESOLVER
-#define EV_CLIENT(i)	(PFD_SLOTS + 2 * (int)(i))
-#define EV_BACKEND(i)	(PFD_SLOTS + 2 * (int)(i) + 1)
-/* What in the events reported for a socket makes a read or write worth it. */
-#define EV_READABLE	(POLLIN | POLLHUP | POLLERR)
-#define EV_WRITABLE	(POLLOUT | POLLHUP | POLLERR)
-
 static struct conn	 conns[PM_MAXCONN];
-static struct pollfd	 pfd[PFD_SLOTS + 2 * PM_MAXCONN];
-#ifdef HAVE_EPOLL
-static int		 epfd = -1;
-static int		 ep_fd[PFD_SLOTS + 2 * PM_MAXCONN];	/* fd + 1 */
-static short		 ep_ev[PFD_SLOTS + 2 * PM_MAXCONN];
-static struct epoll_event ep_out[PM_EVENTS];
-static int		 ep_ready[PM_EVENTS];
-#endif
 static int		 slotfree[PM_MAXCONN];
 static int		 nslotfree;
 static int		 slotfresh;		/* never used yet: from */
@@ -612,6 +570,12 @@ static void	signals_run(void);
 static void	stop_begin(int);
 static void	stop_check(void);
 static void	pool_init(void);
+static void	ev_init(void);
+static void	ev_close(void);
+static void	ev_set(int, int, short);
+static void	ev_forget(int);
+static short	ev_take(int);
+static int	ev_wait(int);
 static void	stats_log(void);
 static void	quit(int)
 		    __attribute__((noreturn));
@@ -1462,12 +1426,7 @@ pool_init(void)
 	for (i = 0; i < PM_PIPES; i++)
 		pipeunmade[npipeunmade++] = PM_PIPES - 1 - i;
 #endif
-	pfd[PFD_LISTEN].fd = pfd[PFD_SIGNAL].fd = pfd[PFD_MASTER].fd = -1;
-	pfd[PFD_RESOLVER].fd = -1;
-#ifdef HAVE_EPOLL
-	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		err(1, "epoll_create1");
-#endif
+	ev_init();
 }
 
 /*
@@ -2014,69 +1973,450 @@ fd_error(int fd)
 }
 
 /*
- * Tells epoll what pfd[i] now waits for, when that changed.  The pollfd
- * array is the one description of the poll set; poll(2) reads it as is.
+ * The event layer: everything that knows how descriptors are watched.
+ *
+ * Callers name what they watch with an id (EV_LISTEN, EV_SIGNAL,
+ * EV_MASTER, EV_CLIENT(slot), EV_BACKEND(slot)), say what it waits for
+ * with ev_set(id, fd, want) and ev_forget(id) once its descriptor is
+ * closed.  ev_wait() waits and lists the ids that have events in
+ * ev_ready[]; ev_take(id) hands over an id's events.  Events are poll(2)'s
+ * bits whatever the backend (EV_IN, EV_OUT, EV_ERR, EV_HUP name them):
+ * EV_ERR and EV_HUP come unasked, as from poll(2), on a socket that failed
+ * or is gone both ways; an end of file alone is EV_IN, and a read finds it.
+ *
+ * pfd[] describes the set once, for every backend.  One is built, picked
+ * here by the system:
+ *
+ * - epoll(7) on Linux and kqueue(2) on the BSDs and macOS keep the set in
+ *   the kernel, so that a wake-up costs what is ready, not what is open
+ *   (poll(2) looks at every idle connection on every call).  ev_set() only
+ *   notes the id; before it waits, ev_wait() tells the kernel what changed
+ *   since, so that an id set twice between two waits costs one call, and
+ *   kqueue gets the changes with the kevent(2) call that waits.
+ * - poll(2) elsewhere, and with -DPM_USE_POLL: it reads pfd[] as it is.
+ *
+ * -DPM_USE_KQUEUE builds kqueue where the system would not pick it: the
+ * tests run it on Linux over tests/kqueue_shim.c.
  */
-static void
-pfd_sync(int i)
-{
-#ifdef HAVE_EPOLL
-	struct epoll_event	 ev;
-	int			 fd = pfd[i].fd, old = ep_fd[i] - 1;
-	short			 e = pfd[i].events;
+#if defined(PM_USE_POLL) && defined(PM_USE_KQUEUE)
+#error "PM_USE_POLL and PM_USE_KQUEUE: pick one"
+#elif defined(PM_USE_POLL)
+#define PM_EV_POLL
+#define EV_NAME		"poll"
+#elif defined(PM_USE_KQUEUE) || defined(__FreeBSD__) || \
+    defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__) || \
+    defined(__APPLE__)
+#define PM_EV_KQUEUE
+#define EV_NAME		"kqueue"
+#include <sys/event.h>
+#elif defined(__linux__)
+#define PM_EV_EPOLL
+#define EV_NAME		"epoll"
+#include <sys/epoll.h>
+#else
+#define PM_EV_POLL
+#define EV_NAME		"poll"
+#endif
 
-	if (fd == old && (fd == -1 || e == ep_ev[i]))
+#define EV_LISTEN	0	/* the listener */
+#define EV_SIGNAL	1	/* the signal pipe */
+#define EV_MASTER	2	/* a worker's pipe from its master */
+#define EV_RESOLVER	3	/* the socket to the resolver process */
+#define EV_CLIENT(i)	(4 + 2 * (int)(i))
+#define EV_BACKEND(i)	(4 + 2 * (int)(i) + 1)
+#define EV_SLOT(id)	(((id) - 4) / 2)	/* of a slot's id */
+/* What in the events reported for a socket makes a read or write worth it. */
+#define EV_READABLE	(EV_IN | EV_HUP | EV_ERR)
+#define EV_WRITABLE	(EV_OUT | EV_HUP | EV_ERR)
+#define EV_IDS		EV_CLIENT(PM_MAXCONN)
+#define EV_IN		POLLIN
+#define EV_OUT		POLLOUT
+#define EV_ERR		POLLERR
+#define EV_HUP		POLLHUP
+
+static const char	 ev_name[] = EV_NAME;	/* for -V and the log */
+static struct pollfd	 pfd[EV_IDS];
+static int		 ev_ready[EV_IDS];	/* ids with events */
+
+#ifndef PM_EV_POLL
+/*
+ * What the kernel was last told about each id: its descriptor + 1 (0:
+ * none) and how it is watched; and the ids set since.
+ */
+#define KW_IN		0x01	/* for reading */
+#define KW_OUT		0x02	/* for writing */
+#define KW_ERR		0x04	/* kqueue: for a failure only */
+#define KW_NOTED	0x80	/* in ev_noted[] */
+static int		 ev_kfd[EV_IDS];
+static unsigned char	 ev_khow[EV_IDS];
+static int		 ev_noted[EV_IDS];
+static int		 nev_noted;
+static int		 ev_fd = -1;		/* the kernel's set */
+
+static int	ev_kcreate(void);
+static void	ev_ksync(int);
+
+/* Notes that id changed, for the next ev_wait(). */
+static void
+ev_note(int id)
+{
+	if (ev_khow[id] & KW_NOTED)
+		return;
+	ev_khow[id] |= KW_NOTED;
+	ev_noted[nev_noted++] = id;
+}
+
+/* The kernel dropped id's descriptor when it was closed. */
+static void
+ev_knone(int id)
+{
+	ev_kfd[id] = 0;
+	ev_khow[id] &= KW_NOTED;
+}
+
+/* Makes a new, empty kernel set and notes every id watched. */
+static void
+ev_kinit(void)
+{
+	int	 i, id;
+
+	if ((ev_fd = ev_kcreate()) == -1)
+		fatal("%s: %s", ev_name, strerror(errno));
+	for (i = 0; i < nev_noted; i++)
+		ev_khow[ev_noted[i]] &= ~KW_NOTED;
+	nev_noted = 0;
+	for (id = 0; id < EV_CLIENT(hiwater + 1); id++) {
+		ev_kfd[id] = 0;
+		ev_khow[id] = 0;
+		if (pfd[id].fd != -1)
+			ev_note(id);
+	}
+}
+
+/* Drops the kernel set (a master watches no connection). */
+static void
+ev_close(void)
+{
+	if (ev_fd != -1)
+		close(ev_fd);
+	ev_fd = -1;
+}
+
+/* Tells the kernel what changed since the last wait. */
+static void
+ev_sync(void)
+{
+	int	 i, id;
+
+	for (i = 0; i < nev_noted; i++) {
+		id = ev_noted[i];
+		ev_khow[id] &= ~KW_NOTED;
+		ev_ksync(id);
+	}
+	nev_noted = 0;
+}
+
+/* Adds the events in rev to id's, listing id if they are its first. */
+static void
+ev_found(int id, int *n, short rev)
+{
+	if (rev == 0)
+		return;
+	if (pfd[id].revents == 0)
+		ev_ready[(*n)++] = id;
+	pfd[id].revents |= rev;
+}
+#endif /* !PM_EV_POLL */
+
+#ifdef PM_EV_EPOLL
+static struct epoll_event	 ep_out[PM_EVENTS];
+
+static int
+ev_kcreate(void)
+{
+	return epoll_create1(EPOLL_CLOEXEC);
+}
+
+/* Tells epoll what id now waits for, when that changed. */
+static void
+ev_ksync(int id)
+{
+	struct epoll_event	 ev;
+	int			 fd = pfd[id].fd, old = ev_kfd[id] - 1;
+	unsigned char		 how;
+
+	how = ((pfd[id].events & POLLIN) ? KW_IN : 0) |
+	    ((pfd[id].events & POLLOUT) ? KW_OUT : 0);
+	if (fd == old && (fd == -1 || how == (ev_khow[id] & ~KW_NOTED)))
 		return;
 	memset(&ev, 0, sizeof(ev));
-	ev.events = ((e & POLLIN) ? EPOLLIN : 0) |
-	    ((e & POLLOUT) ? EPOLLOUT : 0);
-	ev.data.u32 = (uint32_t)i;
+	ev.events = ((how & KW_IN) ? EPOLLIN : 0) |
+	    ((how & KW_OUT) ? EPOLLOUT : 0);
+	/* The descriptor comes back too: an event for an old one is stale. */
+	ev.data.u64 = (uint64_t)(uint32_t)fd << 32 | (uint32_t)id;
 #ifdef EPOLLEXCLUSIVE
 	/* Workers share the listener: wake one of them, not all. */
-	if (i == PFD_LISTEN && worker > 0)
+	if (id == EV_LISTEN && worker > 0)
 		ev.events |= EPOLLEXCLUSIVE;
 #endif
 	if (old != -1 && fd != old &&
-	    epoll_ctl(epfd, EPOLL_CTL_DEL, old, &ev) == -1)
+	    epoll_ctl(ev_fd, EPOLL_CTL_DEL, old, &ev) == -1)
 		log_warn("epoll_ctl del %d", old);
-	if (fd != -1 && epoll_ctl(epfd, fd == old ? EPOLL_CTL_MOD :
+	if (fd != -1 && epoll_ctl(ev_fd, fd == old ? EPOLL_CTL_MOD :
 	    EPOLL_CTL_ADD, fd, &ev) == -1)
 		log_warn("epoll_ctl %d", fd);
-	ep_fd[i] = fd + 1;
-	ep_ev[i] = e;
-#else
-	(void)i;
-#endif
+	ev_kfd[id] = fd + 1;
+	ev_khow[id] = (ev_khow[id] & KW_NOTED) | how;
 }
 
-/* Forgets pfd[i] after its descriptor was closed (epoll dropped it). */
-static void
-pfd_forget(int i)
+/* Returns the number of ids in ev_ready[], or -1 (errno set). */
+static int
+ev_wait(int timeout)
 {
-	pfd[i].fd = -1;
-	pfd[i].events = 0;
-#ifdef HAVE_EPOLL
-	ep_fd[i] = 0;
-#endif
+	uint32_t	 e;
+	int		 i, id, n, nready = 0;
+
+	ev_sync();
+	if ((n = epoll_wait(ev_fd, ep_out, PM_EVENTS, timeout)) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		id = (int)(uint32_t)ep_out[i].data.u64;
+		if (pfd[id].fd != (int)(ep_out[i].data.u64 >> 32))
+			continue;
+		e = ep_out[i].events;
+		ev_found(id, &nready, (short)(((e & EPOLLIN) ? POLLIN : 0) |
+		    ((e & EPOLLOUT) ? POLLOUT : 0) |
+		    ((e & EPOLLERR) ? POLLERR : 0) |
+		    ((e & EPOLLHUP) ? POLLHUP : 0)));
+	}
+	return nready;
+}
+#endif /* PM_EV_EPOLL */
+
+#ifdef PM_EV_KQUEUE
+/*
+ * kqueue: EVFILT_READ while an id waits for EV_IN, EVFILT_WRITE while it
+ * waits for EV_OUT.  An id that waits for nothing keeps an EV_CLEAR read
+ * filter, so that a reset is still seen (poll(2) reports one unasked):
+ * its events are dropped unless they carry an error.  The changes wait in
+ * kq_chg[] for the kevent(2) that waits; udata holds the id, ident the
+ * descriptor.  Closing a descriptor drops its filters in the kernel.
+ */
+static struct kevent	 kq_chg[PM_EVENTS];
+static int		 nkq_chg;
+static struct kevent	 kq_out[PM_EVENTS];
+
+static int
+ev_kcreate(void)
+{
+	int	 fd;
+
+	if ((fd = kqueue()) != -1)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
 }
 
 /*
- * Watches fd (-1: nothing) under id for the events in want (POLLIN,
- * POLLOUT; errors and hang-ups are always reported).
+ * Hands the waiting changes to the kernel now, not waiting for events:
+ * EV_RECEIPT makes every change answer in the event list, which then has
+ * no room for anything else.
+ */
+static void
+kq_flush(void)
+{
+	struct timespec	 zero = { 0, 0 };
+	int		 i, n;
+
+	for (i = 0; i < nkq_chg; i++)
+		kq_chg[i].flags |= EV_RECEIPT;
+	n = kevent(ev_fd, kq_chg, nkq_chg, kq_chg, nkq_chg, &zero);
+	if (n == -1)
+		log_warn("kevent");
+	for (i = 0; i < n; i++)
+		if ((kq_chg[i].flags & EV_ERROR) && kq_chg[i].data != 0)
+			log_warnx("kevent %d: %s", (int)kq_chg[i].ident,
+			    strerror((int)kq_chg[i].data));
+	nkq_chg = 0;
+}
+
+/* Queues a change of filter for fd, under id. */
+static void
+kq_change(int fd, int filter, int flags, int id)
+{
+	if (nkq_chg == PM_EVENTS)
+		kq_flush();
+	EV_SET(&kq_chg[nkq_chg], fd, filter, flags, 0, 0,
+	    (void *)(intptr_t)id);
+	nkq_chg++;
+}
+
+/*
+ * Queues the changes that make the kernel watch id as pfd[] says.  A read
+ * filter changes into an EV_CLEAR one, or back, by being deleted and added
+ * again: adding it again would keep its flags.
+ */
+static void
+ev_ksync(int id)
+{
+	int		 fd = pfd[id].fd, old = ev_kfd[id] - 1;
+	unsigned char	 have = ev_khow[id] & ~KW_NOTED, how = 0;
+
+	if (fd != -1) {
+		how = ((pfd[id].events & POLLIN) ? KW_IN : 0) |
+		    ((pfd[id].events & POLLOUT) ? KW_OUT : 0);
+		if (how == 0)
+			how = KW_ERR;
+	}
+	if (fd != old) {
+		if (have & (KW_IN | KW_ERR))
+			kq_change(old, EVFILT_READ, EV_DELETE, id);
+		if (have & KW_OUT)
+			kq_change(old, EVFILT_WRITE, EV_DELETE, id);
+		have = 0;
+	}
+	if ((have ^ how) & (KW_IN | KW_ERR)) {
+		if (have & (KW_IN | KW_ERR))
+			kq_change(fd, EVFILT_READ, EV_DELETE, id);
+		if (how & (KW_IN | KW_ERR))
+			kq_change(fd, EVFILT_READ, (how & KW_ERR) ?
+			    EV_ADD | EV_CLEAR : EV_ADD, id);
+	}
+	if ((have ^ how) & KW_OUT)
+		kq_change(fd, EVFILT_WRITE, (how & KW_OUT) ? EV_ADD :
+		    EV_DELETE, id);
+	ev_kfd[id] = fd + 1;
+	ev_khow[id] = (ev_khow[id] & KW_NOTED) | how;
+}
+
+/*
+ * Returns the number of ids in ev_ready[], or -1 (errno set).  EV_EOF on
+ * a read filter is an end of file (EV_IN, which a read finds), or with an
+ * error in fflags a reset (EV_ERR, EV_HUP); on a write filter, a socket
+ * that takes no more (EV_HUP, with EV_ERR for an error): what poll(2)
+ * would say.
+ */
+static int
+ev_wait(int timeout)
+{
+	struct timespec	 ts, *tsp = NULL;
+	struct kevent	*k;
+	short		 rev;
+	int		 i, id, n, nready = 0;
+
+	ev_sync();
+	if (timeout >= 0) {
+		ts.tv_sec = timeout / 1000;
+		ts.tv_nsec = (long)(timeout % 1000) * 1000000;
+		tsp = &ts;
+	}
+	n = kevent(ev_fd, kq_chg, nkq_chg, kq_out, PM_EVENTS, tsp);
+	nkq_chg = 0;
+	if (n == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		k = &kq_out[i];
+		if (k->flags & EV_ERROR) {
+			/* A change the kernel refused. */
+			if (k->data != 0)
+				log_warnx("kevent %d: %s", (int)k->ident,
+				    strerror((int)k->data));
+			continue;
+		}
+		id = (int)(intptr_t)k->udata;
+		if (id < 0 || id >= EV_IDS || pfd[id].fd != (int)k->ident)
+			continue;
+		if (k->filter == EVFILT_READ)
+			rev = pfd[id].events & POLLIN;
+		else
+			rev = POLLOUT | ((k->flags & EV_EOF) ? POLLHUP : 0);
+		if ((k->flags & EV_EOF) && k->fflags != 0)
+			rev |= POLLERR | POLLHUP;
+		ev_found(id, &nready, rev);
+	}
+	return nready;
+}
+#endif /* PM_EV_KQUEUE */
+
+#ifdef PM_EV_POLL
+static void
+ev_kinit(void)
+{
+}
+
+static void
+ev_close(void)
+{
+}
+
+static void
+ev_note(int id)
+{
+	(void)id;
+}
+
+static void
+ev_knone(int id)
+{
+	(void)id;
+}
+
+/*
+ * Returns the number of ids in ev_ready[], or -1 (errno set).  poll(2)
+ * looks at the ids up to the highest slot in use.
+ */
+static int
+ev_wait(int timeout)
+{
+	int	 id, n, nfds = EV_CLIENT(hiwater + 1), nready = 0;
+
+	if ((n = poll(pfd, (nfds_t)nfds, timeout)) == -1)
+		return -1;
+	for (id = 0; id < nfds && nready < n; id++)
+		if (pfd[id].revents != 0)
+			ev_ready[nready++] = id;
+	return nready;
+}
+#endif /* PM_EV_POLL */
+
+/*
+ * Starts the event set: at start-up, and in each new worker, where what
+ * pfd[] holds is watched again (a new process has a new kernel set).
+ */
+static void
+ev_init(void)
+{
+	static int	 started;
+	int		 id;
+
+	if (!started) {
+		started = 1;
+		for (id = 0; id < EV_CLIENT(0); id++)
+			pfd[id].fd = -1;
+	}
+	ev_kinit();
+}
+
+/*
+ * Watches fd (-1: nothing) under id for the events in want (EV_IN,
+ * EV_OUT); errors and hang-ups are always reported.
  */
 static void
 ev_set(int id, int fd, short want)
 {
+	if (pfd[id].fd != fd)
+		pfd[id].revents = 0;
 	pfd[id].fd = fd;
 	pfd[id].events = want;
-	pfd_sync(id);
+	ev_note(id);
 }
 
 /* Forgets id, whose descriptor was closed. */
 static void
 ev_forget(int id)
 {
-	pfd_forget(id);
+	pfd[id].fd = -1;
+	pfd[id].events = pfd[id].revents = 0;
+	ev_knone(id);
 }
 
 /* Drops whatever was reported for id: its slot is taken anew. */
@@ -2088,11 +2428,14 @@ ev_fresh(int id)
 	pfd[id].events = 0;
 }
 
-/* Registers id again, as it was (in a new process's event set). */
-static void
-ev_resync(int id)
+/* Returns the events the last wait found for id, and clears them. */
+static short
+ev_take(int id)
 {
-	pfd_sync(id);
+	short	 rev = pfd[id].revents;
+
+	pfd[id].revents = 0;
+	return pfd[id].fd == -1 ? 0 : rev;
 }
 
 /*
@@ -3528,17 +3871,11 @@ static void
 slot_run(int i)
 {
 	struct conn	*c = &conns[i];
-	short		 crev = CPFD(i)->revents, brev = BPFD(i)->revents;
+	short		 crev = ev_take(EV_CLIENT(i));
+	short		 brev = ev_take(EV_BACKEND(i));
 
-	if ((crev | brev) == 0)
+	if ((crev | brev) == 0 || c->state == C_FREE)
 		return;
-	CPFD(i)->revents = BPFD(i)->revents = 0;
-	if (c->state == C_FREE)
-		return;
-	if (CPFD(i)->fd == -1)
-		crev = 0;
-	if (BPFD(i)->fd == -1)
-		brev = 0;
 	conn_io(c, crev, brev);
 }
 
@@ -4351,15 +4688,10 @@ worker_init(int k, int fd)
 	rsv.busy = rsv.again = 0;
 	close(sigpipe[0]);
 	close(sigpipe[1]);
-#ifdef HAVE_EPOLL
-	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("epoll_create1: %s", strerror(errno));
-	memset(ep_fd, 0, sizeof(ep_fd));
-#endif
+	ev_init();			/* the listener, watched again */
 	signals_init();
 	master_fd = fd;
-	ev_set(EV_MASTER, fd, POLLIN);
-	ev_resync(EV_LISTEN);
+	ev_set(EV_MASTER, fd, EV_IN);
 	title_dirty = 1;
 #ifdef __OpenBSD__
 	/* The master loads the tables; the worker only replays them. */
@@ -4430,10 +4762,7 @@ master(void)
 
 	for (k = 1; k <= nworkers; k++)
 		workers[k].fd = -1;
-#ifdef HAVE_EPOLL
-	close(epfd);			/* each worker makes its own */
-	epfd = -1;
-#endif
+	ev_close();			/* each worker makes its own */
 	title_dirty = 1;
 	for (;;) {
 		timeout = resolver_tick();
@@ -4561,12 +4890,8 @@ master_gone(void)
 static void
 serve(void)
 {
-	int		 i, n, timeout;
-#ifdef HAVE_EPOLL
-	int		 k, nready;
-#else
-	int		 hi;
-#endif
+	int	 i, id, n, timeout;
+	short	 rev;
 
 	for (;;) {
 		listen_events();
@@ -4586,58 +4911,26 @@ serve(void)
 		if (stopping && (timeout == -1 || timeout > SAY_EVERY_MS))
 			timeout = SAY_EVERY_MS;
 		log_flush();
-#ifdef HAVE_EPOLL
-		n = epoll_wait(epfd, ep_out, PM_EVENTS, timeout);
-#else
-		n = poll(pfd, (nfds_t)(PFD_SLOTS + 2 * (hiwater + 1)),
-		    timeout);
-#endif
+		n = ev_wait(timeout);
 		now = clock_ms();
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fatal("poll: %s", strerror(errno));
+			fatal("%s: %s", ev_name, strerror(errno));
 		}
-#ifdef HAVE_EPOLL
-		/* Gather each slot's events, then step each slot once. */
-		nready = 0;
-		for (i = 0; i < n; i++) {
-			k = (int)ep_out[i].data.u32;
-			pfd[k].revents |= (short)(
-			    ((ep_out[i].events & EPOLLIN) ? POLLIN : 0) |
-			    ((ep_out[i].events & EPOLLOUT) ? POLLOUT : 0) |
-			    ((ep_out[i].events & EPOLLERR) ? POLLERR : 0) |
-			    ((ep_out[i].events & EPOLLHUP) ? POLLHUP : 0));
-			if (k >= PFD_SLOTS)
-				ep_ready[nready++] = (k - PFD_SLOTS) / 2;
-		}
-#endif
-		if (pfd[PFD_SIGNAL].revents) {
-			pfd[PFD_SIGNAL].revents = 0;
+		if (ev_take(EV_SIGNAL))
 			signals_run();
-		}
-		if (pfd[PFD_MASTER].revents) {
-			pfd[PFD_MASTER].revents = 0;
+		if (ev_take(EV_MASTER) != 0)
 			master_io();
-		}
-		if (pfd[PFD_RESOLVER].revents) {
-			resolver_io(pfd[PFD_RESOLVER].revents);
-			pfd[PFD_RESOLVER].revents = 0;
-		}
-#ifdef HAVE_EPOLL
-		for (i = 0; i < nready; i++)
-			slot_run(ep_ready[i]);
-#else
-		hi = hiwater;
-		for (i = 0; i <= hi; i++)
-			slot_run(i);
-#endif
+		if ((rev = ev_take(EV_RESOLVER)) != 0)
+			resolver_io(rev);
+		/* Each slot once, for its two ids' events together. */
+		for (i = 0; i < n; i++)
+			if ((id = ev_ready[i]) >= EV_CLIENT(0))
+				slot_run(EV_SLOT(id));
 		/* Accept last: a new slot must not see stale events. */
-		if (pfd[PFD_LISTEN].revents) {
-			pfd[PFD_LISTEN].revents = 0;
-			if (pfd[PFD_LISTEN].fd != -1)
-				accept_batch();
-		}
+		if (ev_take(EV_LISTEN))
+			accept_batch();
 		if (now >= next_timer)
 			timers_run();
 	}
@@ -4724,12 +5017,7 @@ main(int argc, char *argv[])
 			break;
 		case 'V':
 			printf("proxymachine %s (router %s; %s%s)\n",
-			    PM_VERSION, router_name,
-#ifdef HAVE_EPOLL
-			    "epoll",
-#else
-			    "poll",
-#endif
+			    PM_VERSION, router_name, ev_name,
 #ifdef HAVE_SPLICE
 			    ", splice"
 #else

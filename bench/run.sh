@@ -5,15 +5,20 @@
 # with the custom router (proxy), HAProxy in TCP mode with a content rule
 # (haproxy: its default threads; haproxy1: one thread) and socat, round by
 # round with the targets interleaved, then prints the median of the rounds
-# with ratios to direct and to haproxy.  POSIX sh; loopback only; kills only
-# the processes it started.
+# with ratios to direct and to haproxy.  Other builds of proxymachine run
+# beside proxy, on the workloads they are about: proxycopy (-DPM_NO_SPLICE)
+# the bulk ones, proxypoll (-DPM_USE_POLL) and proxykq (-DPM_USE_KQUEUE,
+# through tests/kqueue_shim.c on Linux) the idle connections; their CPU
+# rows add ratios to proxy.  POSIX sh; loopback only; kills only the
+# processes it started.
 #
 # Knobs (environment):
 #   PMB_SPEED	quick, normal (default) or long: rounds, seconds, bytes
 #   PMB_ROUNDS	rounds (at least 3 for medians; default from PMB_SPEED)
 #   PMB_SECS	seconds of each timed run (conn, rr)
 #   PMB_BYTES	bytes of each bulk run, all streams (suffix k, m, g)
-#   PMB_TARGETS	targets, default "direct proxy haproxy haproxy1 socat"
+#   PMB_TARGETS	targets, default "direct proxy proxycopy proxypoll proxykq
+#		haproxy haproxy1 socat"
 #   PMB_WORKS	workloads, default "up1 up8 down1 down8 conn rr"
 #   PMB_IDLE	idle connection counts, default "1000 10000" ("" skips)
 #   PMB_OUT	file that receives the raw key=value lines
@@ -37,7 +42,8 @@ esac
 ROUNDS=${PMB_ROUNDS:-$rounds}
 SECS=${PMB_SECS:-$secs}
 BYTES=${PMB_BYTES:-$bytes}
-TARGETS=${PMB_TARGETS:-direct proxy haproxy haproxy1 socat}
+TARGETS=${PMB_TARGETS:-direct proxy proxycopy proxypoll proxykq haproxy \
+    haproxy1 socat}
 WORKS=${PMB_WORKS:-up1 up8 down1 down8 conn rr}
 IDLE=${PMB_IDLE-1000 10000}
 PM_FLAGS=${PM_FLAGS:-}
@@ -100,6 +106,22 @@ else
 	PM=$T/proxymachine
 	PMBUILD="make ROUTER=custom MAXCONN=10240"
 fi
+# The other builds, from the tree with the same flags: the copy-only relay
+# and the other event backends.  On Linux, kqueue runs over epoll through
+# the test suite's shim (tests/kqueue_shim.c).
+variant()
+{
+	_v=$1
+	shift
+	say "run.sh: $_v: $*"
+	echo "run.sh: $_v: $*" | sed "s|$TOP/||g" >> "$T/builds"
+	${CC:-cc} -std=c99 -D_DEFAULT_SOURCE ${CFLAGS:--O2} -DPM_MAXCONN=10240 \
+	    "$@" -o "$T/$_v" "$TOP/proxymachine.c" "$TOP/routers/custom.c" >&2
+}
+KQSHIM=
+[ "$(uname -s)" = Linux ] &&
+    KQSHIM="-I$TOP/tests/shim $TOP/tests/kqueue_shim.c"
+
 # The small static build (musl when it is there) that the project ships
 # for small boxes: its idle memory is measured too, beside the build above.
 PMS=
@@ -118,6 +140,16 @@ for t in $TARGETS; do
 	case $t in
 	direct|proxy)
 		;;
+	proxycopy|proxypoll|proxykq)
+		case $t in
+		proxycopy)	set -- -DPM_NO_SPLICE ;;
+		proxypoll)	set -- -DPM_USE_POLL ;;
+		proxykq)	set -- -DPM_USE_KQUEUE $KQSHIM ;;
+		esac
+		if ! variant $t "$@"; then
+			say "run.sh: $t does not build: skipped"
+			continue
+		fi ;;
 	haproxy|haproxy1)
 		if [ $have_haproxy = 0 ]; then
 			say "run.sh: haproxy is not installed: $t skipped"
@@ -146,8 +178,11 @@ NOFILE=$(ulimit -n)
 case $NOFILE in
 unlimited)	NOFILE=1048576 ;;
 esac
-# Connections a proxy can hold: two descriptors each, a few spare.
-FDCAP=$(( (NOFILE - 64) / 2 ))
+# Connections a proxy can hold: two descriptors each, a few spare, and
+# what proxymachine keeps beside its pool (PM_RESERVE_FDS, 16, and two per
+# splice pipe, PM_PIPES 64): with fewer, the pool is full before the idle
+# connections are all open, and the probe, silent meanwhile, is closed.
+FDCAP=$(( (NOFILE - 64 - 16 - 2 * 64) / 2 ))
 HAMAXCONN=$FDCAP
 [ $HAMAXCONN -gt 20000 ] && HAMAXCONN=20000
 
@@ -204,10 +239,13 @@ start()
 	case $1 in
 	direct)
 		return 0 ;;
-	proxy|proxystatic)
+	proxy|proxystatic|proxycopy|proxypoll|proxykq)
 		table "$3" > "$T/custom-$2.conf"
-		_b=$PM
-		[ $1 = proxystatic ] && _b=$PMS
+		case $1 in
+		proxy)		_b=$PM ;;
+		proxystatic)	_b=$PMS ;;
+		*)		_b=$T/$1 ;;
+		esac
 		"$_b" $PM_FLAGS -c "$T/custom-$2.conf" -h 127.0.0.1 \
 		    -p "$2" 2>/dev/null &
 		;;
@@ -246,6 +284,13 @@ say "run.sh: $ROUNDS rounds of: $WORKS; idle: ${IDLE:-none}"
 	    || echo '?') CPUs, fd limit $NOFILE"
 	echo "proxy: $PMBUILD: $("$PM" -V 2>&1 | head -n 1)${PM_FLAGS:+," \
 	    "flags $PM_FLAGS}"
+	for t in $TARGETS; do
+		case $t in
+		proxycopy|proxypoll|proxykq)
+			echo "$t: $(sed -n "s/^run.sh: $t: //p" "$T/builds"):" \
+			    "$("$T/$t" -V 2>&1 | head -n 1)" ;;
+		esac
+	done
 	[ -n "$PMS" ] && echo "proxy, static: make ... static," \
 	    "$(wc -c < "$PMS") bytes (idle memory only)"
 	[ $have_haproxy = 1 ] && echo "haproxy: $(haproxy -v 2>&1 |
@@ -273,6 +318,17 @@ rotate()
 }
 
 ntargets=$(echo $TARGETS | wc -w)
+# Returns whether target $1 runs workload $2 (idle: the idle connections).
+runs()
+{
+	case $1:$2 in
+	proxycopy:up*|proxycopy:down*)	return 0 ;;
+	proxypoll:idle|proxykq:idle)	return 0 ;;
+	proxycopy:*|proxypoll:*|proxykq:*) return 1 ;;
+	direct:idle|socat:idle)		return 1 ;;
+	esac
+	return 0
+}
 # Runs workload $3 of round $1 against target $2; appends the result.
 run()
 {
@@ -307,7 +363,7 @@ while [ $r -le "$ROUNDS" ]; do
 	say "run.sh: round $r of $ROUNDS"
 	for w in $WORKS; do
 		for t in $(rotate $(( (r - 1) % ntargets )) $TARGETS); do
-			run $r $t $w
+			runs $t $w && run $r $t $w
 		done
 	done
 	r=$((r + 1))
@@ -340,9 +396,7 @@ if [ -n "$IDLE" ]; then
 			_ts=$(rotate $(( (r - 1) % ntargets )) $TARGETS)
 			[ "$n" = 0 ] && [ -n "$PMS" ] && _ts="$_ts proxystatic"
 			for t in $_ts; do
-				case $t in
-				direct|socat) continue ;;
-				esac
+				runs $t idle || continue
 				p=$("$PMB" port) || exit 2
 				start "$t" "$p" "$B2" || exit 2
 				sleep 0.2
@@ -413,7 +467,7 @@ function ratio(t, ref, w, k,    r, n, a) {
 			a[++n] = v[t, w, k, r] / v[ref, w, k, r]
 	return n ? median(a, n) : ""
 }
-function row(label, w, k, vsdirect,    i, t, x, line, any) {
+function row(label, w, k, vsdirect, vsproxy,    i, t, x, line, any) {
 	line = sprintf("%-24s", label)
 	any = 0
 	for (i = 1; i <= nt; i++) {
@@ -435,6 +489,8 @@ function row(label, w, k, vsdirect,    i, t, x, line, any) {
 		ratios("  x direct", "direct", w, k)
 	if (hashaproxy)
 		ratios("  x haproxy", "haproxy", w, k)
+	if (vsproxy && hasbuilds)
+		ratios("  x proxy", "proxy", w, k)
 }
 function ratios(label, ref, w, k,    i, line) {
 	line = sprintf("%-24s", label)
@@ -481,7 +537,12 @@ END {
 			hasdirect = 1
 		if (tl[i] == "haproxy")
 			hashaproxy = 1
+		if (tl[i] == "proxy")
+			hasproxy = 1
+		if (tl[i] ~ /^proxy(copy|poll|kq)$/)
+			hasbuilds = 1
 	}
+	hasbuilds = hasbuilds && hasproxy
 	print ""
 	print "Medians of " maxround " rounds; x direct and x haproxy: the" \
 	    " median of the ratios"
@@ -502,12 +563,12 @@ END {
 	row("(-) rr p99, us", "rr", "p99_us", 1)
 	print ""
 	print "CPU of the proxy process (threads and reaped children):"
-	row("(-) s/GiB up 1", "up1", "cpu_s_per_gib", 0)
-	row("(-) s/GiB up 8", "up8", "cpu_s_per_gib", 0)
-	row("(-) s/GiB down 1", "down1", "cpu_s_per_gib", 0)
-	row("(-) s/GiB down 8", "down8", "cpu_s_per_gib", 0)
-	row("(-) us/conn", "conn", "cpu_us_per_conn", 0)
-	row("(-) us/req (rr)", "rr", "cpu_us_per_req", 0)
+	row("(-) s/GiB up 1", "up1", "cpu_s_per_gib", 0, 1)
+	row("(-) s/GiB up 8", "up8", "cpu_s_per_gib", 0, 1)
+	row("(-) s/GiB down 1", "down1", "cpu_s_per_gib", 0, 1)
+	row("(-) s/GiB down 8", "down8", "cpu_s_per_gib", 0, 1)
+	row("(-) us/conn", "conn", "cpu_us_per_conn", 0, 1)
+	row("(-) us/req (rr)", "rr", "cpu_us_per_req", 0, 1)
 	ni = split(idle, il, " ")
 	if (ni > 0) {
 		print ""
@@ -523,14 +584,14 @@ END {
 		print ""
 		print "CPU per request of one rr connection beside n idle" \
 		    " ones (~2 wake-ups):"
-		row("(-) us, n = 0", "idle0", "probe_cpu_us_per_req", 0)
+		row("(-) us, n = 0", "idle0", "probe_cpu_us_per_req", 0, 1)
 		for (i = 1; i <= ni; i++)
 			row("(-) us, n = " il[i], "idle" il[i],
-			    "probe_cpu_us_per_req", 0)
-		row("(-) p50 us, n = 0", "idle0", "probe_p50_us", 0)
+			    "probe_cpu_us_per_req", 0, 1)
+		row("(-) p50 us, n = 0", "idle0", "probe_p50_us", 0, 1)
 		for (i = 1; i <= ni; i++)
 			row("(-) p50 us, n = " il[i], "idle" il[i],
-			    "probe_p50_us", 0)
+			    "probe_p50_us", 0, 1)
 		for (i = 1; i <= ni; i++)
 			for (j = 1; j <= nt; j++)
 				if ((tl[j], "idle" il[i]) in capped)
