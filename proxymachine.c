@@ -523,6 +523,8 @@ static void	log_warn(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static void	fatal(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
+static void	fatalx(const char *, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
 static uint64_t	clock_ms(void);
 static void	timer_set(struct conn *, uint64_t);
 static ssize_t	fd_read(int, void *, size_t);
@@ -733,8 +735,9 @@ log_warn(const char *fmt, ...)
 	log_warnx("%s: %s", msg, strerror(saved));
 }
 
+/* Logs the error and exits 1; fatal() adds ": strerror(errno)". */
 static void
-fatal(const char *fmt, ...)
+fatalx(const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -742,6 +745,19 @@ fatal(const char *fmt, ...)
 	log_line(PM_LOG_ERR, fmt, ap);
 	va_end(ap);
 	quit(1);
+}
+
+static void
+fatal(const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fatalx("%s: %s", msg, strerror(saved));
 }
 
 /*
@@ -1191,7 +1207,6 @@ addr_is_self(const struct sockaddr *sa)
 {
 	struct sockaddr_in	 a4, l4;
 	const struct sockaddr	*a, *l;
-	int			 c;
 
 	if (lsslen == 0 || (sa->sa_family != AF_INET &&
 	    sa->sa_family != AF_INET6))
@@ -1200,7 +1215,7 @@ addr_is_self(const struct sockaddr *sa)
 	l = addr_unmap((const struct sockaddr *)&lss, &l4);
 	if (addr_port(a) != addr_port(l))
 		return 0;
-	if ((c = addr_cmp(a, l)) <= 0)
+	if (addr_cmp(a, l) <= 0)
 		return 1;
 	if (addr_cmp(l, a) == -1 && (l->sa_family == AF_INET6 ||
 	    a->sa_family == AF_INET))
@@ -2081,7 +2096,7 @@ ev_kinit(void)
 	int	 i, id;
 
 	if ((ev_fd = ev_kcreate()) == -1)
-		fatal("%s: %s", ev_name, strerror(errno));
+		fatal("%s", ev_name);
 	for (i = 0; i < nev_noted; i++)
 		ev_khow[ev_noted[i]] &= ~KW_NOTED;
 	nev_noted = 0;
@@ -3973,7 +3988,7 @@ privdrop(const struct passwd *pw, const char *dir)
 	else
 		return;
 	if (use_syslog)
-		fatal("%s", msg);
+		fatalx("%s", msg);
 	log_flush();
 	warnx("%s", msg);
 	quit(1);
@@ -4274,9 +4289,9 @@ resolver_main(int fd, const struct passwd *pw, int first,
 	/* A resolver started again has its parent's unveil(2) already. */
 	if (first && ((conf_path != NULL && unveil(conf_path, "r") == -1) ||
 	    unveil(NULL, NULL) == -1))
-		fatal("unveil: %s", strerror(errno));
+		fatal("unveil");
 	if (pledge("stdio rpath dns", NULL) == -1)
-		fatal("pledge: %s", strerror(errno));
+		fatal("pledge");
 #else
 	(void)first;
 #endif
@@ -4290,7 +4305,7 @@ resolver_main(int fd, const struct passwd *pw, int first,
 		out.off = 0;
 		blob_put(req);
 		if (out.b == NULL)
-			fatal("resolver: out of memory");
+			fatalx("resolver: out of memory");
 		while ((r = msg_write(RSV_FD, &out)) == 0)
 			;
 		if (r == -1)
@@ -4696,7 +4711,7 @@ worker_init(int k, int fd)
 #ifdef __OpenBSD__
 	/* The master loads the tables; the worker only replays them. */
 	if (pledge("stdio inet", NULL) == -1)
-		fatal("pledge: %s", strerror(errno));
+		fatal("pledge");
 #endif
 	log_info("worker %d of %d started, pid %ld", k, nworkers,
 	    (long)getpid());
@@ -4814,7 +4829,7 @@ master(void)
 		for (k = 0; k < np; k++)
 			p[k].revents = 0;	/* as they are on EINTR */
 		if (poll(p, (nfds_t)np, timeout) == -1 && errno != EINTR)
-			fatal("poll: %s", strerror(errno));
+			fatal("poll");
 		now = clock_ms();
 		while (read(sigpipe[0], b, sizeof(b)) > 0)
 			;
@@ -4916,7 +4931,7 @@ serve(void)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fatal("%s: %s", ev_name, strerror(errno));
+			fatal("%s", ev_name);
 		}
 		if (ev_take(EV_SIGNAL))
 			signals_run();
@@ -5120,15 +5135,15 @@ main(int argc, char *argv[])
 		 */
 		if (conf_path != NULL && unveil(conf_path, "r") == -1 &&
 		    errno != ENOENT)
-			fatal("unveil %s: %s", conf_path, strerror(errno));
+			fatal("unveil %s", conf_path);
 		if (pidfile != NULL && unveil(pidfile, "c") == -1 &&
 		    errno != ENOENT)
-			fatal("unveil %s: %s", pidfile, strerror(errno));
+			fatal("unveil %s", pidfile);
 		snprintf(promises, sizeof(promises),
 		    "stdio%s inet rpath dns proc", pidfile != NULL ? " cpath" :
 		    "");
 		if (unveil(NULL, NULL) == -1 || pledge(promises, NULL) == -1)
-			fatal("pledge: %s", strerror(errno));
+			fatal("pledge");
 	}
 #endif
 	if (nworkers > 1) {
