@@ -89,7 +89,7 @@ tests/proxymachine-custom: $(SRCS) routers/custom.c .router
 	    proxymachine.c routers/custom.c
 
 test: testbins
-	sh test.sh
+	STRICT=$(STRICT) sh test.sh
 
 # The whole suite against an AddressSanitizer and UBSan build.
 asan: tests/pmtest

@@ -1,14 +1,21 @@
 #!/bin/sh
-# test.sh: the proxymachine test suite.  POSIX sh (dash, bash), OpenBSD nc
-# and tests/pmtest, loopback only; every wait is bounded and only the
+# test.sh: the proxymachine test suite.  POSIX sh (dash, bash) and
+# tests/pmtest, loopback only; every wait is bounded and only the
 # processes started here are killed.  `make testbins` builds what it runs.
 #
 #	sh test.sh		everything
 #	sh test.sh core		only the relay engine
 #	sh test.sh git		only one router's tests (git, socks4, custom)
 #
+# The core needs nothing else (OpenBSD or busybox nc is used when there,
+# else pmtest stands in).  The router parts that need git and git
+# daemon, curl, python3 or openssl are skipped without them, each once
+# with the line that installs it; with STRICT=1 each such skip fails
+# (CI, where .ci/run installs them).  Skips for what this machine is
+# (no IPv6, no /proc, an emulator, no strace) stay skips either way.
+#
 # BINDIR names where the binaries are (default tests), RUN a program put
-# in front of every proxy (valgrind, qemu-user).
+# in front of every proxy (valgrind, qemu-user), STRICT 0 or 1.
 
 cd "$(dirname "$0")" || exit 1
 . tests/lib.sh
@@ -232,7 +239,8 @@ t_relay()
 		skip "splice refused: copies" "no splice here, or under $RUN"
 	elif ! strace -f -o /dev/null -e trace=splice \
 	    -e inject=splice:error=EINVAL true 2>/dev/null; then
-		skip "splice refused: copies" "no strace with fault injection"
+		skip "splice refused: copies" \
+		    "no strace with fault injection: apt-get install strace"
 	else
 		_pp=$PP
 		PP=$(freeport)
@@ -910,6 +918,10 @@ else
 	ok "no sanitizer report in any proxy log"
 fi
 
+# What was missing, in one line (also `make deps').
+if [ -n "$MISSING" ]; then
+	echo "# not installed: $MISSING -- $(install_line $MISSING)"
+fi
 if [ "$SKIP" -gt 0 ]; then
 	echo "$PASS passed, $FAIL failed, $SKIP skipped"
 else
