@@ -170,3 +170,10 @@ clean:
 	analyze warn lint \
 	install uninstall clean \
 	FORCE
+
+# What the tests use and this machine lacks: the line that installs it
+# (run, as root on Debian).  STRICT=1 makes `make test' fail without it.
+deps:
+	@sh scripts/deps.sh
+
+.PHONY: deps
