@@ -728,9 +728,12 @@ t_workers()
 	    fail "-w 2: connection numbers per worker never collide" "$_id"
 
 	# QUIT: the master waits for every worker, each for its connections.
+	# The log has older lines for A: wait for one more, the held one's
+	# (a QUIT before a worker took it would refuse it).
+	_na=$(grep -c "connected $H:$PA" "$LOG")
 	spawn "$PMTEST" hold $H "$PP" 1 a 6 >/dev/null
 	_h=$LASTPID
-	logwait 10 "$LOG" "connected $H:$PA"
+	waitfor 10 eval '[ "$(grep -c "connected $H:$PA" "$LOG")" -gt "$_na" ]'
 	kill -QUIT "$PMPID"
 	logwait 10 "$LOG" "graceful shutdown: passed to the workers"
 	sleep 2
