@@ -96,13 +96,15 @@ cu_main()
 		fail "custom: binary" "$CU_BIN is missing"
 		return
 	fi
-	cu_tools=1
-	for cu_t in curl openssl python3; do
-		if ! command -v "$cu_t" >/dev/null 2>&1; then
-			fail "custom: $cu_t is needed" "install it"
-			cu_tools=0
-		fi
-	done
+	# Two parts need tools: HTTP (curl, python3's web server) and TLS
+	# (curl, openssl s_server and s_client); each is skipped without
+	# them.  The rest speaks through pmtest.
+	cu_http=1
+	need "custom: HTTP, curl to python3's web server" curl python3 ||
+	    cu_http=0
+	cu_tls=1
+	need "custom: TLS, curl and openssl s_client to openssl s_server" \
+	    curl openssl || cu_tls=0
 
 	# Backends: SSH (tag SSH), escapes (tag X), the default (tag DEF,
 	# which speaks first), and with the tools a web server and a TLS
@@ -118,13 +120,15 @@ cu_main()
 	cu_dpid=$LASTPID
 	cu_hp=
 	cu_tp=
-	if [ $cu_tools = 1 ]; then
+	if [ $cu_http = 1 ]; then
 		mkdir -p "$T/cuwww"
 		echo 'a small file' >"$T/cuwww/small"
 		cu_hp=$(freeport)
 		spawn python3 -m http.server --bind 127.0.0.1 \
 		    --directory "$T/cuwww" "$cu_hp" >"$T/cuhttp.log" 2>&1
 		cu_hpid=$LASTPID
+	fi
+	if [ $cu_tls = 1 ]; then
 		if openssl req -x509 -newkey rsa:2048 -nodes -days 1 \
 		    -subj /CN=localhost -keyout "$T/cukey.pem" \
 		    -out "$T/cucert.pem" >/dev/null 2>&1; then

@@ -412,8 +412,6 @@ gt_main()
 	reap "$GT_DC"
 }
 
-if ! command -v git >/dev/null 2>&1; then
-	fail "git router" "git is not installed"
-else
+if need "git router" git git-daemon; then
 	gt_main
 fi

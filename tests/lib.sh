@@ -11,7 +11,11 @@
 #   freeport                  print a free TCP port on 127.0.0.1
 #   waitport HOST PORT        wait (at most 10 s) until HOST:PORT accepts
 #   waitfor SECS CMD...       retry CMD every 0.1 s for at most SECS
-#   skip NAME WHY             count a check that cannot be made here
+#   skip NAME WHY             count a check that this machine cannot
+#                             make (no IPv6, no /proc, an emulator)
+#   need PART TOOL...         whether every TOOL is installed; if not,
+#                             PART is skipped once (failed with
+#                             STRICT=1), with the line that installs it
 #   bounded SECS CMD...       run CMD for at most SECS; 124 on timeout
 #   nc_half HOST PORT         stdin to HOST:PORT, the reply to stdout,
 #                             half-close at the end of stdin (nc -N)
@@ -20,6 +24,8 @@
 #   $T                        a scratch directory removed at exit
 #   $PMTEST                   the C test helper (tests/pmtest)
 #   $BINDIR                   where the test binaries are (default tests)
+#   $STRICT                   1: a part skipped for a missing tool fails
+#                             (CI); empty or 0: it is skipped
 
 PASS=${PASS:-0}
 FAIL=${FAIL:-0}
@@ -29,6 +35,14 @@ BINDIR=${BINDIR:-tests}
 PMTEST=${PMTEST:-$BINDIR/pmtest}
 # A runner (qemu-user, valgrind) put in front of every proxy binary.
 RUN=${RUN:-}
+# The tools found missing so far, for the install line at the end.
+MISSING=
+case ${STRICT:-0} in
+0)	STRICT=0 ;;
+1)	;;
+*)	echo "STRICT is 0 or 1, not '$STRICT'" >&2
+	exit 2 ;;
+esac
 if [ -z "${T:-}" ]; then
 	T=$(mktemp -d "${TMPDIR:-/tmp}/pmtest.XXXXXX") || exit 1
 fi
@@ -46,11 +60,134 @@ fail()
 }
 
 # A check that this machine (or an emulator in RUN) cannot make: counted
-# apart, so that it is neither a pass nor hidden.
+# apart, so that it is neither a pass nor hidden.  Installing a tool would
+# not help, so STRICT=1 leaves it a skip.
 skip()
 {
 	SKIP=$((SKIP + 1))
-	printf 'ok %d - %s # SKIP %s\n' $((PASS + FAIL + SKIP)) "$1" "$2"
+	printf 'ok %d - %s # SKIP %s (platform: a skip with STRICT=1 too)\n' \
+	    $((PASS + FAIL + SKIP)) "$1" "$2"
+}
+
+# Whether TOOL is installed.  git-daemon is `git daemon', which some
+# systems package apart from git.
+have()
+{
+	case $1 in
+	git-daemon)
+		command -v git >/dev/null 2>&1 &&
+		    [ -x "$(git --exec-path 2>/dev/null)/git-daemon" ] ;;
+	*)	command -v "$1" >/dev/null 2>&1 ;;
+	esac
+}
+
+# The package that has TOOL on Debian, FreeBSD and OpenBSD, on one line;
+# `-' where there is nothing to install (the base system has it, or, for
+# strace, the check is Linux's).
+pkgs_of()
+{
+	case $1 in
+	git|git-daemon)	echo git git git ;;
+	curl)		echo curl curl curl ;;
+	openssl)	echo openssl - - ;;
+	python3)	echo python3 python3 python3 ;;
+	nc)		echo netcat-openbsd - - ;;
+	strace)		echo strace - - ;;
+	*)		echo "$1 $1 $1" ;;
+	esac
+}
+
+# The line that installs TOOL... on Debian, FreeBSD and OpenBSD.
+install_line()
+{
+	_ild=
+	_ilf=
+	_ilo=
+	for _ilt in "$@"; do
+		_ilp=$(pkgs_of "$_ilt")
+		_ild=$(add_word "$_ild" "${_ilp%% *}")
+		_ilp=${_ilp#* }
+		_ilf=$(add_word "$_ilf" "${_ilp%% *}")
+		_ilo=$(add_word "$_ilo" "${_ilp#* }")
+	done
+	_ill="apt-get install$_ild"
+	_ilb=
+	if [ -n "$_ilf" ]; then
+		_ill="$_ill / pkg install$_ilf"
+	else
+		_ilb=FreeBSD
+	fi
+	if [ -n "$_ilo" ]; then
+		_ill="$_ill / pkg_add$_ilo"
+	else
+		_ilb="${_ilb:+$_ilb and }OpenBSD"
+	fi
+	echo "$_ill${_ilb:+ (nothing to install on $_ilb)}"
+}
+
+# add_word LIST WORD: print LIST with ` WORD' added, unless WORD is `-'
+# or in LIST already.
+add_word()
+{
+	case "$2 $1 " in
+	"- "*|*" $2 "*)	echo "$1" ;;
+	*)		echo "$1 $2" ;;
+	esac
+}
+
+# need PART TOOL...: whether every TOOL is installed.  When one is not,
+# PART (the checks that use it) is counted once: a skip that names what
+# is missing and the line that installs it, or with STRICT=1 a failure.
+need()
+{
+	_npart=$1
+	shift
+	_nmiss=
+	for _nt in "$@"; do
+		have "$_nt" && continue
+		# Without git, `git daemon' needs no word of its own.
+		[ "$_nt" = git-daemon ] && ! have git && continue
+		_nmiss="$_nmiss $_nt"
+		case " $MISSING " in
+		*" $_nt "*)	;;
+		*)	MISSING="${MISSING:+$MISSING }$_nt" ;;
+		esac
+	done
+	[ -z "$_nmiss" ] && return 0
+	_nwhy="$(words $_nmiss) not installed -- $(install_line $_nmiss)"
+	if [ "$STRICT" = 1 ]; then
+		fail "$_npart" "$_nwhy (STRICT=1)"
+	else
+		SKIP=$((SKIP + 1))
+		printf 'ok %d - %s # SKIP %s\n' $((PASS + FAIL + SKIP)) \
+		    "$_npart" "$_nwhy"
+	fi
+	return 1
+}
+
+# words TOOL...: `git is', `curl and python3 are', `a, b and c are'.
+words()
+{
+	case $# in
+	1)	echo "$(tool_name "$1") is"
+		return ;;
+	esac
+	_ww=
+	while [ $# -gt 2 ]; do
+		_ww="$_ww$(tool_name "$1"), "
+		shift
+	done
+	echo "$_ww$(tool_name "$1") and $(tool_name "$2") are"
+}
+
+# The name of TOOL in a sentence.
+tool_name()
+{
+	case $1 in
+	git-daemon)	echo "git daemon" ;;
+	nc)		echo "OpenBSD nc" ;;
+	*)		echo "$1" ;;
+	esac
 }
 
 check()

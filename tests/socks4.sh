@@ -176,13 +176,11 @@ s4_main()
 		fail "socks4: binary" "$S4BIN is missing"
 		return
 	fi
+	# The checks with curl and python3's web server are one part,
+	# skipped without them; the raw requests need neither.
 	s4_tools=1
-	for s4_t in curl python3; do
-		if ! command -v "$s4_t" >/dev/null 2>&1; then
-			fail "socks4: $s4_t is needed" "install it"
-			s4_tools=0
-		fi
-	done
+	need "socks4: curl through the proxy to python3's web server" \
+	    curl python3 || s4_tools=0
 
 	# Backends: a tagging echo server and, with python3, a web server
 	# with a large random file.
