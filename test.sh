@@ -1336,6 +1336,7 @@ t_reload()
 	unset PM_TEST_LOOKUP_DELAY_MS
 	[ $_rc -eq 0 ] ||
 	    { fail "proxy starts with a slow name server"; return; }
+	logwait 10 "$LOG" "resolver started, pid"
 	_r1=$(resolver_pid "$LOG")
 	[ -n "$_r1" ] && alive "$_r1" && [ "$_r1" != "$PMPID" ] &&
 	    ok "reload: a resolver process runs beside the proxy" ||
@@ -1518,6 +1519,7 @@ t_reload()
 	_rc=$?
 	ASAN_OPTIONS=$_ao
 	[ $_rc -eq 0 ] || { fail "proxy starts with -u and -t"; return; }
+	logwait 10 "$LOG" "resolver started, pid"
 	_r=$(resolver_pid "$LOG")
 	_uid=$(awk '/^Uid:/ { print $2 "/" $3 "/" $4 }' "/proc/$_r/status")
 	_n=$(id -u nobody)
