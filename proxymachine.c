@@ -603,6 +603,7 @@ static void	workers_signal(int);
 static void	worker_init(int, int);
 static int	worker_start(int);
 static void	master(void);
+static void	master_signals(void);
 static void	master_gone(void);
 static void	serve(void)
 		    __attribute__((noreturn));
@@ -3749,6 +3750,10 @@ signals_run(void)
 
 	while (read(sigpipe[0], b, sizeof(b)) > 0)
 		;
+#ifndef PM_NO_MAIN
+	if (worker == 0 && nworkers > 1)
+		master_signals();
+#endif
 	if (got_stats) {
 		got_stats = 0;
 		stats_log();
@@ -3768,6 +3773,8 @@ signals_run(void)
 		got_chld = 0;
 		children_reap();
 	}
+	if (worker == 0 && nworkers > 1)
+		return;		/* the rest was master_signals()'s */
 #endif
 	/*
 	 * A worker can get TERM both from its master and from whoever sent
@@ -4764,6 +4771,51 @@ worker_start(int k)
 }
 
 /*
+ * In the master (from signals_run()): logs its stats and asks the workers
+ * for theirs; passes TERM, INT and QUIT on to the workers (a second TERM
+ * or INT as USR2, close now), and stops accepting.
+ */
+static void
+master_signals(void)
+{
+	int	 n;
+
+	if (got_stats) {
+		got_stats = 0;
+		log_notice("stats: master of %d workers, %llu restarted",
+		    nworkers, (unsigned long long)respawns);
+		workers_signal(SIGUSR1);
+	}
+	if (got_term) {
+		n = got_term;
+		got_term = 0;
+		if (stopping != STOP_FAST) {
+			stopping = STOP_FAST;
+			log_notice("fast shutdown: passed to the workers");
+			workers_signal(SIGTERM);
+			n--;
+		}
+		if (n > 0) {
+			log_notice("second signal: the workers close their "
+			    "connections now");
+			workers_signal(SIGUSR2);
+		}
+	}
+	if (got_quit) {
+		got_quit = 0;
+		if (!stopping) {
+			stopping = STOP_GRACEFUL;
+			log_notice("graceful shutdown: passed to the workers");
+			workers_signal(SIGQUIT);
+		}
+	}
+	if (stopping && lfd != -1) {
+		close(lfd);	/* refused once the workers close theirs */
+		lfd = -1;
+	}
+}
+
+/*
  * The master's loop: signals, the resolver's socket and the pipes to the
  * workers that have a table on the way.  Returns only in a new worker.
  */
@@ -4772,7 +4824,6 @@ master(void)
 {
 	struct pollfd		 p[2 + PM_MAXWORKERS];
 	int			 pw[PM_MAXWORKERS + 1];
-	char			 b[64];
 	int			 k, n, np, pr, alive, timeout;
 
 	for (k = 1; k <= nworkers; k++)
@@ -4831,50 +4882,7 @@ master(void)
 		if (poll(p, (nfds_t)np, timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		now = clock_ms();
-		while (read(sigpipe[0], b, sizeof(b)) > 0)
-			;
-		if (got_hup) {
-			got_hup = 0;
-			reload_request();
-		}
-		if (got_chld) {
-			got_chld = 0;
-			children_reap();
-		}
-		if (got_stats) {
-			got_stats = 0;
-			log_notice("stats: master of %d workers, %llu restarted",
-			    nworkers, (unsigned long long)respawns);
-			workers_signal(SIGUSR1);
-		}
-		if (got_term) {
-			n = got_term;
-			got_term = 0;
-			if (stopping != STOP_FAST) {
-				stopping = STOP_FAST;
-				log_notice("fast shutdown: passed to the workers");
-				workers_signal(SIGTERM);
-				n--;
-			}
-			if (n > 0) {
-				log_notice("second signal: the workers close "
-				    "their connections now");
-				workers_signal(SIGUSR2);
-			}
-		}
-		if (got_quit) {
-			got_quit = 0;
-			if (!stopping) {
-				stopping = STOP_GRACEFUL;
-				log_notice("graceful shutdown: passed to the "
-				    "workers");
-				workers_signal(SIGQUIT);
-			}
-		}
-		if (stopping && lfd != -1) {
-			close(lfd);	/* refused once the workers close theirs */
-			lfd = -1;
-		}
+		signals_run();
 		/* What was reaped above is closed: its entry is stale. */
 		if (pr != -1 && p[pr].revents != 0 && p[pr].fd == rsv.fd)
 			resolver_io(p[pr].revents);
