@@ -52,6 +52,16 @@ pm_start()
 	fi
 }
 
+# pm_fails ARGS...: runs the proxy (under RUN) with ARGS for at most
+# 20 s; true when it exits non-zero by itself.  One that starts to serve
+# instead is stopped, and fails the check rather than hang the suite.
+pm_fails()
+{
+	bounded 20 $RUN "$@"
+	_frc=$?
+	[ $_frc -ne 0 ] && [ $_frc -ne 124 ]
+}
+
 # Sends through the proxy: say DATA [pmtest send options].
 say()
 {
@@ -60,14 +70,21 @@ say()
 	"$PMTEST" send $H "$PP" "$_d" "$@" 2>/dev/null
 }
 
-# expect NAME WANT DATA [options]: the reply to DATA is WANT.
+# expect NAME WANT DATA [options]: the reply to DATA is WANT, and the
+# proxy ended the connection: pmtest exits 0 only at its end of file, so
+# an empty reply from a proxy that never answered, or never took the
+# connection, does not pass.
 expect()
 {
 	_n=$1
 	_w=$2
 	shift 2
-	_got=$(say "$@")
-	if [ "$_got" = "$_w" ]; then
+	_got=$("$PMTEST" send $H "$PP" "$@" 2>"$T/expect.err")
+	_rc=$?
+	if [ $_rc -ne 0 ]; then
+		fail "$_n" "pmtest send exit $_rc ($(head -n 1 \
+		    "$T/expect.err")), got '$_got'"
+	elif [ "$_got" = "$_w" ]; then
 		ok "$_n"
 	else
 		fail "$_n" "wanted '$_w', got '$_got'"
@@ -142,7 +159,7 @@ t_original()
 	expect "route a to backend A" "$PA:a" a
 	expect "route b to backend B" "$PB:b" b
 	expect "unknown bytes closed with no reply" "" xxx
-	grep -q "router closed" "$LOG" &&
+	logwait 10 "$LOG" " close: router closed (3 bytes)" &&
 	    ok "unknown bytes: close logged" ||
 	    fail "unknown bytes: close logged"
 	expect "c routed with the data replaced" "$PA:ccc" c
@@ -163,7 +180,7 @@ one byte at a time" 'xfer\none byte at a time' -b
 	    ok "refused backend: connect error hook with the remote" ||
 	    fail "refused backend: connect error hook" \
 	    "hook file: '$(cat "$HOOK" 2>/dev/null)'"
-	grep -q "$H:$PR failed after 11 attempts" "$LOG" &&
+	logwait 10 "$LOG" "$H:$PR failed after 11 attempts" &&
 	    ok "refused backend: 10 retries before the hook" ||
 	    fail "refused backend: 10 retries before the hook"
 
@@ -180,27 +197,44 @@ one byte at a time" 'xfer\none byte at a time' -b
 	    ok "inactivity: took at least 1 s ($_ms ms)" ||
 	    fail "inactivity: took at least 1 s" "'$_ms' ms"
 
+	# A client that leaves: its connection still meets the inactivity
+	# timeout (the hook would be called there), and no hook is called.
 	rm -f "$HOOK"
+	_n=$(logcount "$LOG" " close: inactivity timeout")
+	_k=$(logcount "$LOG" "inactivity error hook")
 	say inactivity -q 100 >/dev/null
-	sleep 3.1
-	[ ! -e "$HOOK" ] &&
-	    ok "a client that leaves is no server error" ||
-	    fail "a client that leaves is no server error"
+	if ! logmore 10 "$LOG" " close: inactivity timeout" "$_n"; then
+		fail "a client that leaves is no server error" \
+		    "its connection never met the inactivity timeout"
+	elif [ -e "$HOOK" ] || logabove "$LOG" "inactivity error hook" "$_k"
+	then
+		fail "a client that leaves is no server error" "hook called"
+	else
+		ok "a client that leaves is no server error"
+	fi
 
+	# The connect fails after the client has gone: the close line says
+	# so, and no hook was called.
 	rm -f "$HOOK"
-	_n=$(grep -c ' close: ' "$LOG")
+	_n=$(logcount "$LOG" "connect error hook")
 	say slow -q 200 >/dev/null
-	logwait 15 "$LOG" "$H:$PS failed.*client had closed"
-	[ ! -e "$HOOK" ] &&
-	    ok "client leaving during a slow connect: no hook" ||
-	    fail "client leaving during a slow connect: no hook"
+	if ! logwait 30 "$LOG" "$H:$PS failed.*client had closed"; then
+		fail "client leaving during a slow connect: no hook" \
+		    "no close line for the failed connect"
+	elif [ -e "$HOOK" ] || logabove "$LOG" "connect error hook" "$_n"
+	then
+		fail "client leaving during a slow connect: no hook" \
+		    "hook called"
+	else
+		ok "client leaving during a slow connect: no hook"
+	fi
 	rm -f "$HOOK"
 	expect "slow connect: connect timeout, client closed" "" slow -k \
 	    -t 30
 	[ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PS" ] &&
 	    ok "slow connect: connect error hook after the timeouts" ||
 	    fail "slow connect: connect error hook"
-	grep -q "connect timed out" "$LOG" &&
+	logwait 10 "$LOG" "$H:$PS failed after 11 attempts: connect timed" &&
 	    ok "slow connect: timeout logged" ||
 	    fail "slow connect: timeout logged"
 
@@ -219,7 +253,7 @@ t_relay()
 	*ok*)	ok "100 MB both ways, byte-exact ($_out)" ;;
 	*)	fail "100 MB both ways, byte-exact" "$_out" ;;
 	esac
-	grep -q "100000005 bytes up, $((100000006 + ${#PA})) down" "$LOG" &&
+	logwait 10 "$LOG" "100000005 bytes up, $((100000006 + ${#PA})) down" &&
 	    ok "byte counts logged at close" ||
 	    fail "byte counts logged at close"
 	# A build with splice(2) moves bulk socket to socket, one without
@@ -285,15 +319,25 @@ t_relay()
 
 	# A slow reader while the backend floods: the proxy stops reading
 	# the backend; the backend blocks; memory stays flat.
+	# The buffers on the way fill first (slower on a loaded machine or
+	# under an emulator): measure once the count has settled, that is
+	# grown by less than 256 KiB in half a second (at most 20 looks).
 	_r0=$(rss_kib "$PMPID")
-	spawn "$PMTEST" slowread $H "$PP" 'flood\n' 4 512 >/dev/null
+	spawn "$PMTEST" slowread $H "$PP" 'flood\n' 60 512 >/dev/null
 	_sr=$LASTPID
-	sleep 2
-	_c1=$(cat "$T/flood.count" 2>/dev/null || echo 0)
+	_c1=0
+	_i=0
+	while [ $_i -lt 20 ]; do
+		_c0=$_c1
+		sleep 0.5
+		_c1=$(cat "$T/flood.count" 2>/dev/null || echo 0)
+		[ "$_c1" -gt 0 ] && [ $((_c1 - _c0)) -lt 262144 ] && break
+		_i=$((_i + 1))
+	done
 	_r1=$(rss_kib "$PMPID")
 	sleep 1.5
 	_c2=$(cat "$T/flood.count" 2>/dev/null || echo 0)
-	wait "$_sr" 2>/dev/null
+	reap "$_sr"
 	if [ "$_c2" -gt 0 ] && [ "$_c2" -lt 33554432 ] &&
 	    [ $((_c2 - _c1)) -lt 1048576 ]; then
 		ok "slow reader: backend held back ($_c1, then $_c2 bytes)"
@@ -316,10 +360,18 @@ t_relay()
 	# A client that resets while the backend is blocked writing its
 	# echo to us: the backend's bytes are dropped, not left to block it,
 	# and the connection closes (at most 5 s later), leaving no slot.
+	# Zero open connections holds before the client too: first its
+	# connection must have been routed to A, then closed.
 	_x=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+	_na=$(logcount "$LOG" "connected $H:$PA")
+	_nc=$(logcount "$LOG" " close: ")
 	"$PMTEST" send $H "$PP" "xfer\\n$_x$_x" -n 500000 -k -q 0 -t 3 \
 	    >/dev/null 2>&1
-	if waitfor 20 eval 'kill -USR1 $PMPID; sleep 0.2;
+	if ! logmore 10 "$LOG" "connected $H:$PA" "$_na"; then
+		fail "a reset client with a blocked backend: slot freed" \
+		    "the client was not routed"
+	elif logmore 20 "$LOG" " close: " "$_nc" &&
+	    waitfor 20 eval 'kill -USR1 $PMPID; sleep 0.2;
 	    grep "stats: " "$LOG" | tail -n 1 | grep -q "stats: 0 open"'; then
 		ok "a reset client with a blocked backend: slot freed"
 	else
@@ -361,31 +413,49 @@ t_limits()
 	_h=$LASTPID
 	logwait 10 "$LOG" "pool full" &&
 	    ok "pool full: logged" || fail "pool full: logged"
-	_got=$(say b -t 2)
-	[ -z "$_got" ] && ok "pool full: no new connection served" ||
-	    fail "pool full: no new connection served" "'$_got'"
+	# Not served: the client got in (the kernel queues it) and waited
+	# its 2 s for nothing.
+	_got=$("$PMTEST" send $H "$PP" b -t 2 2>"$T/e")
+	[ -z "$_got" ] && grep -q TIMEOUT "$T/e" &&
+	    ok "pool full: no new connection served" ||
+	    fail "pool full: no new connection served" \
+	    "'$_got' $(cat "$T/e")"
+	# Said once, though clients keep coming: the one above is still
+	# queued, one more waits, and a stats line shows that the loop
+	# went round with them there.  (No more clients than that: four
+	# queued fill the four slots again at once, and then no "accepting
+	# again" line is written until yet another client comes.)
 	spawn "$PMTEST" send $H "$PP" b -t 20 >/dev/null
 	_w=$LASTPID
-	sleep 1
-	grep -c "pool full" "$LOG" | grep -qx 1 &&
-	    ok "pool full: said once" || fail "pool full: said once"
+	_n=$(logcount "$LOG" "stats: ")
+	if kill -USR1 "$PMPID" && logmore 10 "$LOG" "stats: " "$_n"; then
+		[ "$(logcount "$LOG" "pool full")" = 1 ] &&
+		    ok "pool full: said once" ||
+		    fail "pool full: said once" \
+		    "$(logcount "$LOG" "pool full") times"
+	else
+		fail "pool full: said once" "no stats line with clients queued"
+	fi
 	reap "$_h"
 	_got=$(say b -t 10)
 	[ "$_got" = "$PB:b" ] && ok "pool has room again: served" ||
 	    fail "pool has room again: served" "'$_got'"
 	reap "$_w"
-	logwait 5 "$LOG" "accepting" && ok "pool has room again: logged" ||
+	logwait 5 "$LOG" "accepting again" &&
+	    ok "pool has room again: logged" ||
 	    fail "pool has room again: logged"
 
 	# Routing timeout (1.5 s in this build) and a full routing buffer.
+	_n=$(logcount "$LOG" "no route within 1500 ms")
 	_got=$(say e -k -t 10)
-	logwait 5 "$LOG" "no route within 1500 ms" &&
+	logmore 5 "$LOG" "no route within 1500 ms" "$_n" &&
 	    ok "routing timeout closes a silent client" ||
 	    fail "routing timeout closes a silent client"
 	_bs=$(sed -n 's/.*connections of \([0-9]*\)-byte buffers.*/\1/p' \
 	    "$LOG")
+	_n=$(logcount "$LOG" "routing buffer full")
 	_got=$(say e -n $((${_bs:-65536} + 1000)) -k -t 10)
-	logwait 5 "$LOG" "routing buffer full" &&
+	logmore 5 "$LOG" "routing buffer full" "$_n" &&
 	    ok "routing buffer full closes the client" ||
 	    fail "routing buffer full closes the client"
 	expect "still serving" "$PA:a" a
@@ -853,47 +923,53 @@ t_cli()
 	    ok "-V prints the version" || fail "-V prints the version"
 	$RUN "$PM" --version | grep -q 'router test' &&
 	    ok "--version names the router" || fail "--version"
-	$RUN "$PM" -x >"$T/o" 2>"$T/e"
-	[ $? -ne 0 ] && [ ! -s "$T/o" ] && grep -q usage "$T/e" &&
+	pm_fails "$PM" -x >"$T/o" 2>"$T/e" && [ ! -s "$T/o" ] &&
+	    grep -q usage "$T/e" &&
 	    ok "bad option: usage on stderr, non-zero" ||
 	    fail "bad option: usage on stderr, non-zero"
-	$RUN "$PM" -c "$CONF" extra >/dev/null 2>"$T/e"
-	[ $? -ne 0 ] && grep -q usage "$T/e" &&
+	pm_fails "$PM" -c "$CONF" extra >/dev/null 2>"$T/e" &&
+	    grep -q usage "$T/e" &&
 	    grep -q "^proxymachine[-a-z]*: unexpected argument: extra$" "$T/e" &&
 	    ok "stray argument: named, usage, non-zero" ||
 	    fail "stray argument: named, usage, non-zero" "$(head -n 1 "$T/e")"
-	$RUN "$PM" -c "$CONF" -h $H -p '' >/dev/null 2>"$T/e"
-	[ $? -ne 0 ] && grep -q usage "$T/e" &&
+	pm_fails "$PM" -c "$CONF" -h $H -p '' >/dev/null 2>"$T/e" &&
+	    grep -q usage "$T/e" &&
 	    grep -q "^proxymachine[-a-z]*: -p: empty port$" "$T/e" &&
 	    ok "-p '': said, usage, non-zero" ||
 	    fail "-p '': said, usage, non-zero" "$(head -n 1 "$T/e")"
-	$RUN "$PM" -c "$CONF" -p >/dev/null 2>&1
-	[ $? -ne 0 ] && ok "missing option argument: non-zero" ||
+	pm_fails "$PM" -c "$CONF" -p >/dev/null 2>&1 &&
+	    ok "missing option argument: non-zero" ||
 	    fail "missing option argument: non-zero"
-	$RUN "$PM" -c "$CONF" -h $H -p 70000 >/dev/null 2>"$T/e"
-	[ $? -ne 0 ] && grep -q "bad port" "$T/e" &&
+	pm_fails "$PM" -c "$CONF" -h $H -p 70000 >/dev/null 2>"$T/e" &&
+	    grep -q "bad port" "$T/e" &&
 	    ok "bad port: non-zero, said" || fail "bad port: non-zero, said"
-	$RUN "$PM" -c "$T/nonexistent" -h $H -p "$(freeport)" 2>"$T/e"
-	[ $? -ne 0 ] && grep -q "nonexistent" "$T/e" &&
+	pm_fails "$PM" -c "$T/nonexistent" -h $H -p "$(freeport)" 2>"$T/e" &&
+	    grep -q "nonexistent" "$T/e" &&
 	    ok "missing table: non-zero, named" ||
 	    fail "missing table: non-zero, named"
 	printf 'a %s:%s\nbogus line here\n' $H "$PA" >"$T/bad.conf"
 	_p=$(freeport)
-	$RUN "$PM" -c "$T/bad.conf" -h $H -p "$_p" 2>"$T/e"
-	_rc=$?
-	[ $_rc -ne 0 ] && grep -q "bad.conf:2: " "$T/e" &&
+	pm_fails "$PM" -c "$T/bad.conf" -h $H -p "$_p" 2>"$T/e" &&
+	    grep -q "bad.conf:2: " "$T/e" &&
+	    ! grep -q "listening" "$T/e" &&
 	    ok "bad table line: file:line, non-zero" ||
 	    fail "bad table line: file:line, non-zero" "$(cat "$T/e")"
-	"$PMTEST" waitport $H "$_p" 1 2>/dev/null && fail "bad table: never listens" ||
-	    ok "bad table: never listens"
+	# On a port that backend B holds, a proxy that tried to listen
+	# before it read the table would fail to bind: it still names the
+	# table line, and says nothing of the port.
+	pm_fails "$PM" -c "$T/bad.conf" -h $H -p "$PB" 2>"$T/e" &&
+	    grep -q "bad.conf:2: " "$T/e" &&
+	    ! grep -q -e "bind" -e "listen" "$T/e" &&
+	    ok "bad table: never listens (rejected before the port)" ||
+	    fail "bad table: never listens" "exit $_frc: $(cat "$T/e")"
 	printf 'a %s:%s\nb 127.0.0.1:1\0junk\n' $H "$PA" >"$T/nul.conf"
-	$RUN "$PM" -c "$T/nul.conf" -h $H -p "$_p" 2>"$T/e"
-	[ $? -ne 0 ] && grep -q "nul.conf:2: NUL byte" "$T/e" &&
+	pm_fails "$PM" -c "$T/nul.conf" -h $H -p "$_p" 2>"$T/e" &&
+	    grep -q "nul.conf:2: NUL byte" "$T/e" &&
 	    ok "a NUL byte in a table line: file:line, non-zero" ||
 	    fail "a NUL byte in a table line" "$(cat "$T/e")"
 	printf 'a nosuchhost.invalid:1\n' >"$T/bad2.conf"
-	$RUN "$PM" -c "$T/bad2.conf" -h $H -p "$_p" 2>"$T/e"
-	[ $? -ne 0 ] && grep -q "bad2.conf:1: " "$T/e" &&
+	pm_fails "$PM" -c "$T/bad2.conf" -h $H -p "$_p" 2>"$T/e" &&
+	    grep -q "bad2.conf:1: " "$T/e" &&
 	    ok "unresolvable remote: file:line, non-zero" ||
 	    fail "unresolvable remote: file:line, non-zero" "$(cat "$T/e")"
 
@@ -919,8 +995,8 @@ t_cli()
 	_e=$!
 	PIDS="$PIDS $_e"
 	waitport $H "$_p"
-	$RUN "$PM" -c "$CONF" -h $H -p "$_p" 2>"$T/e"
-	[ $? -ne 0 ] && grep -q "bind" "$T/e" &&
+	pm_fails "$PM" -c "$CONF" -h $H -p "$_p" 2>"$T/e" &&
+	    grep -q "bind" "$T/e" &&
 	    ok "port in use: non-zero, said" || fail "port in use" \
 	    "$(cat "$T/e")"
 	reap "$_e"
@@ -931,53 +1007,75 @@ t_cli()
 t_signals()
 {
 	# QUIT: stop accepting at once, let the transfer in flight finish.
+	# The transfer reads slowly (about 2 s), so that it is still in
+	# flight when QUIT comes, and the shutdown line counts it.
 	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
-	"$PMTEST" bulk $H "$PP" 30000000 -p 'xfer\n' >"$T/q.out" 2>&1 &
+	"$PMTEST" bulk $H "$PP" 4000000 -p 'xfer\n' -s 2 >"$T/q.out" 2>&1 &
 	_b=$!
 	PIDS="$PIDS $_b"
-	logwait 10 "$LOG" "route: $H:$PA"
+	logwait 10 "$LOG" "connected $H:$PA"
 	kill -QUIT "$PMPID"
-	logwait 10 "$LOG" "graceful shutdown"
-	"$PMTEST" waitport $H "$PP" 1 2>/dev/null &&
-	    fail "QUIT: stops accepting" || ok "QUIT: stops accepting"
+	if ! logwait 10 "$LOG" "graceful shutdown" || ! alive "$PMPID"; then
+		fail "QUIT: stops accepting" "no graceful shutdown, or gone"
+	elif "$PMTEST" waitport $H "$PP" 1 2>/dev/null; then
+		fail "QUIT: stops accepting" "the port still takes connections"
+	else
+		ok "QUIT: stops accepting"
+	fi
 	wait "$_b"
-	grep -q ok "$T/q.out" && ok "QUIT: transfer in flight completes" ||
-	    fail "QUIT: transfer in flight completes" "$(cat "$T/q.out")"
-	wait "$PMPID"
-	_rc=$?
-	[ $_rc -eq 0 ] && grep -q "all connections closed" "$LOG" &&
+	grep -q ok "$T/q.out" &&
+	    grep -q "graceful shutdown: .*waiting for 1 connections" "$LOG" &&
+	    ok "QUIT: transfer in flight completes" ||
+	    fail "QUIT: transfer in flight completes" \
+	    "$(cat "$T/q.out") $(grep "shutdown" "$LOG")"
+	# Bounded: a proxy that does not exit fails here, not hangs.
+	if waitfor 20 eval "! alive $PMPID"; then
+		wait "$PMPID"
+		_rc=$?
+	else
+		_rc="still running after 20 s"
+		reap "$PMPID"
+	fi
+	[ "$_rc" = 0 ] && grep -q "all connections closed" "$LOG" &&
 	    ok "QUIT: exits 0 once all are closed" ||
 	    fail "QUIT: exits 0 once all are closed" "rc $_rc"
 
 	# QUIT waits for as long as it takes: a held connection keeps it up.
+	# The holder stays until it is killed, however slow the machine.
 	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
-	spawn "$PMTEST" hold $H "$PP" 1 a 6 >/dev/null
+	spawn "$PMTEST" hold $H "$PP" 1 a 60 >/dev/null
 	_h=$LASTPID
 	logwait 10 "$LOG" "connected $H:$PA"
 	kill -QUIT "$PMPID"
-	sleep 3
-	alive "$PMPID" && ok "QUIT: waits for open connections" ||
-	    fail "QUIT: waits for open connections"
+	if ! logwait 10 "$LOG" "graceful shutdown: .*waiting for 1 conn"; then
+		fail "QUIT: waits for open connections" "QUIT not seen"
+	else
+		sleep 3
+		alive "$PMPID" && ok "QUIT: waits for open connections" ||
+		    fail "QUIT: waits for open connections"
+	fi
 	reap "$_h"
-	waitfor 10 eval "! alive $PMPID"
-	alive "$PMPID" && fail "QUIT: exits after the last" ||
-	    ok "QUIT: exits after the last"
+	waitfor 10 eval "! alive $PMPID" &&
+	    ok "QUIT: exits after the last" ||
+	    fail "QUIT: exits after the last"
 
 	# TERM: a short transfer still finishes; a held one is cut at 10 s.
 	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
 	spawn "$PMTEST" hold $H "$PP" 1 a 60 >/dev/null
 	_h=$LASTPID
 	logwait 10 "$LOG" "connected $H:$PA"
-	"$PMTEST" bulk $H "$PP" 20000000 -p 'xfer\n' >"$T/t.out" 2>&1 &
+	"$PMTEST" bulk $H "$PP" 4000000 -p 'xfer\n' -s 2 >"$T/t.out" 2>&1 &
 	_b=$!
 	PIDS="$PIDS $_b"
-	sleep 0.2
+	logmore 10 "$LOG" "connected $H:$PA" 1
 	kill -TERM "$PMPID"
 	wait "$_b"
-	grep -q ok "$T/t.out" && ok "TERM: transfer in flight completes" ||
-	    fail "TERM: transfer in flight completes" "$(cat "$T/t.out")"
-	waitfor 25 eval "! alive $PMPID"
-	if alive "$PMPID"; then
+	grep -q ok "$T/t.out" &&
+	    grep -q "fast shutdown: .* for 2 connections" "$LOG" &&
+	    ok "TERM: transfer in flight completes" ||
+	    fail "TERM: transfer in flight completes" \
+	    "$(cat "$T/t.out") $(grep "shutdown" "$LOG")"
+	if ! waitfor 25 eval "! alive $PMPID"; then
 		fail "TERM: exits after the grace period"
 	else
 		grep -q "grace period over: closing 1 connections" "$LOG" &&
@@ -997,14 +1095,25 @@ t_signals()
 	_h=$LASTPID
 	logwait 10 "$LOG" "connected $H:$PA"
 	kill -INT "$PMPID"
-	logwait 10 "$LOG" "fast shutdown"
-	"$PMTEST" waitport $H "$PP" 1 2>/dev/null &&
-	    fail "INT: stops accepting" || ok "INT: stops accepting"
+	if ! logwait 10 "$LOG" "fast shutdown" || ! alive "$PMPID"; then
+		fail "INT: stops accepting" "no fast shutdown, or gone"
+	elif "$PMTEST" waitport $H "$PP" 1 2>/dev/null; then
+		fail "INT: stops accepting" "the port still takes connections"
+	else
+		ok "INT: stops accepting"
+	fi
+	# At once: the log says the second INT closed the connection, not
+	# the end of the 10 s grace period.  The wait's own result decides
+	# (under qemu-user the process shows as a zombie for a while).
 	kill -INT "$PMPID"
-	waitfor 5 eval "! alive $PMPID"
-	alive "$PMPID" && fail "INT twice: exits at once" \
-	    "$(tail -n 3 "$LOG" | tr '\n' '|')" ||
-	    ok "INT twice: exits at once"
+	if waitfor 20 eval "! alive $PMPID" &&
+	    grep -q "second signal: closing 1 connections now" "$LOG" &&
+	    ! grep -q "grace period over" "$LOG"; then
+		ok "INT twice: exits at once"
+	else
+		fail "INT twice: exits at once" \
+		    "$(tail -n 3 "$LOG" | tr '\n' '|')"
+	fi
 	reap "$_h"
 
 	# HUP: reload the table without dropping a connection.
@@ -1047,9 +1156,8 @@ t_workers()
 {
 	_bad=
 	for _w in 65 -1 x 2x ''; do
-		$RUN "$PM" -w "$_w" -c "$CONF" -h $H -p "$(freeport)" \
-		    >/dev/null 2>"$T/e"
-		[ $? -ne 0 ] && grep -q usage "$T/e" &&
+		pm_fails "$PM" -w "$_w" -c "$CONF" -h $H -p "$(freeport)" \
+		    >/dev/null 2>"$T/e" && grep -q usage "$T/e" &&
 		    grep -q "^proxymachine[-a-z]*: -w '$_w': not a number" \
 		    "$T/e" || _bad="$_bad '$_w'"
 	done
@@ -1110,25 +1218,41 @@ t_workers()
 	    fail "-w 2: connection numbers per worker never collide" "$_id"
 
 	# QUIT: the master waits for every worker, each for its connections.
-	# The log has older lines for A: wait for one more, the held one's
-	# (a QUIT before a worker took it would refuse it).
-	_na=$(grep -c "connected $H:$PA" "$LOG")
-	spawn "$PMTEST" hold $H "$PP" 1 a 6 >/dev/null
+	# The holder stays until it is killed, however slow the machine;
+	# earlier requests to A have their own connected lines.
+	_n=$(logcount "$LOG" "connected $H:$PA")
+	spawn "$PMTEST" hold $H "$PP" 1 a 60 >/dev/null
 	_h=$LASTPID
-	waitfor 10 eval '[ "$(grep -c "connected $H:$PA" "$LOG")" -gt "$_na" ]'
+	logmore 10 "$LOG" "connected $H:$PA" "$_n"
 	kill -QUIT "$PMPID"
-	logwait 10 "$LOG" "graceful shutdown: passed to the workers"
-	sleep 2
-	alive "$PMPID" && ok "-w 2, QUIT: the master waits for the workers" ||
-	    fail "-w 2, QUIT: the master waits for the workers"
-	"$PMTEST" waitport $H "$PP" 1 2>/dev/null &&
-	    fail "-w 2, QUIT: stops accepting" ||
-	    ok "-w 2, QUIT: stops accepting"
-	reap "$_h"
+	if logwait 10 "$LOG" "graceful shutdown: passed to the workers" &&
+	    logwait 10 "$LOG" "w1 graceful shutdown" &&
+	    logwait 10 "$LOG" "w2 graceful shutdown" &&
+	    grep -q "w[12] graceful shutdown: .* for 1 connections" "$LOG"
+	then
+		sleep 2
+		alive "$PMPID" &&
+		    ok "-w 2, QUIT: the master waits for the workers" ||
+		    fail "-w 2, QUIT: the master waits for the workers"
+		"$PMTEST" waitport $H "$PP" 1 2>/dev/null &&
+		    fail "-w 2, QUIT: stops accepting" ||
+		    ok "-w 2, QUIT: stops accepting"
+	else
+		fail "-w 2, QUIT: the master waits for the workers" \
+		    "QUIT not passed on: $(tail -n 3 "$LOG" | tr '\n' '|')"
+		fail "-w 2, QUIT: stops accepting" "QUIT not passed on"
+	fi
 	_w2=$(worker_pid "$LOG" 2)
-	wait "$PMPID"
-	_rc=$?
-	[ $_rc -eq 0 ] && grep -q "all workers exited: exiting" "$LOG" &&
+	reap "$_h"
+	if waitfor 20 eval "! alive $PMPID"; then
+		wait "$PMPID"
+		_rc=$?
+	else
+		_rc="still running after 20 s"
+		reap "$PMPID"
+	fi
+	[ "$_rc" = 0 ] && grep -q "all workers exited: exiting" "$LOG" &&
+	    [ -n "$_n1" ] && [ -n "$_w2" ] &&
 	    ! alive "$_n1" && ! alive "$_w2" &&
 	    ok "-w 2, QUIT: every process exits, status 0" ||
 	    fail "-w 2, QUIT: every process exits, status 0" "rc $_rc"
@@ -1147,28 +1271,43 @@ t_workers()
 	    ok "-w 2: each worker has its own pool, both accept" ||
 	    fail "-w 2: each worker has its own pool, both accept" \
 	    "$(cat "$T/hold8") $(grep -c "pool full" "$LOG")"
-	_got=$(say b -t 2)
-	[ -z "$_got" ] && ok "-w 2: both pools full: no new connection" ||
-	    fail "-w 2: both pools full: no new connection" "'$_got'"
+	_got=$("$PMTEST" send $H "$PP" b -t 2 2>"$T/e")
+	[ -z "$_got" ] && grep -q TIMEOUT "$T/e" &&
+	    ok "-w 2: both pools full: no new connection" ||
+	    fail "-w 2: both pools full: no new connection" \
+	    "'$_got' $(cat "$T/e")"
 
 	# TERM from the master and from elsewhere count as one: the grace
 	# period still runs.  Then a second INT closes everything at once.
+	# One TERM at a time, or the kernel may merge the two into one:
+	# first w1's own, until it has logged it; then the master's, until
+	# the master has logged passing it on (lines are written after the
+	# loop's work); then a USR1 that w1 must answer after both.
+	_t="-w 2: a worker counts TERM from master and elsewhere as one"
 	_w1=$(worker_pid "$LOG" 1)
-	kill -TERM "$PMPID"
-	kill -TERM "$_w1"
-	logwait 10 "$LOG" "w1 fast shutdown"
-	sleep 1
-	alive "$_w1" && alive "$_h" &&
-	    ! grep -q "w1 second signal" "$LOG" &&
-	    ok "-w 2: a worker counts TERM from master and elsewhere as one" ||
-	    fail "-w 2: a worker counts TERM from master and elsewhere as one"
+	_n=$(logcount "$LOG" "w1 stats: ")
+	if [ -n "$_w1" ] && kill -TERM "$_w1" &&
+	    logwait 10 "$LOG" "w1 fast shutdown" && kill -TERM "$PMPID" &&
+	    logwait 10 "$LOG" "fast shutdown: passed to the workers" &&
+	    kill -USR1 "$_w1" && logmore 10 "$LOG" "w1 stats: " "$_n"; then
+		sleep 1
+		alive "$_w1" && alive "$_h" &&
+		    ! grep -q "w1 second signal" "$LOG" && ok "$_t" ||
+		    fail "$_t" "$(tail -n 3 "$LOG" | tr '\n' '|')"
+	else
+		fail "$_t" "w1 gone, or a TERM not seen: $(tail -n 3 \
+		    "$LOG" | tr '\n' '|')"
+	fi
 	kill -INT "$PMPID"
-	waitfor 5 eval "! alive $PMPID"
-	! alive "$PMPID" && ! alive "$_w1" &&
+	if waitfor 20 eval "! alive $PMPID" && ! alive "$_w1" &&
+	    grep -q "second signal: the workers close" "$LOG" &&
 	    grep -q "w[12] USR2: closing 4 connections now" "$LOG" &&
-	    ok "-w 2: a second INT closes every connection at once" ||
-	    fail "-w 2: a second INT closes every connection at once" \
-	    "$(tail -n 4 "$LOG" | tr '\n' '|')"
+	    ! grep -q "grace period over" "$LOG"; then
+		ok "-w 2: a second INT closes every connection at once"
+	else
+		fail "-w 2: a second INT closes every connection at once" \
+		    "$(tail -n 4 "$LOG" | tr '\n' '|')"
+	fi
 	reap "$_h"
 
 	# A master killed outright: the workers notice and shut down.
@@ -1178,9 +1317,9 @@ t_workers()
 	_w2=$(worker_pid "$LOG" 2)
 	kill -9 "$PMPID"
 	wait "$PMPID" 2>/dev/null
-	waitfor 10 eval "! alive $_w1 && ! alive $_w2"
-	! alive "$_w1" && ! alive "$_w2" &&
-	    grep -q "w1 master process gone" "$LOG" &&
+	[ -n "$_w1" ] && [ -n "$_w2" ] &&
+	    waitfor 10 eval "! alive $_w1 && ! alive $_w2" &&
+	    logwait 10 "$LOG" "w1 master process gone" &&
 	    ok "-w 2: workers exit when the master is killed" ||
 	    fail "-w 2: workers exit when the master is killed"
 
@@ -1204,7 +1343,8 @@ t_daemon()
 	# -d detaches (the command returns), -P writes the pid file.
 	PP=$(freeport)
 	_pf=$T/pm.pid
-	$RUN "$PM" -d -P "$_pf" -c "$CONF" -h $H -p "$PP" >"$T/d.out" 2>&1
+	bounded 20 $RUN "$PM" -d -P "$_pf" -c "$CONF" -h $H -p "$PP" \
+	    >"$T/d.out" 2>&1
 	_rc=$?
 	[ $_rc -eq 0 ] && [ -s "$_pf" ] && waitport $H "$PP" &&
 	    ok "-d detaches and -P writes the pid file" ||
@@ -1214,9 +1354,9 @@ t_daemon()
 	expect "detached: serves" "$PA:a" a
 	[ ! -s "$T/d.out" ] && ok "detached: nothing on the terminal" ||
 	    fail "detached: nothing on the terminal" "$(cat "$T/d.out")"
-	kill -QUIT "$_pid" 2>/dev/null
-	waitfor 10 eval "! alive $_pid"
-	[ ! -e "$_pf" ] && ok "detached: QUIT exits and removes the pid file" ||
+	[ -n "$_pid" ] && kill -QUIT "$_pid" 2>/dev/null &&
+	    waitfor 10 eval "! alive $_pid" && [ ! -e "$_pf" ] &&
+	    ok "detached: QUIT exits and removes the pid file" ||
 	    fail "detached: QUIT exits and removes the pid file"
 
 	# SIGUSR1: a stats line.
@@ -1232,9 +1372,8 @@ t_daemon()
 	    "$(grep "stats: " "$LOG")"
 	reap "$PMPID"
 
-	$RUN "$PM" -u no-such-user-here -c "$CONF" -h $H -p "$(freeport)" \
-	    2>"$T/e"
-	[ $? -ne 0 ] && grep -q "no such user" "$T/e" &&
+	pm_fails "$PM" -u no-such-user-here -c "$CONF" -h $H \
+	    -p "$(freeport)" 2>"$T/e" && grep -q "no such user" "$T/e" &&
 	    ok "-u with an unknown user: non-zero, said" ||
 	    fail "-u with an unknown user: non-zero, said"
 	# Without root, becoming a user and chroot fail after the bind: the

@@ -132,14 +132,16 @@ gt_refused()
 
 # gt_noreply NAME DATA WHY: send DATA (pmtest escapes) to the proxy and
 # keep the connection open; ok when the proxy closes it without a byte of
-# reply and logs WHY.
+# reply and logs WHY in a new line (an earlier request may have logged
+# the same).
 gt_noreply()
 {
+	_gnn=$(gt_count "closed: $3")
 	if ! "$PMTEST" send 127.0.0.1 "$GT_PP" "$2" -k -r -t 20 \
 	    >"$GT/out" 2>&1; then
 		fail "$1" "$(od -c "$GT/out" | head -3)"
-	elif ! waitfor 10 grep -q -F -e "closed: $3" "$GT/proxy.log"; then
-		fail "$1" "no log line with '$3'"
+	elif ! waitfor 10 gt_more "closed: $3" "$_gnn"; then
+		fail "$1" "no new log line with '$3'"
 	else
 		ok "$1"
 	fi
@@ -147,24 +149,25 @@ gt_noreply()
 
 # gt_start NAME CONF OUT: start the proxy with table CONF (none when
 # empty) expecting it to refuse; ok when it exits non-zero at once, before
-# listening, with OUT on stderr.
+# listening, with OUT on stderr.  The port is one that $GT_PT holds: a
+# proxy that tried to listen before it read its table would fail to bind
+# and say so instead.
 gt_start()
 {
-	_gp=$(freeport)
 	if [ -n "$2" ]; then
 		bounded 20 $RUN "$BINDIR/proxymachine-git" -c "$2" \
-		    -h 127.0.0.1 -p "$_gp" 2>"$GT/err"
+		    -h 127.0.0.1 -p "$GT_PT" 2>"$GT/err"
 	else
 		bounded 20 $RUN "$BINDIR/proxymachine-git" \
-		    -h 127.0.0.1 -p "$_gp" 2>"$GT/err"
+		    -h 127.0.0.1 -p "$GT_PT" 2>"$GT/err"
 	fi
 	_grc=$?
 	if [ $_grc -eq 0 ] || [ $_grc -eq 124 ]; then
 		fail "$1" "exit status $_grc"
 	elif ! grep -q -F -e "$3" "$GT/err"; then
 		fail "$1" "stderr: $(cat "$GT/err")"
-	elif grep -q 'listening' "$GT/err"; then
-		fail "$1" "it listened: $(cat "$GT/err")"
+	elif grep -q -e 'listen' -e 'bind' "$GT/err"; then
+		fail "$1" "it tried to listen: $(cat "$GT/err")"
 	else
 		ok "$1"
 	fi
@@ -197,7 +200,12 @@ gt_main()
 	GT_V6=1
 	waitport ::1 "$GT_PC" || GT_V6=0
 
-	# Start-up: a git router needs a good table.
+	# Start-up: a git router needs a good table.  GT_PT: a port held by
+	# another program, so that a proxy that listens too early shows it.
+	GT_PT=$(freeport)
+	spawn "$PMTEST" echo 127.0.0.1 "$GT_PT"
+	GT_DT=$LASTPID
+	waitport 127.0.0.1 "$GT_PT"
 	gt_start "git: no -c: exits non-zero, says a table is needed" "" \
 	    "needs a routing table"
 	printf '%s\n' "# users" "alice 127.0.0.1:$GT_PA" "" "bob" \
@@ -231,6 +239,7 @@ gt_main()
 		fail "git: a table routing to the proxy itself: exits non-zero" \
 		    "exit $_grc: $(cat "$GT/err")"
 	fi
+	reap "$GT_DT"
 
 	GT_PR=$(freeport)		# nobody listens there
 	gt_table "# The test table." "alice 127.0.0.1:$GT_PA" \
@@ -293,7 +302,8 @@ gt_main()
 	# user paths, but its log shows that the request reached it.
 	gt_git ls-remote "git://127.0.0.1:$GT_PP/~bob/repo.git" \
 	    >/dev/null 2>&1
-	if grep -q "Request upload-pack for '~bob/repo.git'" "$GT/b.log" &&
+	if waitfor 10 grep -q "Request upload-pack for '~bob/repo.git'" \
+	    "$GT/b.log" &&
 	    ! grep -q "~bob" "$GT/a.log"; then
 		ok "git: ~bob/repo.git lands on B"
 	else

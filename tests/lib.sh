@@ -8,6 +8,9 @@
 #                             $LASTPID and is killed at exit
 #   reap PID                  kill PID (TERM, then KILL) and wait for it
 #   alive PID                 whether PID runs (zombies do not)
+#   logcount FILE PATTERN     how many lines of FILE match PATTERN
+#   logmore SECS FILE PAT N   wait until more than N lines match PAT
+#   logabove FILE PAT N       whether more than N lines match PAT
 #   freeport                  print a free TCP port on 127.0.0.1
 #   waitport HOST PORT        wait (at most 10 s) until HOST:PORT accepts
 #   waitfor SECS CMD...       retry CMD every 0.1 s for at most SECS
@@ -211,22 +214,34 @@ spawn()
 reap()
 {
 	kill "$1" 2>/dev/null || return 0
-	_i=0
-	while kill -0 "$1" 2>/dev/null && [ $_i -lt 50 ]; do
+	_rp_i=0
+	while alive "$1" && [ $_rp_i -lt 50 ]; do
 		sleep 0.1
-		_i=$((_i + 1))
+		_rp_i=$((_rp_i + 1))
 	done
 	kill -9 "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	return 0
 }
 
-# Whether PID is running (a zombie nobody reaped is not).
+# Whether PID is running: a zombie is not, nor one that has gone.  With
+# /proc the state is read first, and a stat file that cannot be read
+# means gone: the shell may reap PID (in any wait of its own) between two
+# looks, and under qemu-user a process shows Z for some milliseconds
+# before its parent can reap it.  The state follows the last ')', as the
+# name before it may hold blanks.
 alive()
 {
-	kill -0 "$1" 2>/dev/null || return 1
-	[ -r "/proc/$1/stat" ] || return 0
-	! awk '{ exit $3 == "Z" ? 0 : 1 }' "/proc/$1/stat" 2>/dev/null
+	case $1 in
+	''|*[!0-9]*)	return 1 ;;
+	esac
+	if [ -r "/proc/$$/stat" ]; then
+		awk '{ sub(/.*\) /, ""); s = $1 }
+		    END { exit s == "" || s == "Z" || s == "X" }' \
+		    "/proc/$1/stat" 2>/dev/null
+	else
+		kill -0 "$1" 2>/dev/null
+	fi
 }
 
 freeport()
@@ -239,15 +254,38 @@ waitport()
 	"$PMTEST" waitport "$1" "$2" 10
 }
 
+# logcount FILE PATTERN: how many lines of FILE match PATTERN (0 when
+# there is no FILE).
+logcount()
+{
+	_lc_n=$(grep -c -e "$2" "$1" 2>/dev/null)
+	echo "${_lc_n:-0}"
+}
+
+# logmore SECS FILE PATTERN N: wait (at most SECS) until more than N
+# lines of FILE match PATTERN: a line that an earlier event wrote does
+# not count.
+logmore()
+{
+	waitfor "$1" logabove "$2" "$3" "$4"
+}
+
+# logabove FILE PATTERN N: whether more than N lines match.
+logabove()
+{
+	[ "$(logcount "$1" "$2")" -gt "$3" ]
+}
+
+# Its own variables have names of their own: a caller's _n, passed as
+# "$_n" in a list that an earlier waitfor ran in, must not change.
 waitfor()
 {
-	_secs=$1
+	_wf_n=$(($1 * 10))
 	shift
-	_n=$((_secs * 10))
-	while [ $_n -gt 0 ]; do
+	while [ $_wf_n -gt 0 ]; do
 		"$@" && return 0
 		sleep 0.1
-		_n=$((_n - 1))
+		_wf_n=$((_wf_n - 1))
 	done
 	return 1
 }
