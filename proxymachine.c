@@ -22,6 +22,16 @@
  * (epoll, kqueue or poll(2)), fixed pools: no allocation on the
  * per-connection path.  With -w N a master process forks N such processes
  * (workers) that share the listener and only supervises them.
+ *
+ * The file, in order: configuration and tunables; types and globals;
+ * logging; addresses and tables (for the core and the routers); clock and
+ * timers; the memory budget, buffers and splice pipes; descriptors; the
+ * event layer (poll, epoll, kqueue); connections (directions, states,
+ * routing, connecting, relaying, closing); timers and the process title;
+ * the listener; stats, signals and shutdown; running as a service;
+ * messages between processes; the resolver process and reloads; workers
+ * (-w); the event loop and main().  Each section starts with a line
+ * "--- name ---".
  */
 
 #ifdef __linux__
@@ -59,6 +69,8 @@
 #include <unistd.h>
 
 #include "router.h"
+
+/* --- Configuration and tunables ---------------------------------- */
 
 #if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
     defined(__DragonFly__)
@@ -233,6 +245,8 @@
 #pragma GCC diagnostic ignored "-Wunused-variable"
 #endif
 #endif
+
+/* --- Types and globals ------------------------------------------ */
 
 /* Compilers without GNU attributes ignore them. */
 #if !defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
@@ -623,6 +637,8 @@ static void	serve(void)
  * keeps together.
  */
 
+/* --- Logging ----------------------------------------------------- */
+
 static void
 log_flush(void)
 {
@@ -832,9 +848,7 @@ pm_note(const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * Addresses and tables, for the core and the routers.
- */
+/* --- Addresses and tables, for the core and the routers ---------- */
 
 char *
 pm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
@@ -1408,6 +1422,8 @@ pm_conf_split(char *line, char **fields, int max)
  * scanned only when some timer may have expired, not on every wake-up.
  */
 
+/* --- Clock and timers -------------------------------------------- */
+
 static uint64_t
 clock_ms(void)
 {
@@ -1432,6 +1448,8 @@ timer_set(struct conn *c, uint64_t when)
  * when none is free, so the untouched rest of the pool (and of the slot
  * and poll arrays) never becomes resident.
  */
+
+/* --- The memory budget, buffers and splice pipes ----------------- */
 
 static void
 pool_init(void)
@@ -1895,6 +1913,8 @@ buf_bulk(struct buf *b)
 #endif
 }
 
+/* --- Descriptors ------------------------------------------------- */
+
 /*
  * read(2) and write(2), retried when interrupted.  Return the count (0:
  * end of file), IO_AGAIN when fd would block, or IO_ERROR (errno set).
@@ -1987,6 +2007,8 @@ fd_error(int fd)
 		return errno;
 	return e;
 }
+
+/* --- The event layer --------------------------------------------- */
 
 /*
  * The event layer: everything that knows how descriptors are watched.
@@ -2454,9 +2476,9 @@ ev_take(int id)
 	return pfd[id].fd == -1 ? 0 : rev;
 }
 
+/* --- Connections ------------------------------------------------- */
+
 /*
- * Connections.
- *
  * A connection is two directions, up (client to backend) and down
  * (backend to client), each moving bytes from its source to its sink
  * through one buffer (dir_*), and a state that says what the two mean:
@@ -3416,6 +3438,8 @@ conn_timer(struct conn *c)
 	conn_events(c);
 }
 
+/* --- Timers and the process title -------------------------------- */
+
 /* Runs the expired timers and recomputes next_timer. */
 static void
 timers_run(void)
@@ -3519,6 +3543,8 @@ title_update(void)
 /*
  * The listener.
  */
+
+/* --- The listener ------------------------------------------------ */
 
 /*
  * Resolves the address to listen on, before the table is read: a table
@@ -3642,6 +3668,53 @@ accept_batch(void)
 		conn_new(fd, &ss);
 	}
 }
+
+/* Sizes the pool to the descriptor limit, raising it when allowed. */
+static void
+fd_limit(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + PM_RESERVE_FDS;
+	rlim_t		 old, left;
+
+	maxconn = PM_MAXCONN;
+#ifdef HAVE_SPLICE
+	want += 2 * (rlim_t)PM_PIPES;
+#else
+	pipemax = 0;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit");
+		return;
+	}
+	old = rl.rlim_cur;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > want) ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("setrlimit");
+			rl.rlim_cur = old;
+		} else if (rl.rlim_cur != old)
+			log_notice("descriptor limit raised from %llu to %llu",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		if (rl.rlim_cur < PM_RESERVE_FDS + 2)
+			errx(1, "descriptor limit %llu is too low",
+			    (unsigned long long)rl.rlim_cur);
+		left = rl.rlim_cur - PM_RESERVE_FDS;
+		/* Pipes get at most a sixteenth of what is left. */
+		if (pipemax > (int)(left / 32))
+			pipemax = (int)(left / 32);
+		maxconn = (int)((left - 2 * (rlim_t)pipemax) / 2);
+		log_warnx("descriptor limit %llu: pool shrunk from %d to %d "
+		    "connections, %d splice pipes", (unsigned long long)
+		    rl.rlim_cur, PM_MAXCONN, maxconn, pipemax);
+	}
+}
+
+/* --- Stats, signals and shutdown --------------------------------- */
 
 /* Logs the counters: connections, bytes each way, errors by kind. */
 static void
@@ -3849,63 +3922,7 @@ stop_check(void)
 	}
 }
 
-/* Sizes the pool to the descriptor limit, raising it when allowed. */
-static void
-fd_limit(void)
-{
-	struct rlimit	 rl;
-	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + PM_RESERVE_FDS;
-	rlim_t		 old, left;
-
-	maxconn = PM_MAXCONN;
-#ifdef HAVE_SPLICE
-	want += 2 * (rlim_t)PM_PIPES;
-#else
-	pipemax = 0;
-#endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
-		log_warn("getrlimit");
-		return;
-	}
-	old = rl.rlim_cur;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY ||
-		    rl.rlim_max > want) ? want : rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
-			log_warn("setrlimit");
-			rl.rlim_cur = old;
-		} else if (rl.rlim_cur != old)
-			log_notice("descriptor limit raised from %llu to %llu",
-			    (unsigned long long)old,
-			    (unsigned long long)rl.rlim_cur);
-	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		if (rl.rlim_cur < PM_RESERVE_FDS + 2)
-			errx(1, "descriptor limit %llu is too low",
-			    (unsigned long long)rl.rlim_cur);
-		left = rl.rlim_cur - PM_RESERVE_FDS;
-		/* Pipes get at most a sixteenth of what is left. */
-		if (pipemax > (int)(left / 32))
-			pipemax = (int)(left / 32);
-		maxconn = (int)((left - 2 * (rlim_t)pipemax) / 2);
-		log_warnx("descriptor limit %llu: pool shrunk from %d to %d "
-		    "connections, %d splice pipes", (unsigned long long)
-		    rl.rlim_cur, PM_MAXCONN, maxconn, pipemax);
-	}
-}
-
-/* Steps slot i with the events the last wait found for it, if any. */
-static void
-slot_run(int i)
-{
-	struct conn	*c = &conns[i];
-	short		 crev = ev_take(EV_CLIENT(i));
-	short		 brev = ev_take(EV_BACKEND(i));
-
-	if ((crev | brev) == 0 || c->state == C_FREE)
-		return;
-	conn_io(c, crev, brev);
-}
+/* --- Running as a service ---------------------------------------- */
 
 /*
  * Detaches: a child in a new session, with stdio on /dev/null.  The parent
@@ -4046,6 +4063,8 @@ usage(int status)
  * in force, so that a worker it forks inherits it, and sends the same
  * answer down each worker's pipe for the worker to replay.
  */
+
+/* --- Messages between processes ---------------------------------- */
 
 /* Returns a new message of type and id with room for len body bytes. */
 static struct blob *
@@ -4211,6 +4230,8 @@ fds_close_from(int lowfd)
 
 /* The resolver's end of its socket, once it has set itself up. */
 #define RSV_FD		(STDERR_FILENO + 1)
+
+/* --- The resolver process and reloads ---------------------------- */
 
 /* In the resolver: loads the table as req asks; returns the answer. */
 static struct blob *
@@ -4673,6 +4694,8 @@ master_io(void)
  * exits once every worker has exited after a shutdown signal.
  */
 
+/* --- Workers (-w) ------------------------------------------------ */
+
 /* Sends sig to every running worker. */
 static void
 workers_signal(int sig)
@@ -4910,6 +4933,21 @@ master_gone(void)
 	log_warnx("master process gone");
 	if (stopping != STOP_FAST)
 		stop_begin(STOP_FAST);
+}
+
+/* --- The event loop and main() ----------------------------------- */
+
+/* Steps slot i with the events the last wait found for it, if any. */
+static void
+slot_run(int i)
+{
+	struct conn	*c = &conns[i];
+	short		 crev = ev_take(EV_CLIENT(i));
+	short		 brev = ev_take(EV_BACKEND(i));
+
+	if ((crev | brev) == 0 || c->state == C_FREE)
+		return;
+	conn_io(c, crev, brev);
 }
 
 /*
