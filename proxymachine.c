@@ -34,6 +34,8 @@
  * "--- name ---".
  */
 
+/* --- Configuration and tunables ---------------------------------- */
+
 #ifdef __linux__
 #define _GNU_SOURCE		/* accept4(2), SOCK_NONBLOCK */
 #endif
@@ -70,7 +72,13 @@
 
 #include "router.h"
 
-/* --- Configuration and tunables ---------------------------------- */
+#ifdef PM_NO_MAIN
+/* Built into the fuzz harnesses: what only main() uses is unused there. */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#endif
+#endif
 
 #if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
     defined(__DragonFly__)
@@ -87,7 +95,9 @@
  * proxy and out again.  -DPM_NO_SPLICE keeps read(2) and write(2).
  */
 #if defined(__linux__) && !defined(PM_NO_SPLICE)
-#define HAVE_SPLICE
+#define HAVE_SPLICE	1
+#else
+#define HAVE_SPLICE	0
 #endif
 
 /*
@@ -99,6 +109,169 @@
 #else
 #define FD_EARLY_WRITE	0
 #endif
+
+/* The process title: setproctitle(3), or rewritten in argv on Linux. */
+#ifdef HAVE_SETPROCTITLE
+#define TITLE_IN_ARGV	0
+#elif defined(__linux__)
+#define TITLE_IN_ARGV	1
+#else
+#define TITLE_IN_ARGV	0
+#endif
+
+/* SIGINFO (^T on the BSDs) logs the stats where the system has it. */
+#ifdef SIGINFO
+#define SIG_INFO	SIGINFO
+#else
+#define SIG_INFO	0
+#endif
+
+/* Compilers without GNU attributes ignore them. */
+#if !defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
+#define __attribute__(x)
+#endif
+
+/*
+ * The system's calls that differ, each with the portable path beside it:
+ * the rest of the file calls these and knows no system.
+ */
+
+/* splice(2) of at most len bytes, non-blocking; ENOSYS where none is. */
+static ssize_t
+sys_splice(int from, int to, size_t len)
+{
+#if HAVE_SPLICE
+	return splice(from, NULL, to, NULL, len,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+#else
+	(void)from;
+	(void)to;
+	(void)len;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* pipe(2), both ends close-on-exec and non-blocking; returns 0 or -1. */
+static int
+sys_pipe(int fd[2])
+{
+#ifdef __linux__
+	return pipe2(fd, O_NONBLOCK | O_CLOEXEC);
+#else
+	if (pipe(fd) == -1)
+		return -1;
+	if (fcntl(fd[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(fd[1], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(fd[0], F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(fd[1], F_SETFD, FD_CLOEXEC) == -1) {
+		close(fd[0]);
+		close(fd[1]);
+		return -1;
+	}
+	return 0;
+#endif
+}
+
+/*
+ * socket(2) and accept(2), non-blocking and close-on-exec at once where
+ * the system can (SOCK_NONBLOCK, accept4); *later is set when the caller
+ * must make them so itself.
+ */
+static int
+sys_socket(int af, int *later)
+{
+#ifdef SOCK_NONBLOCK
+	*later = 0;
+	return socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+	*later = 1;
+	return socket(af, SOCK_STREAM, 0);
+#endif
+}
+
+static int
+sys_accept(int lfd, struct sockaddr *sa, socklen_t *len, int *later)
+{
+#ifdef __linux__
+	*later = 0;
+	return accept4(lfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+	*later = 1;
+	return accept(lfd, sa, len);
+#endif
+}
+
+/* Shows t as the process title where setproctitle(3) does it; returns 1. */
+static int
+sys_setproctitle(const char *t)
+{
+#ifdef HAVE_SETPROCTITLE
+	setproctitle("-%s", t);
+	return 1;
+#else
+	(void)t;
+	return 0;
+#endif
+}
+
+/* pledge(2) and unveil(2) on OpenBSD; elsewhere they promise nothing. */
+static int
+sys_pledge(const char *promises)
+{
+#ifdef __OpenBSD__
+	return pledge(promises, NULL);
+#else
+	(void)promises;
+	return 0;
+#endif
+}
+
+static int
+sys_unveil(const char *path, const char *perms)
+{
+#ifdef __OpenBSD__
+	return unveil(path, perms);
+#else
+	(void)path;
+	(void)perms;
+	return 0;
+#endif
+}
+
+/* Closes every descriptor from lowfd up. */
+static void
+sys_closefrom(int lowfd)
+{
+#if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__)
+	closefrom(lowfd);
+#else
+	struct rlimit	 rl;
+	rlim_t		 fd, hi = 65536;
+
+#if defined(__linux__) && defined(SYS_close_range)
+	if (syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		hi = rl.rlim_cur > 1048576 ? 1048576 : rl.rlim_cur;
+	for (fd = (rlim_t)lowfd; fd < hi; fd++)
+		(void)close((int)fd);
+#endif
+}
+
+/* The CPUs online, or 1 when the system cannot say. */
+static int
+sys_ncpu(void)
+{
+	long	 n = -1;
+
+#ifdef _SC_NPROCESSORS_ONLN
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+	return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+}
 
 /*
  * Tunables.  Each can be overridden at build time with -DNAME=value (the
@@ -238,20 +411,7 @@
 #define PIPE_BUF	512
 #endif
 
-#ifdef PM_NO_MAIN
-/* Built into the fuzz harnesses: what only main() uses is unused there. */
-#if defined(__GNUC__) || defined(__clang__)
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-variable"
-#endif
-#endif
-
 /* --- Types and globals ------------------------------------------ */
-
-/* Compilers without GNU attributes ignore them. */
-#if !defined(__GNUC__) && !defined(__clang__) && !defined(__TINYC__)
-#define __attribute__(x)
-#endif
 
 enum cstate {
 	C_FREE,		/* slot unused */
@@ -281,11 +441,9 @@ struct buf {
 	unsigned char	*p;
 	uint32_t	 off;
 	uint32_t	 len;
-#ifdef HAVE_SPLICE
 	int		 pipe;		/* pipes[] index + 1, 0: none */
 	unsigned char	 bulk;		/* a read filled the buffer: splice */
 	unsigned char	 full;		/* the pipe took no more: write first */
-#endif
 };
 
 /* One socket of a connection. */
@@ -357,9 +515,7 @@ static int		 bufcold;		/* the first ones: given back */
 static int		 buffresh;		/* never used yet: from */
 static struct dir	*waithead;		/* readers waiting for one */
 static struct dir	*waittail;
-static struct burst	 wait_burst;		/* said: readers wait */
 static unsigned char	 scratch[4096];		/* bytes to throw away */
-#ifdef HAVE_SPLICE
 static struct {
 	int		 r, w;
 } pipes[PM_PIPES];
@@ -370,7 +526,6 @@ static int		 npipeunmade;
 static int		 npipes;		/* open */
 static uint64_t		 pipe_retry;		/* pipe(2) failed: not before */
 static int		 splice_off;		/* the kernel refused it */
-#endif
 static int		 pipemax = PM_PIPES;	/* what the budget leaves */
 
 static int		 maxconn;		/* usable slots */
@@ -517,6 +672,7 @@ static struct burst	 local_burst;	/* no socket for a backend */
 static struct burst	 self_burst;	/* a destination: ourselves */
 static struct burst	 connect_burst;	/* a backend could not be had */
 static struct burst	 silent_burst;	/* a backend said nothing */
+static struct burst	 wait_burst;	/* readers wait for a buffer */
 
 static void	usage(int);
 static int	addr_is_self(const struct sockaddr *);
@@ -1454,12 +1610,10 @@ timer_set(struct conn *c, uint64_t when)
 static void
 pool_init(void)
 {
-#ifdef HAVE_SPLICE
 	int	 i;
 
 	for (i = 0; i < PM_PIPES; i++)
 		pipeunmade[npipeunmade++] = PM_PIPES - 1 - i;
-#endif
 	ev_init();
 }
 
@@ -1593,7 +1747,6 @@ dir_unwait(struct dir *d)
 	d->waiting = 0;
 }
 
-#ifdef HAVE_SPLICE
 /*
  * Pipes for splice(2), made when first needed and kept while empty.  The
  * descriptor budget (fd_limit()) counts pipemax of them beside two
@@ -1624,7 +1777,7 @@ pipe_get(struct buf *b)
 {
 	int	 i, fd[2];
 
-	if (splice_off)
+	if (!HAVE_SPLICE || splice_off)
 		return -1;
 	if (npipefree > 0) {
 		b->pipe = pipefree[--npipefree] + 1;
@@ -1632,11 +1785,7 @@ pipe_get(struct buf *b)
 	}
 	if (npipeunmade == 0 || now < pipe_retry || !pipes_fit(npipes + 1))
 		return -1;
-#ifdef O_CLOEXEC
-	if (pipe2(fd, O_NONBLOCK | O_CLOEXEC) == -1) {
-#else
-	if (pipe(fd) == -1) {
-#endif
+	if (sys_pipe(fd) == -1) {
 		log_warn("pipe for splice: copying for a second");
 		pipe_retry = now + SAY_EVERY_MS;
 		return -1;
@@ -1686,8 +1835,7 @@ pipe_in(int fd, struct buf *b)
 	if (b->len >= PM_BUFSIZE)
 		return IO_AGAIN;
 	do {
-		n = splice(fd, NULL, pipes[b->pipe - 1].w, NULL,
-		    PM_BUFSIZE - b->len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		n = sys_splice(fd, pipes[b->pipe - 1].w, PM_BUFSIZE - b->len);
 	} while (n == -1 && errno == EINTR);
 	if (n > 0) {
 		b->len += (uint32_t)n;
@@ -1719,8 +1867,7 @@ pipe_out(int fd, struct buf *b)
 	ssize_t	 n;
 
 	do {
-		n = splice(pipes[b->pipe - 1].r, NULL, fd, NULL, b->len,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		n = sys_splice(pipes[b->pipe - 1].r, fd, b->len);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return (errno == EAGAIN || errno == EWOULDBLOCK) ? IO_AGAIN :
@@ -1732,13 +1879,6 @@ pipe_out(int fd, struct buf *b)
 		pipe_put(b);
 	return n;
 }
-#else /* HAVE_SPLICE */
-static void
-pipe_trim(int all)
-{
-	(void)all;
-}
-#endif /* HAVE_SPLICE */
 
 /*
  * Returns b's buffer to the pool, dropping any bytes left in it; the
@@ -1749,10 +1889,8 @@ buf_put(struct buf *b)
 {
 	struct dir	*d;
 
-#ifdef HAVE_SPLICE
 	if (b->pipe != 0)
 		pipe_put(b);
-#endif
 	if (b->p == NULL)
 		return;
 	if ((d = waithead) != NULL &&
@@ -1796,11 +1934,7 @@ buf_room(struct buf *b)
 static int
 buf_takes(const struct buf *b)
 {
-#ifdef HAVE_SPLICE
-	if (b->full)
-		return 0;
-#endif
-	return b->len < PM_BUFSIZE;
+	return !b->full && b->len < PM_BUFSIZE;
 }
 
 /*
@@ -1814,11 +1948,9 @@ buf_read(int fd, struct buf *b)
 	ssize_t	 n;
 	size_t	 room;
 
-#ifdef HAVE_SPLICE
 	if ((b->pipe != 0 || (b->bulk && b->len == 0 && pipe_get(b) == 0)) &&
 	    (n = pipe_in(fd, b)) != IO_NOSPLICE)
 		return n;
-#endif
 	if (buf_get(b, 1) == -1)
 		return IO_NOBUF;
 	if ((room = buf_room(b)) == 0)
@@ -1843,10 +1975,8 @@ buf_write(int fd, struct buf *b)
 
 	if (b->len == 0)
 		return 0;
-#ifdef HAVE_SPLICE
 	if (b->pipe != 0)
 		return pipe_out(fd, b);
-#endif
 	if ((n = fd_write(fd, b->p + b->off, b->len)) > 0) {
 		b->off += (uint32_t)n;
 		b->len -= (uint32_t)n;
@@ -1906,11 +2036,7 @@ buf_trim(struct buf *b, size_t from, size_t len)
 static void
 buf_bulk(struct buf *b)
 {
-#ifdef HAVE_SPLICE
 	b->bulk = 1;
-#else
-	(void)b;
-#endif
 }
 
 /* --- Descriptors ------------------------------------------------- */
@@ -1959,14 +2085,11 @@ fd_drain(int fd)
 static int
 fd_socket(int af)
 {
-	int	 fd, type = SOCK_STREAM;
+	int	 fd, later;
 
-#ifdef SOCK_NONBLOCK
-	type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
-#endif
-	if ((fd = socket(af, type, 0)) == -1)
+	if ((fd = sys_socket(af, &later)) == -1)
 		return -1;
-	if (type == SOCK_STREAM && fd_setup(fd) == -1) {
+	if (later && fd_setup(fd) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -3474,12 +3597,11 @@ static char	**volatile title_env;
 static void
 title_init(int argc, char **argv)
 {
-#if !defined(HAVE_SETPROCTITLE) && defined(__linux__)
 	extern char	**environ;
 	char		 *end, **env;
 	int		  i, n;
 
-	if (argc < 1 || argv[0] == NULL)
+	if (!TITLE_IN_ARGV || argc < 1 || argv[0] == NULL)
 		return;
 	end = argv[0];
 	for (i = 0; i < argc; i++)
@@ -3500,10 +3622,6 @@ title_init(int argc, char **argv)
 	environ = title_env = env;
 	title_area = argv[0];
 	title_size = (size_t)(end - argv[0]);
-#else
-	(void)argc;
-	(void)argv;
-#endif
 }
 
 static void
@@ -3526,10 +3644,7 @@ title_update(void)
 		snprintf(t, sizeof(t), "proxymachine %s - %s %s - %d/%d/%llu "
 		    "conns%s", PM_VERSION, router_name, laddr, nconn,
 		    nconn_max, (unsigned long long)nconn_total, w);
-#ifdef HAVE_SETPROCTITLE
-	setproctitle("-%s", t);
-#else
-	if (title_area != NULL && title_size > 1) {
+	if (!sys_setproctitle(t) && title_area != NULL && title_size > 1) {
 		size_t	 n = strlen(t);
 
 		if (n >= title_size)
@@ -3537,7 +3652,6 @@ title_update(void)
 		memcpy(title_area, t, n);
 		memset(title_area + n, 0, title_size - n);
 	}
-#endif
 }
 
 /*
@@ -3598,7 +3712,7 @@ accept_batch(void)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
-	int			 fd, k;
+	int			 fd, k, later;
 
 	/* A slot freed after the pool was full: say so now, not later. */
 	if (pool_full && nconn < maxconn) {
@@ -3616,25 +3730,20 @@ accept_batch(void)
 			break;
 		}
 		len = sizeof(ss);
-#ifdef __linux__
-		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-#else
-		fd = accept(lfd, (struct sockaddr *)&ss, &len);
-		if (fd != -1 && fd_setup(fd) == -1) {
-			log_warn("accept: fcntl");
-			close(fd);
-			continue;
+		fd = sys_accept(lfd, (struct sockaddr *)&ss, &len, &later);
+		if (fd != -1 && later) {
+			if (fd_setup(fd) == -1) {
+				log_warn("accept: fcntl");
+				close(fd);
+				continue;
+			}
+			fd_nodelay(fd);	/* accept4: from the listener */
 		}
-		if (fd != -1)
-			fd_nodelay(fd);	/* Linux: inherited from the listener */
-#endif
+		if (fd == -1 && errno == EWOULDBLOCK)
+			errno = EAGAIN;	/* where they differ */
 		if (fd == -1) {
 			switch (errno) {
 			case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-			case EWOULDBLOCK:
-#endif
 				/* The burst is over: say so once. */
 				if (pool_full || accept_failing)
 					log_notice("accepting again: %d of %d "
@@ -3678,11 +3787,10 @@ fd_limit(void)
 	rlim_t		 old, left;
 
 	maxconn = PM_MAXCONN;
-#ifdef HAVE_SPLICE
-	want += 2 * (rlim_t)PM_PIPES;
-#else
-	pipemax = 0;
-#endif
+	if (HAVE_SPLICE)
+		want += 2 * (rlim_t)PM_PIPES;
+	else
+		pipemax = 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
 		log_warn("getrlimit");
 		return;
@@ -3816,9 +3924,8 @@ signals_init(void)
 	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_flags = SA_NOCLDSTOP;	/* a master reaps its workers */
 	sigaction(SIGCHLD, &sa, NULL);
-#ifdef SIGINFO
-	sigaction(SIGINFO, &sa, NULL);
-#endif
+	if (SIG_INFO != 0)
+		sigaction(SIG_INFO, &sa, NULL);
 	ev_set(EV_SIGNAL, sigpipe[0], POLLIN);
 }
 
@@ -4210,22 +4317,7 @@ msg_write(int fd, struct msgout *o)
 static void
 fds_close_from(int lowfd)
 {
-#if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
-    defined(__DragonFly__)
-	closefrom(lowfd);
-#else
-	struct rlimit	 rl;
-	rlim_t		 fd, hi = 65536;
-
-#if defined(__linux__) && defined(SYS_close_range)
-	if (syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0) == 0)
-		return;
-#endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		hi = rl.rlim_cur > 1048576 ? 1048576 : rl.rlim_cur;
-	for (fd = (rlim_t)lowfd; fd < hi; fd++)
-		(void)close((int)fd);
-#endif
+	sys_closefrom(lowfd);
 }
 
 /* The resolver's end of its socket, once it has set itself up. */
@@ -4286,10 +4378,7 @@ resolver_main(int fd, const struct passwd *pw, int first,
     const sigset_t *old)
 {
 	static const int	 ign[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
-	    SIGUSR1, SIGUSR2, SIGPIPE
-#ifdef SIGINFO
-	    , SIGINFO
-#endif
+	    SIGUSR1, SIGUSR2, SIGPIPE, SIG_INFO
 	};
 	struct sigaction	 sa;
 	struct msgin		 in;
@@ -4319,16 +4408,12 @@ resolver_main(int fd, const struct passwd *pw, int first,
 		openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	privdrop(pw, NULL);
 	title_update();
-#ifdef __OpenBSD__
 	/* A resolver started again has its parent's unveil(2) already. */
-	if (first && ((conf_path != NULL && unveil(conf_path, "r") == -1) ||
-	    unveil(NULL, NULL) == -1))
+	if (first && ((conf_path != NULL && sys_unveil(conf_path, "r") ==
+	    -1) || sys_unveil(NULL, NULL) == -1))
 		fatal("unveil");
-	if (pledge("stdio rpath dns", NULL) == -1)
+	if (sys_pledge("stdio rpath dns") == -1)
 		fatal("pledge");
-#else
-	(void)first;
-#endif
 	memset(&in, 0, sizeof(in));
 	for (;;) {
 		/* A blocking socket: msg_read() returns 1 or -1. */
@@ -4744,11 +4829,9 @@ worker_init(int k, int fd)
 	master_fd = fd;
 	ev_set(EV_MASTER, fd, EV_IN);
 	title_dirty = 1;
-#ifdef __OpenBSD__
 	/* The master loads the tables; the worker only replays them. */
-	if (pledge("stdio inet", NULL) == -1)
+	if (sys_pledge("stdio inet") == -1)
 		fatal("pledge");
-#endif
 	log_info("worker %d of %d started, pid %ld", k, nworkers,
 	    (long)getpid());
 }
@@ -5085,12 +5168,7 @@ main(int argc, char *argv[])
 		case 'V':
 			printf("proxymachine %s (router %s; %s%s)\n",
 			    PM_VERSION, router_name, ev_name,
-#ifdef HAVE_SPLICE
-			    ", splice"
-#else
-			    ""
-#endif
-			    );
+			    HAVE_SPLICE ? ", splice" : "");
 			return 0;
 		case 'H':
 			usage(0);
@@ -5104,13 +5182,8 @@ main(int argc, char *argv[])
 		usage(1);
 	}
 	if (nworkers == 0) {		/* one per CPU */
-#ifdef _SC_NPROCESSORS_ONLN
-		l = sysconf(_SC_NPROCESSORS_ONLN);
-		nworkers = l < 1 ? 1 : l > PM_MAXWORKERS ? PM_MAXWORKERS :
-		    (int)l;
-#else
-		nworkers = 1;
-#endif
+		nworkers = sys_ncpu() > PM_MAXWORKERS ? PM_MAXWORKERS :
+		    sys_ncpu();
 	}
 	if (*host == '\0' || *port == '\0') {
 		warnx("%s", *host == '\0' ? "-h: empty host" :
@@ -5174,7 +5247,6 @@ main(int argc, char *argv[])
 		(void)write(ready, "R", 1);
 		close(ready);
 	}
-#ifdef __OpenBSD__
 	{
 		char	 promises[64];
 
@@ -5185,19 +5257,18 @@ main(int argc, char *argv[])
 		 * forks and signals workers too; they pledge further.  The
 		 * pid file is removed at exit: cpath.
 		 */
-		if (conf_path != NULL && unveil(conf_path, "r") == -1 &&
+		if (conf_path != NULL && sys_unveil(conf_path, "r") == -1 &&
 		    errno != ENOENT)
 			fatal("unveil %s", conf_path);
-		if (pidfile != NULL && unveil(pidfile, "c") == -1 &&
+		if (pidfile != NULL && sys_unveil(pidfile, "c") == -1 &&
 		    errno != ENOENT)
 			fatal("unveil %s", pidfile);
 		snprintf(promises, sizeof(promises),
 		    "stdio%s inet rpath dns proc", pidfile != NULL ? " cpath" :
 		    "");
-		if (unveil(NULL, NULL) == -1 || pledge(promises, NULL) == -1)
+		if (sys_unveil(NULL, NULL) == -1 || sys_pledge(promises) == -1)
 			fatal("pledge");
 	}
-#endif
 	if (nworkers > 1) {
 		log_notice("proxymachine %s (router %s) listening on %s; %d "
 		    "workers, each with %d connections of %d-byte buffers, "
