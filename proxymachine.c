@@ -305,6 +305,22 @@ sys_ncpu(void)
 #ifndef PM_MEMORY
 #define PM_MEMORY		8
 #endif
+/*
+ * Replies this long at most (a SOCKS answer, a git ERR line, the two held
+ * for a connect) are kept in the connection itself, so that answering
+ * never waits for the budget; it costs each slot that much.
+ */
+#ifndef PM_REPLYMAX
+#define PM_REPLYMAX		512
+#endif
+/*
+ * When the budget is spent and a reader waits, a client not routed after
+ * this long gives its buffer up (it is closed), the oldest first: a few
+ * clients that send a byte and stall cannot hold the budget.
+ */
+#ifndef PM_RECLAIM_MS
+#define PM_RECLAIM_MS		2000
+#endif
 /* A free buffer unused this long gives its memory back to the system. */
 #ifndef PM_BUF_IDLE_MS
 #define PM_BUF_IDLE_MS		1000
@@ -444,6 +460,7 @@ struct buf {
 	int		 pipe;		/* pipes[] index + 1, 0: none */
 	unsigned char	 bulk;		/* a read filled the buffer: splice */
 	unsigned char	 full;		/* the pipe took no more: write first */
+	unsigned char	 inl;		/* p is its connection's own area */
 };
 
 /* One socket of a connection. */
@@ -493,6 +510,7 @@ struct conn {
 	uint32_t	 heldfail;	/* then the one if that fails */
 	const char	*endwhy;	/* closing: why, for the log */
 	char		 note[PM_NOTEMAX];	/* the router's, for the log */
+	unsigned char	 replies[PM_REPLYMAX];	/* small replies, not lent */
 	const char	*lastwhy;	/* why the last connect failed */
 	struct pm_route	 route;
 	struct sockaddr_storage peer;
@@ -655,6 +673,7 @@ static struct {
 	uint64_t	 accept_errors;
 	uint64_t	 local_errors;		/* no socket for a backend */
 	uint64_t	 buf_waits;		/* readers put in line */
+	uint64_t	 route_reclaimed;	/* closed for their buffer */
 	uint64_t	 self_refused;		/* destination: ourselves */
 	uint64_t	 spliced;		/* bytes moved with splice */
 } st;
@@ -706,6 +725,8 @@ static void	fd_nodelay(int);
 static int	fd_error(int);
 static int	buf_get(struct buf *, int);
 static void	buf_put(struct buf *);
+static void	buf_free(unsigned char *);
+static void	mem_reclaim(void);
 static ssize_t	buf_read(int, struct buf *);
 static ssize_t	buf_write(int, struct buf *);
 static void	conn_new(int, struct sockaddr_storage *);
@@ -1597,16 +1618,9 @@ timer_set(struct conn *c, uint64_t when)
 		next_timer = when;
 }
 
-/*
- * Buffers.  A buffer is taken from the pool when a read needs one and goes
- * back as soon as it is empty.  Freed buffers are reused first, from a
- * stack, so the same few stay warm; a never-used one is handed out only
- * when none is free, so the untouched rest of the pool (and of the slot
- * and poll arrays) never becomes resident.
- */
-
 /* --- The memory budget, buffers and splice pipes ----------------- */
 
+/* Sets up the pipes' free list and the event set, at start-up. */
 static void
 pool_init(void)
 {
@@ -1654,8 +1668,8 @@ mem_init(double mb)
 static void
 mem_share(void)
 {
-	if (worker > 0 && nbuf / nworkers < nbuf)
-		nbuf = nbuf / nworkers < 4 ? 4 : nbuf / nworkers;
+	if (worker > 0)
+		nbuf /= nworkers;	/* at least 4: main() said so */
 	mybufs = pool;
 	bufreserve = nbuf / 16 < 2 ? 2 : nbuf / 16;
 }
@@ -1724,9 +1738,36 @@ dir_wait(struct dir *d)
 		waithead = d;
 	waittail = d;
 	st.buf_waits++;
+	mem_reclaim();
 	if ((n = burst_say(&wait_burst)) > 0)
 		log_warnx("every buffer is in use (-m): readers wait their "
 		    "turn%s", burst_tail(n, tail, sizeof(tail)));
+}
+
+/*
+ * The budget is spent and a reader waits: the client not routed yet that
+ * has held a buffer longest, if for PM_RECLAIM_MS, is closed and its
+ * buffer goes to the line.  Returns nothing.
+ */
+static void
+mem_reclaim(void)
+{
+	struct conn	*c, *old = NULL;
+	int		 i;
+
+	for (i = 0; i <= hiwater; i++) {
+		c = &conns[i];
+		if (c->state == C_ROUTING && c->up.buf.p != NULL &&
+		    now >= c->born + PM_RECLAIM_MS &&
+		    (old == NULL || c->born < old->born))
+			old = c;
+	}
+	if (old == NULL)
+		return;
+	st.route_reclaimed++;
+	conn_close(old, "no route within %llu ms while buffers are short "
+	    "(%u bytes)", (unsigned long long)(now - old->born),
+	    (unsigned)old->up.buf.len);
 }
 
 /* Takes d out of the line. */
@@ -1881,35 +1922,52 @@ pipe_out(int fd, struct buf *b)
 }
 
 /*
- * Returns b's buffer to the pool, dropping any bytes left in it; the
- * first reader in line gets it, and is watched again.
+ * Returns b's buffer to the pool, dropping any bytes left in it (and its
+ * pipe's).
  */
 static void
 buf_put(struct buf *b)
 {
-	struct dir	*d;
+	unsigned char	*p = b->inl ? NULL : b->p;
 
 	if (b->pipe != 0)
 		pipe_put(b);
-	if (b->p == NULL)
-		return;
-	if ((d = waithead) != NULL &&
+	b->p = NULL;
+	b->off = b->len = 0;
+	b->inl = 0;
+	if (p != NULL)
+		buf_free(p);
+}
+
+/*
+ * Frees the buffer at p: the first reader in line that still needs one
+ * gets it, and is watched again; else it goes on the free stack.
+ */
+static void
+buf_free(unsigned char *p)
+{
+	struct dir	*d;
+
+	while ((d = waithead) != NULL &&
 	    nbuffree + (nbuf - buffresh) >= bufreserve) {
 		waithead = d->wnext;
 		if (waithead == NULL)
 			waittail = NULL;
 		d->waiting = 0;
-		d->buf.p = b->p;
+		/*
+		 * One that has a buffer by now, or will read no more (its
+		 * connection is closing, a side failed), leaves the line.
+		 */
+		if (d->buf.p != NULL || d->eof || d->from->dead ||
+		    d->to->dead || d->conn->state == C_CLOSING)
+			continue;
+		d->buf.p = p;
 		d->buf.off = d->buf.len = 0;
-		b->p = NULL;
-		b->off = b->len = 0;
 		conn_events(d->conn);
 		return;
 	}
 	buffreed[nbuffree] = now;
-	buffree[nbuffree++] = b->p;
-	b->p = NULL;
-	b->off = b->len = 0;
+	buffree[nbuffree++] = p;
 	if (now + PM_BUF_IDLE_MS < next_timer)
 		next_timer = now + PM_BUF_IDLE_MS;
 }
@@ -1934,7 +1992,7 @@ buf_room(struct buf *b)
 static int
 buf_takes(const struct buf *b)
 {
-	return !b->full && b->len < PM_BUFSIZE;
+	return !b->full && !b->inl && b->len < PM_BUFSIZE;
 }
 
 /*
@@ -1945,9 +2003,17 @@ buf_takes(const struct buf *b)
 static ssize_t
 buf_read(int fd, struct buf *b)
 {
-	ssize_t	 n;
+	unsigned char	*q;
+	ssize_t		 n;
 	size_t	 room;
 
+	if (b->bulk && b->len == 0 && b->pipe == 0 && b->p != NULL && !b->inl &&
+	    npipefree + npipeunmade > 0 && HAVE_SPLICE && !splice_off) {
+		/* A buffer handed over while it waited: the pipe takes over. */
+		q = b->p;
+		b->p = NULL;
+		buf_free(q);
+	}
 	if ((b->pipe != 0 || (b->bulk && b->len == 0 && pipe_get(b) == 0)) &&
 	    (n = pipe_in(fd, b)) != IO_NOSPLICE)
 		return n;
@@ -1995,12 +2061,33 @@ buf_append(struct buf *b, const void *p, size_t len)
 {
 	if (len == 0)
 		return 0;
+	if (b->inl) {
+		if (len > PM_REPLYMAX - b->off - b->len)
+			return -1;
+		memcpy(b->p + b->off + b->len, p, len);
+		b->len += (uint32_t)len;
+		return 0;
+	}
 	if (len > PM_BUFSIZE - b->len || buf_get(b, 0) == -1 ||
 	    buf_room(b) < len)
 		return -1;
 	memcpy(b->p + b->off + b->len, p, len);
 	b->len += (uint32_t)len;
 	return 0;
+}
+
+/*
+ * Gives the empty b the area at p (PM_REPLYMAX bytes) when len bytes fit
+ * there, instead of a buffer lent from the budget.
+ */
+static void
+buf_inline(struct buf *b, unsigned char *p, size_t len)
+{
+	if (b->p == NULL && len > 0 && len <= PM_REPLYMAX) {
+		b->p = p;
+		b->off = b->len = 0;
+		b->inl = 1;
+	}
 }
 
 /*
@@ -2934,7 +3021,11 @@ conn_route(struct conn *c, int expired)
 			    (unsigned)b->len);
 			return -1;
 		}
-		if (buf_append(&c->down.buf, r->reply, r->replylen) == -1) {
+		buf_inline(&c->down.buf, c->replies, r->replylen);
+		/* Short of buffers, the client's bytes are done with. */
+		if (buf_append(&c->down.buf, r->reply, r->replylen) == -1 &&
+		    (buf_put(&c->up.buf), buf_append(&c->down.buf, r->reply,
+		    r->replylen)) == -1) {
 			conn_close(c, "router reply of %zu bytes too long",
 			    r->replylen);
 			return -1;
@@ -2986,6 +3077,8 @@ conn_route_remote(struct conn *c)
 	 * Held for the connect's outcome, they are the reply and ok_reply,
 	 * then the reply and fail_reply; one pair is dropped later.
 	 */
+	buf_inline(&down->buf, c->replies, okl + faill > 0 ?
+	    2 * rlen + okl + faill : rlen);
 	if (okl + faill > 0) {
 		if (buf_append(&down->buf, r->reply, rlen) == -1 ||
 		    buf_append(&down->buf, r->ok_reply, okl) == -1 ||
@@ -2999,9 +3092,9 @@ conn_route_remote(struct conn *c)
 		goto nobuf;
 	if (r->data != NULL && buf_set(&c->up.buf, r->data, r->datalen) == -1)
 		goto nobuf;
+	pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a));
 	log_debug(IDF "route: %s (%u bytes to send, %zu-byte reply%s)", ID(c),
-	    pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a)),
-	    (unsigned)c->up.buf.len, rlen, down->held ?
+	    a, (unsigned)c->up.buf.len, rlen, down->held ?
 	    " held for the connect" : "");
 	r->data = r->reply = r->ok_reply = r->fail_reply = NULL;
 	r->datalen = r->replylen = r->ok_replylen = r->fail_replylen = 0;
@@ -3838,13 +3931,16 @@ stats_log(void)
 		}
 	log_notice("stats: %d open (most %d, pool %d), %llu accepted; "
 	    "%llu bytes up, %llu down (%llu spliced); %d of %d buffers in "
-	    "use, %llu waits for one; errors: %llu connect (%llu retries), "
+	    "use, %llu waits for one, %llu given up by clients not routed; "
+	    "errors: %llu connect (%llu retries), "
 	    "%llu inactivity, %llu routing timeouts, %llu routing buffers "
 	    "full, %llu closed by the router, %llu client, %llu backend, "
-	    "%llu accept", nconn, nconn_max, maxconn,
+	    "%llu accept, %llu no socket, %llu for itself", nconn, nconn_max,
+	    maxconn,
 	    (unsigned long long)nconn_total, (unsigned long long)up,
 	    (unsigned long long)down, (unsigned long long)st.spliced,
 	    buffresh - nbuffree, nbuf, (unsigned long long)st.buf_waits,
+	    (unsigned long long)st.route_reclaimed,
 	    (unsigned long long)st.connect_errors,
 	    (unsigned long long)st.connect_retries,
 	    (unsigned long long)st.idle_timeouts,
@@ -3853,7 +3949,9 @@ stats_log(void)
 	    (unsigned long long)st.router_closes,
 	    (unsigned long long)st.client_errors,
 	    (unsigned long long)st.backend_errors,
-	    (unsigned long long)st.accept_errors);
+	    (unsigned long long)st.accept_errors,
+	    (unsigned long long)st.local_errors,
+	    (unsigned long long)st.self_refused);
 }
 
 /* Flushes the log, removes the pid file and exits. */
@@ -4502,6 +4600,18 @@ resolver_lost(const char *why)
 	}
 }
 
+/* Writes how a child with wait(2) status ended into buf; returns buf. */
+static char *
+exit_str(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	return buf;
+}
+
 /* The resolver exited with status: says so; it is started again later. */
 static void
 resolver_reaped(int status)
@@ -4509,12 +4619,7 @@ resolver_reaped(int status)
 	char	 why[64];
 
 	resolver_lost(NULL);
-	if (WIFSIGNALED(status))
-		snprintf(why, sizeof(why), "killed by signal %d",
-		    WTERMSIG(status));
-	else
-		snprintf(why, sizeof(why), "exited with status %d",
-		    WEXITSTATUS(status));
+	exit_str(status, why, sizeof(why));
 	log_warnx("resolver (pid %ld) %s%s", (long)rsv.pid, why,
 	    stopping ? "" : ": starting another");
 	rsv.pid = 0;
@@ -4562,12 +4667,7 @@ children_reap(void)
 		}
 		msgout_set(&workers[k].out, NULL);
 		workers[k].stale = 0;
-		if (WIFSIGNALED(status))
-			snprintf(why, sizeof(why), "killed by signal %d",
-			    WTERMSIG(status));
-		else
-			snprintf(why, sizeof(why), "exited with status %d",
-			    WEXITSTATUS(status));
+		exit_str(status, why, sizeof(why));
 		if (stopping)
 			log_info("worker %d %s", k, why);
 		else {
@@ -5218,6 +5318,9 @@ main(int argc, char *argv[])
 	now = clock_ms();
 	pool_init();
 	mem_init(mem_mb);
+	if (nworkers > 1 && nbuf / nworkers < 4)
+		errx(1, "-m %g: %d buffers cannot give each of %d workers the "
+		    "4 it needs: raise -m or lower -w", mem_mb, nbuf, nworkers);
 	listener_addr(bind_host, bind_port);
 	if (router_load(conf_path, e, sizeof(e)) == -1) {
 		log_flush();

@@ -768,6 +768,29 @@ $_peak at the end of the burst, $_rss $((_n / 10)).$((_n % 10)) s later)"
 	reap "$_nc"
 	reap "$PMPID"
 	rm -f "$T/fifo"
+
+	# Clients that send a byte and stall cannot hold the budget: once
+	# a reader waits, the one not routed for 2 s gives its buffer up.
+	PP=$(freeport)
+	LOG=$T/reclaim.log
+	spawn $RUN "$PM" -m 0.25 -c "$CONF" -h $H -p "$PP" 2>"$LOG"
+	PMPID=$LASTPID
+	waitport $H "$PP"
+	spawn "$PMTEST" send $H "$PP" e -k -t 60
+	_s1=$LASTPID
+	spawn "$PMTEST" send $H "$PP" e -k -t 60
+	_s2=$LASTPID
+	sleep 2.5
+	_got=$(say a -t 20)
+	[ "$_got" = "$PA:a" ] &&
+	    grep -q 'close: no route within [0-9]* ms while buffers are short' \
+	    "$LOG" &&
+	    ok "spent budget: a stalled client's buffer goes to one that sends" ||
+	    fail "spent budget: a stalled client's buffer goes to one that sends" \
+	    "'$_got': $(tail -n 3 "$LOG")"
+	reap "$_s1"
+	reap "$_s2"
+	reap "$PMPID"
 }
 
 # --- the log ------------------------------------------------------------

@@ -147,6 +147,42 @@ s4_truth()
 	reap "$s4_tpid"
 }
 
+# s4_budget: answers never wait for the memory budget.  -m 0.25 is four
+# buffers; four clients connecting to a silent destination hold their
+# answers (00 5a or 00 5b) in their own slots, not in buffers, so a fifth
+# client is served at once.
+s4_budget()
+{
+	s4_bacl=$T/s4budget.conf
+	printf 'allow 127.0.0.0/8\nconnect 3\n' >"$s4_bacl"
+	s4_bpp=$(freeport)
+	spawn $RUN "$S4BIN" -m 0.25 -c "$s4_bacl" -h 127.0.0.1 -p "$s4_bpp" \
+	    2>"$T/s4budget.log"
+	s4_bpid=$LASTPID
+	waitport 127.0.0.1 "$s4_bpp"
+	s4_hs=
+	s4_i=0
+	while [ $s4_i -lt 4 ]; do
+		spawn "$PMTEST" send 127.0.0.1 "$s4_bpp" "$(s4_req "$s4_bp")" \
+		    -k -t 60
+		s4_hs="$s4_hs $LASTPID"
+		s4_i=$((s4_i + 1))
+	done
+	sleep 1
+	s4_expect "socks4: answers wait for no buffer (-m 0.25, 4 connecting)" \
+	    "$(s4_send "$s4_bpp" "$(s4_req "$s4_ep")hi\\n" -t 10)" \
+	    "$S4GRANT 45 3a 68 69 0a"
+	for s4_i in $s4_hs; do
+		reap "$s4_i"
+	done
+	# At the default level too, the refusal of itself names the address.
+	s4_expect "socks4: its own address refused (default log level)" \
+	    "$(s4_send "$s4_bpp" "$(s4_req "$s4_bpp")")" "$S4REJECT"
+	s4_logged "socks4: ... the warning names it" "$T/s4budget.log" \
+	    "127.0.0.1:$s4_bpp is this proxy's own listener: refused"
+	reap "$s4_bpid"
+}
+
 # s4_self: nothing a client sends makes the proxy connect to itself; the
 # open proxy of s4_main is at $s4_pp, logging to $s4_log.
 s4_self()
@@ -306,6 +342,7 @@ s4_main()
 	s4_logged "socks4: ... after every attempt" "$s4_log" \
 	    "127.0.0.1:$s4_cp failed after 11 attempts"
 	s4_truth
+	s4_budget
 	s4_self
 	reap "$s4_pid"
 
