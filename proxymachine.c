@@ -509,14 +509,20 @@ struct conn {
 	uint32_t	 heldok;	/* down.held: the reply once connected, */
 	uint32_t	 heldfail;	/* then the one if that fails */
 	const char	*endwhy;	/* closing: why, for the log */
-	char		 note[PM_NOTEMAX];	/* the router's, for the log */
-	unsigned char	 replies[PM_REPLYMAX];	/* small replies, not lent */
 	const char	*lastwhy;	/* why the last connect failed */
 	struct pm_route	 route;
 	struct sockaddr_storage peer;
 };
 
 static struct conn	 conns[PM_MAXCONN];
+/*
+ * Each slot's note from the router and its small replies, apart from the
+ * slots so that an idle connection's memory does not grow by them.
+ */
+static char		 notes[PM_MAXCONN][PM_NOTEMAX];
+static unsigned char	 replies[PM_MAXCONN][PM_REPLYMAX];
+#define NOTE(c)		(notes[(c) - conns])
+#define REPLIES(c)	(replies[(c) - conns])
 static int		 slotfree[PM_MAXCONN];
 static int		 nslotfree;
 static int		 slotfresh;		/* never used yet: from */
@@ -1019,8 +1025,8 @@ pm_note(const char *fmt, ...)
 	if (routing == NULL)
 		log_line(PM_LOG_INFO, fmt, ap);
 	else {
-		vsnprintf(routing->note, sizeof(routing->note), fmt, ap);
-		log_debug(IDF "%s", ID(routing), routing->note);
+		vsnprintf(NOTE(routing), PM_NOTEMAX, fmt, ap);
+		log_debug(IDF "%s", ID(routing), NOTE(routing));
 	}
 	va_end(ap);
 }
@@ -2744,6 +2750,7 @@ conn_new(int fd, struct sockaddr_storage *peer)
 	memset(c, 0, sizeof(*c));
 	c->client.fd = fd;
 	c->backend.fd = -1;
+	NOTE(c)[0] = '\0';
 	dir_init(&c->up, c, &c->client, &c->backend);
 	dir_init(&c->down, c, &c->backend, &c->client);
 	/* Workers number apart: worker k of n uses k, k + n, k + 2n... */
@@ -2826,7 +2833,7 @@ conn_log(struct conn *c, const char *why)
 	log_info(IDF "close: %s; %s -> %s%s%s%s; %llu bytes up, %llu down, "
 	    "%llu.%03llu s", ID(c), why,
 	    pm_addr_str((struct sockaddr *)&c->peer, ca, sizeof(ca)), ba,
-	    tries, c->note[0] != '\0' ? "; " : "", c->note,
+	    tries, NOTE(c)[0] != '\0' ? "; " : "", NOTE(c),
 	    (unsigned long long)c->up.n, (unsigned long long)c->down.n,
 	    (unsigned long long)(now - c->born) / 1000,
 	    (unsigned long long)(now - c->born) % 1000);
@@ -3021,7 +3028,7 @@ conn_route(struct conn *c, int expired)
 			    (unsigned)b->len);
 			return -1;
 		}
-		buf_inline(&c->down.buf, c->replies, r->replylen);
+		buf_inline(&c->down.buf, REPLIES(c), r->replylen);
 		/* Short of buffers, the client's bytes are done with. */
 		if (buf_append(&c->down.buf, r->reply, r->replylen) == -1 &&
 		    (buf_put(&c->up.buf), buf_append(&c->down.buf, r->reply,
@@ -3077,7 +3084,7 @@ conn_route_remote(struct conn *c)
 	 * Held for the connect's outcome, they are the reply and ok_reply,
 	 * then the reply and fail_reply; one pair is dropped later.
 	 */
-	buf_inline(&down->buf, c->replies, okl + faill > 0 ?
+	buf_inline(&down->buf, REPLIES(c), okl + faill > 0 ?
 	    2 * rlen + okl + faill : rlen);
 	if (okl + faill > 0) {
 		if (buf_append(&down->buf, r->reply, rlen) == -1 ||

@@ -421,6 +421,45 @@ if [ -n "$IDLE" ]; then
 	done
 fi
 
+# --- Memory back after a burst ---------------------------------------------
+
+# A fresh proxy: its RSS idle, then at the end of a burst of 200 streams
+# from a backend (buffers lent from the budget, -m), then each 100 ms
+# until it is back within 512 KiB of idle (at most 10 s): buffers free
+# for a second give their pages back.
+case " $TARGETS " in
+*" proxy "*)
+	B3=$("$PMB" port) || exit 2
+	"$PMB" backend -p "$B3" -t 3600 &
+	PIDS="$PIDS $!"
+	"$PMB" wait -p "$B3" -t 10 || { say "run.sh: no backend"; exit 2; }
+	r=1
+	while [ $r -le "$ROUNDS" ]; do
+		p=$("$PMB" port) || exit 2
+		start proxy "$p" "$B3" || exit 2
+		sleep 0.5
+		rss0=$("$PMB" stat -P "$TPID" | sed -n 's/.*rss_kib=\([0-9]*\).*/\1/p')
+		"$PMB" down -p "$p" -s 200 -b 400m -P "$TPID" -T 120 \
+		    >/dev/null 2>&1
+		peak=$("$PMB" stat -P "$TPID" | sed -n 's/.*rss_kib=\([0-9]*\).*/\1/p')
+		ms=0
+		rss=$peak
+		while [ "$ms" -lt 10000 ] && [ "${rss:-0}" -gt $((rss0 + 512)) ]
+		do
+			sleep 0.1
+			ms=$((ms + 100))
+			rss=$("$PMB" stat -P "$TPID" |
+			    sed -n 's/.*rss_kib=\([0-9]*\).*/\1/p')
+		done
+		echo "round=$r target=proxy work=burst ok=1 rss0_kib=$rss0" \
+		    "peak_kib=$peak after_kib=$rss back_ms=$ms" >> "$RAW"
+		stop "$TPID"
+		r=$((r + 1))
+	done
+	say "run.sh: burst done"
+	;;
+esac
+
 [ -n "${PMB_OUT:-}" ] && cp "$RAW" "$PMB_OUT"
 
 # --- Table -------------------------------------------------------------------
@@ -581,6 +620,14 @@ END {
 			row("(-) RSS " il[i] " idle, KiB", w, "rss_kib", 0)
 			row("(-) KiB/conn at " il[i], w, "kib_per_conn", 0)
 		}
+		print ""
+		print "Memory back after a burst of 200 streams (a fresh proxy):"
+		row("(-) RSS idle, KiB", "burst", "rss0_kib", 0)
+		row("(-) RSS at the end of the burst, KiB", "burst",
+		    "peak_kib", 0)
+		row("(-) RSS after, KiB", "burst", "after_kib", 0)
+		row("(-) ms until within 512 KiB of idle", "burst",
+		    "back_ms", 0)
 		print ""
 		print "CPU per request of one rr connection beside n idle" \
 		    " ones (~2 wake-ups):"
