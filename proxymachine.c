@@ -287,16 +287,7 @@ sys_ncpu(void)
 #ifndef PM_MAXCONN
 #define PM_MAXCONN		4096
 #endif
-/*
- * Bytes buffered per direction.  Buffers are lent from the memory budget
- * (-m) only while they hold bytes, so an idle connection costs none; a
- * busy one costs up to two.  Larger buffers mean fewer system calls per
- * byte: 64 KiB moved a stream with a quarter of the calls of 16 KiB and
- * beat it by a fifth in the benchmark.
- */
-#ifndef PM_BUFSIZE
-#define PM_BUFSIZE		65536
-#endif
+/* PM_BUFSIZE, the bytes buffered per direction, is in router.h. */
 /*
  * The memory budget for buffers, in MiB, unless -m says otherwise: 8 MiB
  * is 128 buffers of 64 KiB, 64 busy connections at once, and fits a box
@@ -1473,8 +1464,38 @@ fail:
 }
 
 /*
- * Hands each line of the len bytes at text that is neither blank nor a
- * comment to fn.  Returns 0, or -1 with `path:line: problem' in err.
+ * Cuts the comment off line: from a `#' at its start or after a blank or
+ * tab, outside double quotes and not after a backslash (router.h).  A
+ * backslash makes the byte after it ordinary, a blank and a quote too.
+ * Returns whether anything but blanks and tabs is left.
+ */
+static int
+conf_uncomment(char *line)
+{
+	char	*s;
+	int	 quoted = 0, blank = 1;
+
+	for (s = line; *s != '\0'; s++) {
+		if (*s == '\\' && s[1] != '\0') {
+			s++;
+			blank = 0;
+			continue;
+		}
+		if (*s == '#' && blank && !quoted) {
+			*s = '\0';
+			break;
+		}
+		if (*s == '"')
+			quoted = !quoted;
+		blank = *s == ' ' || *s == '\t';
+	}
+	return line[strspn(line, " \t")] != '\0';
+}
+
+/*
+ * Hands each line of the len bytes at text, its end of line and comment
+ * cut, to fn unless nothing is left of it.  Returns 0, or -1 with
+ * `path:line: problem' in err.
  */
 static int
 conf_lines(const char *path, const char *text, size_t len,
@@ -1482,7 +1503,7 @@ conf_lines(const char *path, const char *text, size_t len,
     char *err, size_t errlen)
 {
 	const char	*p = text, *end = text + len, *nl;
-	char		 line[4096], why[256], *s;
+	char		 line[PM_CONF_LINEMAX + 1], why[256];
 	size_t		 n;
 	int		 lineno = 0;
 
@@ -1490,9 +1511,11 @@ conf_lines(const char *path, const char *text, size_t len,
 		nl = memchr(p, '\n', (size_t)(end - p));
 		n = (size_t)((nl != NULL ? nl : end) - p);
 		lineno++;
-		if (n >= sizeof(line) - 1) {
-			snprintf(err, errlen, "%s:%d: line too long", path,
-			    lineno);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > PM_CONF_LINEMAX) {
+			snprintf(err, errlen, "%s:%d: line too long (more "
+			    "than %d bytes)", path, lineno, PM_CONF_LINEMAX);
 			return -1;
 		}
 		if (memchr(p, '\0', n) != NULL) {
@@ -1503,11 +1526,7 @@ conf_lines(const char *path, const char *text, size_t len,
 		memcpy(line, p, n);
 		line[n] = '\0';
 		p = nl != NULL ? nl + 1 : end;
-		if (n > 0 && line[n - 1] == '\r')
-			line[--n] = '\0';
-		for (s = line; *s == ' ' || *s == '\t'; s++)
-			;
-		if (*s == '\0' || *s == '#')
+		if (!conf_uncomment(line))
 			continue;
 		why[0] = '\0';
 		if (fn(arg, line, why, sizeof(why)) == -1) {
@@ -1597,6 +1616,97 @@ pm_conf_split(char *line, char **fields, int max)
 		while (*line != '\0' && *line != ' ' && *line != '\t')
 			line++;
 	}
+}
+
+/* Returns the value of hex digit c, or -1 when it is not one. */
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The escapes of one character, and the bytes they stand for; pm_quote()
+ * writes the first six as escapes.
+ */
+static const char	esc_char[] = "\\\"0nrt# ";
+static const char	esc_byte[] = "\\\"\0\n\r\t# ";
+
+int
+pm_unescape(const char *s, unsigned char *byte, char *err, size_t errlen)
+{
+	const char	*c;
+	int		 hi, lo;
+
+	if (s[1] == 'x') {
+		if ((hi = hexval(s[2])) == -1 || (lo = hexval(s[3])) == -1) {
+			snprintf(err, errlen, "\\x needs two hex digits");
+			return -1;
+		}
+		*byte = (unsigned char)(hi << 4 | lo);
+		return 4;
+	}
+	if (s[1] != '\0' && (c = strchr(esc_char, s[1])) != NULL) {
+		*byte = (unsigned char)esc_byte[c - esc_char];
+		return 2;
+	}
+	if (s[1] == '\0')
+		snprintf(err, errlen, "backslash at the end of the line");
+	else if (s[1] > ' ' && s[1] < 0x7f)
+		snprintf(err, errlen, "unknown escape \\%c", s[1]);
+	else
+		snprintf(err, errlen, "unknown escape: a backslash, then "
+		    "byte 0x%02x", (unsigned char)s[1]);
+	return -1;
+}
+
+char *
+pm_quote(const void *p, size_t len, char *buf, size_t buflen)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*s = p;
+	const char		*c;
+	char			 e[4];
+	size_t			 i, n, o = 0, cut = 0;
+
+	if (buflen < 4) {
+		if (buflen > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	for (i = 0; i < len; i++) {
+		n = 0;
+		if ((c = memchr(esc_byte, s[i], 6)) != NULL) {
+			e[n++] = '\\';
+			e[n++] = esc_char[c - esc_byte];
+		} else if (s[i] >= ' ' && s[i] < 0x7f)
+			e[n++] = (char)s[i];
+		else {
+			e[n++] = '\\';
+			e[n++] = 'x';
+			e[n++] = hex[s[i] >> 4];
+			e[n++] = hex[s[i] & 0xf];
+		}
+		if (o + n + 1 > buflen)
+			break;
+		memcpy(buf + o, e, n);
+		o += n;
+		/* Where to cut, should the rest not fit: room for "...". */
+		if (o + 4 <= buflen)
+			cut = o;
+	}
+	if (i < len) {
+		memcpy(buf + cut, "...", 3);
+		o = cut + 3;
+	}
+	buf[o] = '\0';
+	return buf;
 }
 
 /*
