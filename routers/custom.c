@@ -1,6 +1,6 @@
 /*
- * custom.c: a prefix table router for proxymachine, and the starting point
- * for writing a router of one's own.
+ * custom.c: a prefix table router for proxymachine, and the rich example
+ * of a router (routers/skeleton.c is the short one, to start from).
  *
  * It shares one port among protocols: the first bytes a client sends are
  * matched against the prefixes of the table named with -c, the longest
@@ -16,22 +16,14 @@
  *	*		127.0.0.1:22
  *	wait		2.5
  *
- * Writing a new router: copy this file to routers/NAME.c, change
- * router_name, and build with `make ROUTER=NAME'.  The core calls four
- * functions, all at the end of this file:
- *
- *	router_load()		reads the -c table at start-up and on SIGHUP;
- *	router_route()		maps the bytes a client has sent so far to a
- *				decision; every kind of decision is shown in
- *				it, in code or in comments;
- *	router_connect_error()	and router_idle_error() are told about
- *				backends that failed.
- *
- * router_route() runs on the event loop: it must not block, allocate,
- * read files or look up names.  Resolve and parse everything in
- * router_load(), into static storage, as this file does.  router_load()
- * parses into a spare table and swaps it in only when the whole file was
- * good, so a bad reload leaves the running table alone.
+ * router.h says when the core calls the four functions at the end of
+ * this file, and what each may do.  This one shows every kind of
+ * decision, in code or in comments (decide()), a wait for silent clients,
+ * compile-time knobs, and a table syntax with quotes and escapes: its
+ * parser decodes them with the core's pm_unescape(), after pm_conf_read()
+ * has cut the comments off.  It parses into a spare table and swaps it in
+ * only when the whole file was good, so a bad reload leaves the running
+ * table alone.
  *
  * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
  */
@@ -118,90 +110,24 @@ const char	router_name[] = "custom";
 static struct table	tables[2];
 static struct table	*cur = &tables[0];
 
-static int	hexval(int);
-static int	unescape(char **, char **, char *, size_t);
 static int	split(char *, struct field *, int, char *, size_t);
 static int	is_word(const struct field *, const char *);
 static int	parse_target(struct entry *, struct field *, int, char *,
 		    size_t);
 static int	load_line(void *, char *, char *, size_t);
-static char	*escape(const unsigned char *, size_t, char *, size_t);
 static void	decide(const struct entry *, struct pm_route *);
 
 /*
- * Return the value of hex digit c, or -1 when it is not one.
- */
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Decode the escape at *r (its backslash) into *w and move both past it.
- * Return 0, or -1 with the problem in err.
- */
-static int
-unescape(char **r, char **w, char *err, size_t errlen)
-{
-	char	*s = *r + 1;
-	int	 hi, lo;
-
-	switch (*s) {
-	case '\\':
-	case '"':
-	case '#':
-	case ' ':
-		*(*w)++ = *s;
-		break;
-	case '0':
-		*(*w)++ = '\0';
-		break;
-	case 'n':
-		*(*w)++ = '\n';
-		break;
-	case 'r':
-		*(*w)++ = '\r';
-		break;
-	case 't':
-		*(*w)++ = '\t';
-		break;
-	case 'x':
-		if ((hi = hexval(s[1])) == -1 || (lo = hexval(s[2])) == -1) {
-			snprintf(err, errlen, "\\x needs two hex digits");
-			return -1;
-		}
-		*(*w)++ = (char)(hi << 4 | lo);
-		s += 2;
-		break;
-	case '\0':
-		snprintf(err, errlen, "backslash at the end of the line");
-		return -1;
-	default:
-		snprintf(err, errlen, "unknown escape \\%c", *s);
-		return -1;
-	}
-	*r = s + 1;
-	return 0;
-}
-
-/*
  * Split line in place into at most max fields at unquoted blanks,
- * decoding double quotes and backslash escapes; a # that starts a field
- * starts a comment.  Return the number of fields, or -1 with the problem
- * in err.
+ * decoding double quotes and backslash escapes.  Return the number of
+ * fields, or -1 with the problem in err.
  */
 static int
 split(char *line, struct field *f, int max, char *err, size_t errlen)
 {
-	char	*r = line, *w = line;
-	int	 n = 0, quoted;
+	unsigned char	 byte;
+	char		*r = line, *w = line;
+	int		 k, n = 0, quoted;
 
 	/*
 	 * The decoded bytes are never more than the coded ones, so w never
@@ -211,7 +137,7 @@ split(char *line, struct field *f, int max, char *err, size_t errlen)
 	for (;;) {
 		while (*r == ' ' || *r == '\t')
 			r++;
-		if (*r == '\0' || *r == '#')
+		if (*r == '\0')
 			return n;
 		if (n == max) {
 			snprintf(err, errlen, "too many fields (at most %d)",
@@ -228,8 +154,11 @@ split(char *line, struct field *f, int max, char *err, size_t errlen)
 				r++;
 			} else if (*r == '\\') {
 				f[n].plain = 0;
-				if (unescape(&r, &w, err, errlen) == -1)
+				if ((k = pm_unescape(r, &byte, err,
+				    errlen)) == -1)
 					return -1;
+				*w++ = (char)byte;
+				r += k;
 			} else
 				*w++ = *r++;
 		}
@@ -392,33 +321,6 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 }
 
 /*
- * Write the first bytes of s (n of them) into buf, escaped as in a table,
- * for the log.  Return buf.
- */
-static char *
-escape(const unsigned char *s, size_t n, char *buf, size_t len)
-{
-	size_t	 i, o = 0;
-
-	/* Keep room for an escape, the dots and the NUL. */
-	for (i = 0; i < n && o + 8 < len; i++) {
-		if (s[i] == '\\' || s[i] == '"')
-			o += (size_t)snprintf(buf + o, len - o, "\\%c", s[i]);
-		else if (s[i] >= 0x20 && s[i] < 0x7f)
-			buf[o++] = (char)s[i];
-		else
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x",
-			    s[i]);
-	}
-	if (i < n) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-/*
  * Turn table entry e into the decision in route.
  */
 static void
@@ -566,33 +468,31 @@ router_route(const unsigned char *buf, size_t len,
 		if (expired)
 			pm_note("custom: nothing new for %d ms after "
 			    "\"%s\": default", t->wait_ms,
-			    escape(buf, len, bs, sizeof(bs)));
+			    pm_quote(buf, len, bs, sizeof(bs)));
 		decide(&t->def, route);
 		return;
 	}
 	pm_note("custom: %s\"%s\" matches no prefix and there is no "
 	    "default: closing", expired ? "silent, " : "",
-	    escape(buf, len, bs, sizeof(bs)));
+	    pm_quote(buf, len, bs, sizeof(bs)));
 	route->action = PM_CLOSE;
 }
 
 /*
- * Called when no connect to route->addr succeeded, unless the client had
- * gone first.
+ * Called when the backend at route->addr could not be had, unless the
+ * client had gone first (router.h).
  */
 void
 router_connect_error(const struct pm_route *route)
 {
-	char	 as[PM_ADDRSTRLEN];
-
 	/*
 	 * The core gave up on route->addr after its retries, and is closing
-	 * the client.  A router may count failures here, or log what its
-	 * table calls that backend.
+	 * the client; the line it logs then names the backend.  A router
+	 * may count failures here, or say what its table calls that
+	 * backend.
 	 */
-	pm_note("custom: backend %s is down",
-	    pm_addr_str((const struct sockaddr *)&route->addr, as,
-	    sizeof(as)));
+	(void)route;
+	pm_note("custom: backend down");
 }
 
 /*
@@ -602,10 +502,6 @@ router_connect_error(const struct pm_route *route)
 void
 router_idle_error(const struct pm_route *route)
 {
-	char	 as[PM_ADDRSTRLEN];
-
-	/* The idle timeout closed a backend that never sent a byte. */
-	pm_note("custom: backend %s sent nothing before the idle timeout",
-	    pm_addr_str((const struct sockaddr *)&route->addr, as,
-	    sizeof(as)));
+	(void)route;
+	pm_note("custom: backend sent nothing before the idle timeout");
 }

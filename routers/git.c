@@ -63,7 +63,10 @@
 /* The largest pkt-line git allows: 65520 bytes, the length included. */
 #define GIT_PKTMAX	65520
 
-/* How much of a user or path a log line or an ERR reply quotes. */
+/*
+ * A user or path quoted in a log line or an ERR reply: at most this many
+ * characters, its escapes and the "..." that ends it cut short included.
+ */
 #define GIT_QUOTEMAX	64
 
 struct gitroute {
@@ -106,8 +109,8 @@ static const char *const services[] = {
 
 static struct gittable	tables[2];
 static int		cur;		/* index of the table in force */
-static char		errpkt[4 + 128 + 4 * GIT_QUOTEMAX];
-static char		failpkt[4 + 128 + 4 * GIT_QUOTEMAX];
+static char		errpkt[4 + 128 + GIT_QUOTEMAX];
+static char		failpkt[4 + 128 + GIT_QUOTEMAX];
 
 /*
  * Return the value of the hex digit c, or -1 when c is not one.
@@ -122,40 +125,6 @@ hexval(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-/*
- * Copy the len bytes at src into dst (size dstlen, at least 8) as printable
- * text: bytes outside printable ASCII and backslashes become \xHH, and
- * text that does not fit, or is longer than GIT_QUOTEMAX, ends in "...".
- * Return dst.
- */
-static char *
-quote(char *dst, size_t dstlen, const char *src, size_t len)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	unsigned char		 c;
-	size_t			 i, o;
-
-	for (i = o = 0; i < len; i++) {
-		c = (unsigned char)src[i];
-		if (i == GIT_QUOTEMAX || o + 4 + 4 > dstlen)
-			break;
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			dst[o++] = (char)c;
-		else {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 0xf];
-		}
-	}
-	if (i < len) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-	return dst;
 }
 
 /*
@@ -319,17 +288,9 @@ git_line(void *arg, char *line, char *err, size_t errlen)
 	struct gitroute		*r;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	char			*f[3], *c;
+	char			*f[3];
 	size_t			 at, len;
 	int			 n, found, ms = GIT_CONNECT_MS;
-
-	/* A `#' that starts a field starts a comment. */
-	for (c = line; *c != '\0'; c++)
-		if (*c == '#' && (c == line || c[-1] == ' ' ||
-		    c[-1] == '\t')) {
-			*c = '\0';
-			break;
-		}
 
 	if ((n = pm_conf_split(line, f, 3)) == -1) {
 		snprintf(err, errlen, "too many fields (want: user "
@@ -343,9 +304,7 @@ git_line(void *arg, char *line, char *err, size_t errlen)
 		    PM_CONF_MAXSECS);
 		return -1;
 	}
-	if (n == 0)
-		return 0;
-	if (n == 1) {
+	if (n < 2) {
 		snprintf(err, errlen, "no host[:port] after `%s'", f[0]);
 		return -1;
 	}
@@ -437,13 +396,13 @@ git_errpkt(char *pkt, size_t pktlen, const char *what, const char *s,
     size_t len, const char *tail)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	char			 q[4 * GIT_QUOTEMAX + 8];
+	char			 q[GIT_QUOTEMAX + 1];
 	size_t			 n;
 	int			 i;
 
 	n = (size_t)snprintf(pkt + 4, pktlen - 4,
 	    "ERR proxymachine: %s '%s'%s\n", what,
-	    quote(q, sizeof(q), s, len), tail);
+	    pm_quote(s, len, q, sizeof(q)), tail);
 	if (n >= pktlen - 4)
 		n = pktlen - 5;
 	n += 4;
@@ -481,8 +440,8 @@ router_route(const unsigned char *buf, size_t len,
 	struct gitreq		 req;
 	enum gitparse		 res;
 	const char		*why = NULL;
-	char			 qp[4 * GIT_QUOTEMAX + 8];
-	char			 qu[4 * GIT_QUOTEMAX + 8];
+	char			 qp[GIT_QUOTEMAX + 1];
+	char			 qu[GIT_QUOTEMAX + 1];
 	size_t			 at;
 	int			 found;
 
@@ -500,13 +459,13 @@ router_route(const unsigned char *buf, size_t len,
 		return;
 	}
 
-	quote(qp, sizeof(qp), req.path, req.pathlen);
+	pm_quote(req.path, req.pathlen, qp, sizeof(qp));
 	r = NULL;
 	if (req.user != NULL) {
 		at = git_find(t, req.user, req.userlen, &found);
 		if (found)
 			r = &t->routes[at];
-		quote(qu, sizeof(qu), req.user, req.userlen);
+		pm_quote(req.user, req.userlen, qu, sizeof(qu));
 	}
 	if (r == NULL && t->hasdef)
 		r = &t->def;
@@ -543,29 +502,24 @@ router_route(const unsigned char *buf, size_t len,
 }
 
 /*
- * Note that the backend at route->addr could not be reached.  The git
- * client gets an ERR pkt-line saying so.  Return nothing.
+ * Note that the backend could not be reached (the line logged at the
+ * close names it); the git client gets the ERR pkt-line of fail_reply.
+ * Return nothing.
  */
 void
 router_connect_error(const struct pm_route *route)
 {
-	char	as[PM_ADDRSTRLEN];
-
-	pm_note("git: backend %s unreachable",
-	    pm_addr_str((const struct sockaddr *)&route->addr, as,
-	    sizeof(as)));
+	(void)route;
+	pm_note("git: backend unreachable");
 }
 
 /*
- * Note that the backend at route->addr sent nothing before the inactivity
- * timeout.  Return nothing.
+ * Note that the backend sent nothing before the inactivity timeout.
+ * Return nothing.
  */
 void
 router_idle_error(const struct pm_route *route)
 {
-	char	as[PM_ADDRSTRLEN];
-
-	pm_note("git: backend %s sent nothing",
-	    pm_addr_str((const struct sockaddr *)&route->addr, as,
-	    sizeof(as)));
+	(void)route;
+	pm_note("git: backend sent nothing");
 }

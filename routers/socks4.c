@@ -101,7 +101,6 @@ static char	*rule_str(const struct rule *, char *, size_t);
 static const struct rule *match(const struct table *, uint32_t,
 		    unsigned int);
 static const unsigned char *idend(const unsigned char *, size_t);
-static char	*printable(const unsigned char *, size_t, char *, size_t);
 static void	refuse(struct pm_route *, const struct sockaddr *,
 		    const char *, ...)
 #if defined(__GNUC__) || defined(__clang__)
@@ -214,18 +213,13 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 {
 	struct table	*t = arg;
 	struct rule	*r;
-	char		*f[4], *hash;
+	char		*f[4];
 	int		 n;
 
-	/* A # ends the line: no field can hold one. */
-	if ((hash = strchr(line, '#')) != NULL)
-		*hash = '\0';
 	if ((n = pm_conf_split(line, f, 4)) == -1) {
 		snprintf(err, errlen, "too many fields");
 		return -1;
 	}
-	if (n == 0)
-		return 0;
 	if (strcmp(f[0], "connect") == 0) {
 		if (n != 2 || pm_conf_secs(f[1], &t->connect_ms) == -1) {
 			snprintf(err, errlen, "expected connect SECS (up to "
@@ -333,24 +327,6 @@ idend(const unsigned char *p, size_t n)
 }
 
 /*
- * Copy the len bytes at s into buf (size len of at least 4) for the log,
- * with a ? for each byte that is not printable ASCII and ... when cut.
- * Return buf.
- */
-static char *
-printable(const unsigned char *s, size_t n, char *buf, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < n && i < len - 1; i++)
-		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
-	buf[i] = '\0';
-	if (i < n)
-		memcpy(buf + len - 4, "...", 4);
-	return buf;
-}
-
-/*
  * Log why the client at peer is refused, and make route reply 00 5b and
  * close.
  */
@@ -430,9 +406,9 @@ router_route(const unsigned char *buf, size_t len,
 
 	/*
 	 * This router asks for no wait, so expired is set only when the
-	 * client ended its stream before the request was whole: the core
-	 * closes it after this call unless it decides, and waiting for
-	 * bytes that will not come decides nothing.
+	 * client ended its stream before the request was whole: PM_NOOP
+	 * then closes it, and so does the refusal of a request that is
+	 * already bad, with its 00 5b.
 	 */
 	(void)expired;
 
@@ -482,7 +458,7 @@ router_route(const unsigned char *buf, size_t len,
 		}
 		hlen = (size_t)(nul - (buf + end));
 		refuse(route, peer, "SOCKS4a (host name %s, port %u) is not "
-		    "supported", printable(buf + end, hlen, hs, sizeof(hs)),
+		    "supported", pm_quote(buf + end, hlen, hs, sizeof(hs)),
 		    port);
 		return;
 	}
@@ -518,28 +494,23 @@ router_route(const unsigned char *buf, size_t len,
 }
 
 /*
- * Log that the destination could not be reached.
+ * Note that the destination could not be reached (the line logged at the
+ * close names it); the client gets 00 5b, the fail_reply.
  */
 void
 router_connect_error(const struct pm_route *route)
 {
-	char	 ds[PM_ADDRSTRLEN];
-
-	pm_note("socks4: could not connect to %s: rejecting the client",
-	    pm_addr_str((const struct sockaddr *)&route->addr, ds,
-	    sizeof(ds)));
+	(void)route;
+	pm_note("socks4: destination unreachable: rejected");
 }
 
 /*
- * Log that the destination said nothing before the idle timeout (never
+ * Note that the destination said nothing before the idle timeout (never
  * called while this router sets no idle_ms).
  */
 void
 router_idle_error(const struct pm_route *route)
 {
-	char	 ds[PM_ADDRSTRLEN];
-
-	pm_note("socks4: %s sent nothing before the idle timeout",
-	    pm_addr_str((const struct sockaddr *)&route->addr, ds,
-	    sizeof(ds)));
+	(void)route;
+	pm_note("socks4: destination sent nothing");
 }
