@@ -24,6 +24,17 @@
 #                             half-close at the end of stdin (nc -N)
 #   nc_exec HOST PORT IN OUT  the same from file IN to file OUT, as
 #                             the last command of a background job
+#   is NAME GOT WANT          ok when GOT is WANT, else fail showing both
+#   logged NAME FILE PATTERN  ok when FILE gets a line matching PATTERN
+#                             within 10 s
+#   tohex [STRING]            STRING (printf escapes), or standard
+#                             input, as hex bytes one blank apart
+#   sendhex PORT DATA [OPT...]  DATA (pmtest's escapes) to 127.0.0.1:PORT
+#                             with pmtest send; the reply in hex, then
+#                             "(pmtest exit N)" unless pmtest exited 0
+#   badstart NAME PATTERN CMD...  ok when CMD, a proxy that must not
+#                             start, exits non-zero within 20 s, before
+#                             it listens, with PATTERN on stderr
 #   $T                        a scratch directory removed at exit
 #   $PMTEST                   the C test helper (tests/pmtest)
 #   $BINDIR                   where the test binaries are (default tests)
@@ -339,6 +350,76 @@ nc_exec()
 	busybox)	exec nc "$1" "$2" ;;
 	*)		exec "$PMTEST" nc "$1" "$2" -t 600 ;;
 	esac
+}
+
+is()
+{
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		fail "$1" "got '$2', want '$3'"
+	fi
+}
+
+logged()
+{
+	if waitfor 10 grep -q -e "$3" "$2"; then
+		ok "$1"
+	else
+		fail "$1" "no line matching '$3' in $2"
+	fi
+}
+
+tohex()
+{
+	if [ $# -gt 0 ]; then
+		# The escapes are the point: STRING is a format.
+		printf "$1" | tohex
+		return
+	fi
+	od -An -v -tx1 | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'
+}
+
+# pmtest exits 0 only once the proxy has closed the connection, so an
+# empty reply from a proxy that never took the connection, or never
+# closed it, matches no expected reply.
+sendhex()
+{
+	_sh_port=$1
+	_sh_data=$2
+	shift 2
+	timeout 60 "$PMTEST" send 127.0.0.1 "$_sh_port" "$_sh_data" "$@" \
+	    >"$T/sendhex.out" 2>/dev/null
+	_sh_rc=$?
+	_sh_hex=$(tohex <"$T/sendhex.out")
+	if [ $_sh_rc -eq 0 ]; then
+		printf '%s\n' "$_sh_hex"
+	else
+		printf '%s(pmtest exit %d)\n' "$_sh_hex" $_sh_rc
+	fi
+}
+
+badstart()
+{
+	_bs_name=$1
+	_bs_pat=$2
+	shift 2
+	bounded 20 "$@" >/dev/null 2>"$T/badstart.err"
+	_bs_rc=$?
+	if [ $_bs_rc -eq 0 ] || [ $_bs_rc -eq 124 ]; then
+		fail "$_bs_name" "exit status $_bs_rc: $(head -c 300 \
+		    "$T/badstart.err")"
+	elif ! grep -q -e "$_bs_pat" "$T/badstart.err"; then
+		fail "$_bs_name" "no '$_bs_pat' in: $(head -c 300 \
+		    "$T/badstart.err")"
+	# The line of a proxy that listens (an error may say "listening
+	# address").
+	elif grep -q ') listening on ' "$T/badstart.err"; then
+		fail "$_bs_name" "it listened: $(head -c 300 \
+		    "$T/badstart.err")"
+	else
+		ok "$_bs_name"
+	fi
 }
 
 cleanup()
