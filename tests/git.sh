@@ -73,25 +73,13 @@ gt_table()
 	printf '%s\n' "$@" >"$GT/table"
 }
 
-# gt_count PATTERN: print how many lines of the proxy log match PATTERN.
-gt_count()
-{
-	grep -c -e "$1" "$GT/proxy.log" 2>/dev/null
-}
-
 # gt_hup: send SIGHUP to the proxy and wait until it has read the table,
 # well or not.  Returns 0 when it did.
 gt_hup()
 {
-	_ghn=$(gt_count 'reload')
+	_ghn=$(logcount "$GT/proxy.log" 'reload')
 	kill -HUP "$GT_PROXY"
-	waitfor 20 gt_more reload "$_ghn"
-}
-
-# gt_more PATTERN N: true when more than N log lines match PATTERN.
-gt_more()
-{
-	[ "$(gt_count "$1")" -gt "$2" ]
+	logmore 20 "$GT/proxy.log" reload "$_ghn"
 }
 
 # gt_url USER: print the git:// URL of USER's repo through the proxy.
@@ -136,11 +124,11 @@ gt_refused()
 # the same).
 gt_noreply()
 {
-	_gnn=$(gt_count "closed: $3")
+	_gnn=$(logcount "$GT/proxy.log" "closed: $3")
 	if ! "$PMTEST" send 127.0.0.1 "$GT_PP" "$2" -k -r -t 20 \
 	    >"$GT/out" 2>&1; then
 		fail "$1" "$(od -c "$GT/out" | head -3)"
-	elif ! waitfor 10 gt_more "closed: $3" "$_gnn"; then
+	elif ! logmore 10 "$GT/proxy.log" "closed: $3" "$_gnn"; then
 		fail "$1" "no new log line with '$3'"
 	else
 		ok "$1"
@@ -148,28 +136,18 @@ gt_noreply()
 }
 
 # gt_start NAME CONF OUT: start the proxy with table CONF (none when
-# empty) expecting it to refuse; ok when it exits non-zero at once, before
+# empty) expecting it to refuse: it must exit non-zero at once, before
 # listening, with OUT on stderr.  The port is one that $GT_PT holds: a
 # proxy that tried to listen before it read its table would fail to bind
 # and say so instead.
 gt_start()
 {
 	if [ -n "$2" ]; then
-		bounded 20 $RUN "$BINDIR/proxymachine-git" -c "$2" \
-		    -h 127.0.0.1 -p "$GT_PT" 2>"$GT/err"
+		badstart "$1" "$3" $RUN "$BINDIR/proxymachine-git" -c "$2" \
+		    -h 127.0.0.1 -p "$GT_PT"
 	else
-		bounded 20 $RUN "$BINDIR/proxymachine-git" \
-		    -h 127.0.0.1 -p "$GT_PT" 2>"$GT/err"
-	fi
-	_grc=$?
-	if [ $_grc -eq 0 ] || [ $_grc -eq 124 ]; then
-		fail "$1" "exit status $_grc"
-	elif ! grep -q -F -e "$3" "$GT/err"; then
-		fail "$1" "stderr: $(cat "$GT/err")"
-	elif grep -q -e 'listen' -e 'bind' "$GT/err"; then
-		fail "$1" "it tried to listen: $(cat "$GT/err")"
-	else
-		ok "$1"
+		badstart "$1" "$3" $RUN "$BINDIR/proxymachine-git" \
+		    -h 127.0.0.1 -p "$GT_PT"
 	fi
 }
 
@@ -229,16 +207,15 @@ gt_main()
 	_gp=$(freeport)
 	printf '%s\n' "alice 127.0.0.1:$GT_PA connect=0.5" \
 	    "* 127.0.0.1:$_gp" >"$GT/bad6"
-	bounded 20 $RUN "$BINDIR/proxymachine-git" -c "$GT/bad6" \
-	    -h 127.0.0.1 -p "$_gp" 2>"$GT/err"
-	_grc=$?
-	if [ $_grc -ne 0 ] && [ $_grc -ne 124 ] && grep -q \
-	    "bad6:2: .*this proxy's own listening address" "$GT/err"; then
-		ok "git: a table routing to the proxy itself: exits non-zero"
-	else
-		fail "git: a table routing to the proxy itself: exits non-zero" \
-		    "exit $_grc: $(cat "$GT/err")"
-	fi
+	badstart "git: a table routing to the proxy itself: exits non-zero" \
+	    "bad6:2: .*this proxy's own listening address" \
+	    $RUN "$BINDIR/proxymachine-git" -c "$GT/bad6" -h 127.0.0.1 \
+	    -p "$_gp"
+	# The one comment rule: a # inside a field is part of it.
+	printf '%s\n' "alice#x 127.0.0.1:$GT_PA connect=0.5 # a comment" \
+	    "b#ob" >"$GT/bad7"
+	gt_start "git: a # inside a field is no comment" "$GT/bad7" \
+	    "$GT/bad7:2: no host\\[:port\\] after \`b#ob'"
 	reap "$GT_DT"
 
 	GT_PR=$(freeport)		# nobody listens there
@@ -254,20 +231,14 @@ gt_main()
 	fi
 
 	# Routing by user, with each service and both protocol versions.
-	if gt_git -c protocol.version=0 clone -q "$(gt_url alice)" \
-	    "$GT/clone-alice" 2>"$GT/err" &&
-	    [ "$(cat "$GT/clone-alice/backend")" = a ]; then
-		ok "git: clone v0 alice lands on A"
-	else
-		fail "git: clone v0 alice lands on A" "$(cat "$GT/err")"
-	fi
-	if gt_git -c protocol.version=2 clone -q "$(gt_url bob)" \
-	    "$GT/clone-bob" 2>"$GT/err" &&
-	    [ "$(cat "$GT/clone-bob/backend")" = b ]; then
-		ok "git: clone v2 bob lands on B"
-	else
-		fail "git: clone v2 bob lands on B" "$(cat "$GT/err")"
-	fi
+	gt_git -c protocol.version=0 clone -q "$(gt_url alice)" \
+	    "$GT/clone-alice" 2>"$GT/err"
+	is "git: clone v0 alice lands on A" \
+	    "$(cat "$GT/clone-alice/backend" "$GT/err" 2>/dev/null)" a
+	gt_git -c protocol.version=2 clone -q "$(gt_url bob)" \
+	    "$GT/clone-bob" 2>"$GT/err"
+	is "git: clone v2 bob lands on B" \
+	    "$(cat "$GT/clone-bob/backend" "$GT/err" 2>/dev/null)" b
 	gt_lands "git: ls-remote v0 alice lands on A" 0 alice a
 	gt_lands "git: ls-remote v2 alice lands on A" 2 alice a
 	gt_lands "git: ls-remote v0 bob lands on B" 0 bob b
@@ -289,14 +260,9 @@ gt_main()
 		    "$(cat "$GT/err")"
 	fi
 
-	_ggot=$(gt_git archive --remote="$(gt_url bob)" HEAD backend \
-	    2>"$GT/err" | tar -xOf - backend)
-	if [ "$_ggot" = b ]; then
-		ok "git: archive --remote bob lands on B"
-	else
-		fail "git: archive --remote bob lands on B" \
-		    "got '$_ggot': $(cat "$GT/err")"
-	fi
+	is "git: archive --remote bob lands on B" \
+	    "$(gt_git archive --remote="$(gt_url bob)" HEAD backend \
+	    2>"$GT/err" | tar -xOf - backend; cat "$GT/err")" b
 
 	# git sends ~bob/repo.git for /~bob/repo.git; B's daemon refuses
 	# user paths, but its log shows that the request reached it.
@@ -357,12 +323,8 @@ gt_main()
 	"$PMTEST" send 127.0.0.1 "$GT_PP" \
 	    "$(gt_esc git-upload-pack /alice/repo.git)" -b -t 60 \
 	    >"$GT/out" 2>&1
-	if grep -q -F -e "$(gt_head a alice) HEAD" "$GT/out"; then
-		ok "git: request sent byte by byte lands on A"
-	else
-		fail "git: request sent byte by byte lands on A" \
-		    "$(head -c 200 "$GT/out")"
-	fi
+	check "git: request sent byte by byte lands on A" \
+	    grep -q -F -e "$(gt_head a alice) HEAD" "$GT/out"
 
 	# Reload.  Hold a v2 connection for alice open on A, then route
 	# alice to B, and the users the table does not name to A.
@@ -373,25 +335,17 @@ gt_main()
 	GT_HOLD=$LASTPID
 	exec 7>"$GT/hold.in"
 	gt_req git-upload-pack /alice/repo.git '|version=2|' >&7
-	if waitfor 20 grep -q 'version 2' "$GT/hold.out"; then
-		ok "git: v2 connection for alice held open"
-	else
-		fail "git: v2 connection for alice held open" \
-		    "$(cat "$GT/hold.out")"
-	fi
+	check "git: v2 connection for alice held open" \
+	    waitfor 20 grep -q 'version 2' "$GT/hold.out"
 	gt_table "alice 127.0.0.1:$GT_PB" "bob 127.0.0.1:$GT_PB" \
 	    "* 127.0.0.1:$GT_PA"
 	check "git: SIGHUP reloads the table" gt_hup
 	gt_lands "git: after SIGHUP alice lands on B" 2 alice b
 	gt_lands "git: default route: dave lands on A" 0 dave a
 	printf '0014command=ls-refs\n0000' >&7
-	if waitfor 20 grep -q -F -e "$(gt_head a alice) refs/heads/main" \
-	    "$GT/hold.out"; then
-		ok "git: connection opened before SIGHUP still on A"
-	else
-		fail "git: connection opened before SIGHUP still on A" \
-		    "$(cat "$GT/hold.out")"
-	fi
+	check "git: connection opened before SIGHUP still on A" \
+	    waitfor 20 grep -q -F -e "$(gt_head a alice) refs/heads/main" \
+	    "$GT/hold.out"
 	exec 7>&-
 	reap "$GT_HOLD"
 	rm -f "$GT/hold.in"
@@ -399,23 +353,15 @@ gt_main()
 	# A broken table on SIGHUP: logged, the routes in force stay.
 	gt_table "alice 127.0.0.1:$GT_PA" "bob 127.0.0.1:$GT_PA" \
 	    "* 127.0.0.1:$GT_PB" "carol"
-	_gn=$(gt_count "$GT/table:4:")
+	_gn=$(logcount "$GT/proxy.log" "$GT/table:4:")
 	check "git: SIGHUP with a broken table" gt_hup
-	if gt_more "$GT/table:4:" "$_gn"; then
-		ok "git: broken table logged as file:line:"
-	else
-		fail "git: broken table logged as file:line:" \
-		    "$(tail -3 "$GT/proxy.log")"
-	fi
+	check "git: broken table logged as file:line:" \
+	    logabove "$GT/proxy.log" "$GT/table:4:" "$_gn"
 	gt_lands "git: broken table: alice still lands on B" 2 alice b
 	gt_lands "git: broken table: bob still lands on B" 0 bob b
 	gt_lands "git: broken table: dave still lands on A" 2 dave a
 
-	if kill -0 "$GT_PROXY" 2>/dev/null; then
-		ok "git: proxy still running"
-	else
-		fail "git: proxy still running" "$(tail -5 "$GT/proxy.log")"
-	fi
+	check "git: proxy still running" alive "$GT_PROXY"
 	reap "$GT_PROXY"
 	reap "$GT_DA"
 	reap "$GT_DB"

@@ -34,7 +34,9 @@
 #                             "(pmtest exit N)" unless pmtest exited 0
 #   badstart NAME PATTERN CMD...  ok when CMD, a proxy that must not
 #                             start, exits non-zero within 20 s, before
-#                             it listens, with PATTERN on stderr
+#                             it listens, with PATTERN on stderr (give
+#                             it a port that is taken: one that tried
+#                             to listen first would fail to bind)
 #   $T                        a scratch directory removed at exit
 #   $PMTEST                   the C test helper (tests/pmtest)
 #   $BINDIR                   where the test binaries are (default tests)
@@ -412,10 +414,11 @@ badstart()
 	elif ! grep -q -e "$_bs_pat" "$T/badstart.err"; then
 		fail "$_bs_name" "no '$_bs_pat' in: $(head -c 300 \
 		    "$T/badstart.err")"
-	# The line of a proxy that listens (an error may say "listening
-	# address").
-	elif grep -q ') listening on ' "$T/badstart.err"; then
-		fail "$_bs_name" "it listened: $(head -c 300 \
+	# The lines of a proxy that listens, or tries to (an error may say
+	# "listening address").
+	elif grep -q -e ') listening on ' -e ': bind ' "$T/badstart.err"
+	then
+		fail "$_bs_name" "it tried to listen: $(head -c 300 \
 		    "$T/badstart.err")"
 	else
 		ok "$_bs_name"

@@ -5,12 +5,6 @@ S4BIN=$BINDIR/proxymachine-socks4
 S4GRANT='00 5a 00 00 00 00 00 00'
 S4REJECT='00 5b 00 00 00 00 00 00'
 
-# s4_hex: print standard input as hex bytes separated by single blanks.
-s4_hex()
-{
-	od -An -v -tx1 | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'
-}
-
 # s4_req PORT [USERID [N]]: print a CONNECT request to 127.0.0.N:PORT (N
 # is 1 unless given), with \xHH escapes for pmtest.
 s4_req()
@@ -19,66 +13,13 @@ s4_req()
 	    $(($1 / 256)) $(($1 % 256)) "${3:-1}" "${2:-}"
 }
 
-# s4_send PORT DATA [OPTION...]: send DATA to PORT with pmtest and print
-# the reply in hex, then pmtest's exit status unless it is 0: pmtest
-# exits 0 only once the proxy has closed the connection, so an empty
-# reply from a proxy that never took the connection, or never closed
-# it, matches no expected reply.
-s4_send()
-{
-	s4_sp=$1
-	s4_sd=$2
-	shift 2
-	timeout 60 "$PMTEST" send 127.0.0.1 "$s4_sp" "$s4_sd" "$@" \
-	    >"$T/s4send.out"
-	s4_rc=$?
-	s4_h=$(s4_hex <"$T/s4send.out")
-	if [ $s4_rc -eq 0 ]; then
-		printf '%s\n' "$s4_h"
-	else
-		printf '%s(pmtest exit %d)\n' "$s4_h" $s4_rc
-	fi
-}
-
-# s4_expect NAME GOT WANT: one assertion that GOT is WANT.
-s4_expect()
-{
-	if [ "$2" = "$3" ]; then
-		ok "$1"
-	else
-		fail "$1" "got '$2', want '$3'"
-	fi
-}
-
-# s4_logged NAME LOG PATTERN: one assertion that LOG gets a line
-# matching PATTERN within 10 s.
-s4_logged()
-{
-	if waitfor 10 grep -q "$3" "$2"; then
-		ok "$1"
-	else
-		fail "$1" "no line matching '$3' in $2"
-	fi
-}
-
-# s4_count LOG PATTERN: print how many lines of LOG match PATTERN.
-s4_count()
-{
-	grep -c "$2" "$1" 2>/dev/null || true
-}
-
-# s4_atleast N LOG PATTERN: whether LOG has at least N lines matching
-# PATTERN.
-s4_atleast()
-{
-	[ "$(s4_count "$2" "$3")" -ge "$1" ]
-}
-
-# s4_curl PROXYPORT URL OUT: fetch URL through the proxy into OUT.
-s4_curl()
+# s4_fetch PROXYPORT FILE: whether curl fetches FILE of the web server
+# through the proxy, intact.
+s4_fetch()
 {
 	timeout 60 curl -sS --max-time 60 --socks4 "127.0.0.1:$1" \
-	    -o "$3" "$2"
+	    -o "$T/s4got" "http://127.0.0.1:$s4_hp/$2" &&
+	    cmp -s "$T/s4www/$2" "$T/s4got"
 }
 
 # s4_truth: replies that tell the truth, on a proxy with a table that
@@ -95,39 +36,28 @@ s4_truth()
 	waitport 127.0.0.1 "$s4_tpp"
 	# A destination that never answers a SYN: 11 attempts of 0.2 s,
 	# then 00 5b; a grant before the connect would come first.
-	s4_expect "socks4: a silent destination is rejected after the timeouts" \
-	    "$(s4_send "$s4_tpp" "$(s4_req "$s4_bp")" -k -t 30)" "$S4REJECT"
-	s4_logged "socks4: ... each attempt timed out (connect 0.2)" \
+	is "socks4: a silent destination is rejected after the timeouts" \
+	    "$(sendhex "$s4_tpp" "$(s4_req "$s4_bp")" -k -t 30)" "$S4REJECT"
+	logged "socks4: ... each attempt timed out (connect 0.2)" \
 	    "$s4_tlog" "$s4_bp failed after 11 attempts: connect timed out"
 	# The client that leaves at once costs one attempt, no retry.
-	s4_n=$(s4_count "$s4_tlog" ' close: ')
-	s4_send "$s4_tpp" "$(s4_req "$s4_bp")" -q 50 >/dev/null
-	if waitfor 10 s4_atleast $((s4_n + 1)) "$s4_tlog" ' close: '; then
-		if grep -q "no retry and no connect error" "$s4_tlog"; then
-			ok "socks4: a client that leaves ends the connects"
-		else
-			fail "socks4: a client that leaves ends the connects" \
-			    "$(tail -n 3 "$s4_tlog")"
-		fi
-	else
-		fail "socks4: a client that leaves ends the connects" \
-		    "no close within 10 s: $(tail -n 3 "$s4_tlog")"
-	fi
+	s4_n=$(logcount "$s4_tlog" ' close: ')
+	sendhex "$s4_tpp" "$(s4_req "$s4_bp")" -q 50 >/dev/null
+	check "socks4: a client that leaves is closed" \
+	    logmore 10 "$s4_tlog" ' close: ' "$s4_n"
+	logged "socks4: ... and ends the connects" "$s4_tlog" \
+	    "no retry and no connect error"
 	# The default: 5 s an attempt, when the table says nothing.
 	printf 'allow 127.0.0.0/8\n' >"$s4_tacl"
 	kill -HUP "$s4_tpid"
-	s4_logged "socks4: a table without connect loads" "$s4_tlog" \
+	logged "socks4: a table without connect loads" "$s4_tlog" \
 	    '1 rule from'
-	s4_n=$(s4_count "$s4_tlog" 'connect timed out')
+	s4_n=$(logcount "$s4_tlog" 'connect timed out')
 	spawn "$PMTEST" send 127.0.0.1 "$s4_tpp" "$(s4_req "$s4_bp")" -k \
 	    -t 20
 	s4_tc=$LASTPID
-	if waitfor 15 s4_atleast $((s4_n + 1)) "$s4_tlog" \
-	    'connect timed out'; then
-		ok "socks4: a default connect timeout"
-	else
-		fail "socks4: a default connect timeout" "none within 15 s"
-	fi
+	check "socks4: a default connect timeout" \
+	    logmore 15 "$s4_tlog" 'connect timed out' "$s4_n"
 	reap "$s4_tc"
 	# With curl, a refused destination is a SOCKS rejection, not an
 	# empty reply after a grant (curl's exit 52).
@@ -137,12 +67,8 @@ s4_truth()
 		    "127.0.0.1:$s4_tpp" "http://127.0.0.1:$s4_cp2/" \
 		    >/dev/null 2>"$T/s4curl.err"
 		s4_rc=$?
-		if [ $s4_rc -eq 97 ] || grep -qi 'reject' "$T/s4curl.err"; then
-			ok "socks4: curl sees the rejection"
-		else
-			fail "socks4: curl sees the rejection" \
-			    "exit $s4_rc: $(head -c 200 "$T/s4curl.err")"
-		fi
+		check "socks4: curl sees the rejection (exit $s4_rc)" \
+		    [ $s4_rc -eq 97 -o -n "$(grep -i reject "$T/s4curl.err")" ]
 	fi
 	reap "$s4_tpid"
 }
@@ -187,10 +113,11 @@ s4_budget()
 # open proxy of s4_main is at $s4_pp, logging to $s4_log.
 s4_self()
 {
-	s4_n=$(s4_count "$s4_log" ' accept ')
-	s4_expect "socks4: the proxy's own address is refused" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_pp")")" "$S4REJECT"
-	s4_logged "socks4: ... and logged" "$s4_log" \
+	s4_n=$(logcount "$s4_log" ' accept ')
+	s4_c=$(logcount "$s4_log" ' close: ')
+	is "socks4: the proxy's own address is refused" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_pp")")" "$S4REJECT"
+	logged "socks4: ... and logged" "$s4_log" \
 	    "127.0.0.1:$s4_pp is this proxy's own listener: refused"
 	# 200 pipelined requests for itself: the first is refused, the rest
 	# never reach the proxy as new clients.
@@ -201,19 +128,18 @@ s4_self()
 		s4_many="$s4_many$s4_r"
 		s4_i=$((s4_i + 1))
 	done
-	s4_expect "socks4: 200 requests for itself in one stream: refused" \
-	    "$(s4_send "$s4_pp" "$s4_many")" "$S4REJECT"
-	sleep 0.5
-	s4_got=$(s4_count "$s4_log" ' accept ')
-	if [ "$s4_got" -eq $((s4_n + 2)) ]; then
-		ok "socks4: ... and no connection to itself ($s4_got accepts)"
-	else
-		fail "socks4: ... and no connection to itself" \
-		    "$((s4_got - s4_n)) accepts for 2 clients"
-	fi
+	is "socks4: 200 requests for itself in one stream: refused" \
+	    "$(sendhex "$s4_pp" "$s4_many")" "$S4REJECT"
+	# Both clients closed: any connection to itself came before.
+	logmore 10 "$s4_log" ' close: ' $((s4_c + 1))
+	s4_na=$(($(logcount "$s4_log" ' accept ') - s4_n))
+	s4_nc=$(($(logcount "$s4_log" ' close: ') - s4_c))
+	is "socks4: ... and no connection to itself (accepts, closes)" \
+	    "$s4_na, $s4_nc" "2, 2"
 	# 0.0.0.0 reaches this host too.
-	s4_expect "socks4: 0.0.0.0 is refused" \
-	    "$(s4_send "$s4_pp" "$(printf '\\x04\\x01\\x%02x\\x%02x\\x00\\x00\\x00\\x00\\x00' $((s4_pp / 256)) $((s4_pp % 256)))")" \
+	s4_zero=$(printf '\\x04\\x01\\x%02x\\x%02x\\x00\\x00\\x00\\x00\\x00' \
+	    $((s4_pp / 256)) $((s4_pp % 256)))
+	is "socks4: 0.0.0.0 is refused" "$(sendhex "$s4_pp" "$s4_zero")" \
 	    "$S4REJECT"
 }
 
@@ -261,73 +187,65 @@ s4_main()
 	spawn $RUN "$S4BIN" -v -h 127.0.0.1 -p "$s4_pp" 2>"$s4_log"
 	s4_pid=$LASTPID
 	waitport 127.0.0.1 "$s4_pp"
-	s4_logged "socks4: open proxy warning without -c" "$s4_log" \
+	logged "socks4: open proxy warning without -c" "$s4_log" \
 	    'socks4: warning: .*open proxy'
 
 	if [ -n "$s4_hp" ]; then
-		if s4_curl "$s4_pp" "http://127.0.0.1:$s4_hp/big" \
-		    "$T/s4big" && cmp -s "$T/s4www/big" "$T/s4big"; then
-			ok "socks4: curl fetches 50 MB intact"
-		else
-			fail "socks4: curl fetches 50 MB intact"
-		fi
+		check "socks4: curl fetches 50 MB intact" \
+		    s4_fetch "$s4_pp" big
 		# Refused by the proxy, which logs why, not failed on
 		# the way there.
-		if timeout 60 curl -sS --max-time 60 \
+		timeout 60 curl -sS --max-time 60 \
 		    --socks4a "127.0.0.1:$s4_pp" -o /dev/null \
-		    "http://localhost:$s4_hp/small" 2>/dev/null; then
-			fail "socks4: curl --socks4a is refused"
-		elif ! waitfor 10 grep -q \
-		    "SOCKS4a (host name localhost, port $s4_hp)" "$s4_log"
-		then
-			fail "socks4: curl --socks4a is refused" \
-			    "no SOCKS4a line in $s4_log"
-		else
-			ok "socks4: curl --socks4a is refused"
-		fi
+		    "http://localhost:$s4_hp/small" 2>/dev/null
+		s4_rc=$?
+		check "socks4: curl --socks4a fails (exit $s4_rc)" \
+		    [ $s4_rc -ne 0 ]
+		logged "socks4: ... refused by the proxy" "$s4_log" \
+		    "SOCKS4a (host name localhost, port $s4_hp)"
 	fi
 
-	s4_expect "socks4: request and data in one write" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep" bob)hi\\n")" \
+	is "socks4: request and data in one write" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_ep" bob)hi\\n")" \
 	    "$S4GRANT 45 3a 68 69 0a"
-	s4_expect "socks4: request and data one byte at a time" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep" alice)hi\\n" -b)" \
+	is "socks4: request and data one byte at a time" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_ep" alice)hi\\n" -b)" \
 	    "$S4GRANT 45 3a 68 69 0a"
-	s4_expect "socks4: empty user id, then data" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")ping\\n")" \
+	is "socks4: empty user id, then data" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_ep")ping\\n")" \
 	    "$S4GRANT 45 3a 70 69 6e 67 0a"
 
-	s4_expect "socks4: version 5 is rejected" \
-	    "$(s4_send "$s4_pp" '\x05\x01\x00\x50\x7f\x00\x00\x01\x00')" \
+	is "socks4: version 5 is rejected" \
+	    "$(sendhex "$s4_pp" '\x05\x01\x00\x50\x7f\x00\x00\x01\x00')" \
 	    "$S4REJECT"
-	s4_logged "socks4: version 5 is logged" "$s4_log" \
+	logged "socks4: version 5 is logged" "$s4_log" \
 	    'refused: version 5'
-	s4_expect "socks4: BIND is rejected" \
-	    "$(s4_send "$s4_pp" '\x04\x02\x00\x50\x7f\x00\x00\x01\x00')" \
+	is "socks4: BIND is rejected" \
+	    "$(sendhex "$s4_pp" '\x04\x02\x00\x50\x7f\x00\x00\x01\x00')" \
 	    "$S4REJECT"
-	s4_logged "socks4: BIND is logged" "$s4_log" 'refused: command 2'
-	s4_expect "socks4: a bad version byte alone is rejected" \
-	    "$(s4_send "$s4_pp" '\x00' -k -t 10)" "$S4REJECT"
+	logged "socks4: BIND is logged" "$s4_log" 'refused: command 2'
+	is "socks4: a bad version byte alone is rejected" \
+	    "$(sendhex "$s4_pp" '\x00' -k -t 10)" "$S4REJECT"
 
 	s4_u=uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu
 	s4_u=$s4_u$s4_u$s4_u$s4_u$s4_u$s4_u
 	s4_u='\x04\x01\x00\x50\x7f\x00\x00\x01'$s4_u
-	s4_expect "socks4: a 300-byte user id is rejected" \
-	    "$(s4_send "$s4_pp" "$s4_u" -k -t 10)" "$S4REJECT"
-	s4_logged "socks4: the long user id is logged" "$s4_log" \
+	is "socks4: a 300-byte user id is rejected" \
+	    "$(sendhex "$s4_pp" "$s4_u" -k -t 10)" "$S4REJECT"
+	logged "socks4: the long user id is logged" "$s4_log" \
 	    'user id longer than'
 	# The same with its NUL and data in the one write: the limit must
 	# not depend on how the bytes are split into reads.
-	s4_expect "socks4: a 300-byte user id with its NUL, one write" \
-	    "$(s4_send "$s4_pp" "$s4_u"'\x00hi\n' -k -t 10)" "$S4REJECT"
-	s4_expect "socks4: SOCKS4a is rejected" \
-	    "$(s4_send "$s4_pp" \
+	is "socks4: a 300-byte user id with its NUL, one write" \
+	    "$(sendhex "$s4_pp" "$s4_u"'\x00hi\n' -k -t 10)" "$S4REJECT"
+	is "socks4: SOCKS4a is rejected" \
+	    "$(sendhex "$s4_pp" \
 	    '\x04\x01\x00\x50\x00\x00\x00\x01bob\x00localhost\x00')" \
 	    "$S4REJECT"
-	s4_logged "socks4: SOCKS4a is logged" "$s4_log" \
+	logged "socks4: SOCKS4a is logged" "$s4_log" \
 	    'SOCKS4a (host name localhost, port 80)'
-	s4_expect "socks4: port 0 is rejected" \
-	    "$(s4_send "$s4_pp" '\x04\x01\x00\x00\x7f\x00\x00\x01\x00')" \
+	is "socks4: port 0 is rejected" \
+	    "$(sendhex "$s4_pp" '\x04\x01\x00\x00\x7f\x00\x00\x01\x00')" \
 	    "$S4REJECT"
 
 	# A closed port: rejected (00 5b) once every attempt failed, never
@@ -335,11 +253,11 @@ s4_main()
 	# client that has half-closed is taken to have gone, and gets no
 	# retry.
 	s4_cp=$(freeport)
-	s4_expect "socks4: a closed destination is rejected, not granted" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_cp")" -k -t 30)" "$S4REJECT"
-	s4_logged "socks4: the connect error is logged" "$s4_log" \
+	is "socks4: a closed destination is rejected, not granted" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_cp")" -k -t 30)" "$S4REJECT"
+	logged "socks4: the connect error is logged" "$s4_log" \
 	    "> 127.0.0.1:$s4_cp .*socks4: destination unreachable"
-	s4_logged "socks4: ... after every attempt" "$s4_log" \
+	logged "socks4: ... after every attempt" "$s4_log" \
 	    "127.0.0.1:$s4_cp failed after 11 attempts"
 	s4_truth
 	s4_budget
@@ -360,32 +278,24 @@ s4_main()
 	spawn $RUN "$S4BIN" -v -c "$s4_acl" -h 127.0.0.1 -p "$s4_pp" 2>"$s4_log"
 	s4_pid=$LASTPID
 	waitport 127.0.0.1 "$s4_pp"
-	s4_logged "socks4: the table is loaded" "$s4_log" '4 rules from'
-	if grep -q 'open proxy' "$s4_log"; then
-		fail "socks4: no open proxy warning with a table"
-	else
-		ok "socks4: no open proxy warning with a table"
-	fi
-	s4_expect "socks4: an allowed destination" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" \
+	logged "socks4: the table is loaded" "$s4_log" '4 rules from'
+	is "socks4: no open proxy warning with a table" \
+	    "$(logcount "$s4_log" 'open proxy')" 0
+	is "socks4: an allowed destination" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" \
 	    "$S4GRANT 45 3a 68 69 0a"
 	if [ -n "$s4_hp" ]; then
-		if s4_curl "$s4_pp" "http://127.0.0.1:$s4_hp/small" \
-		    "$T/s4small" && cmp -s "$T/s4www/small" "$T/s4small"
-		then
-			ok "socks4: curl through an allow rule"
-		else
-			fail "socks4: curl through an allow rule"
-		fi
+		check "socks4: curl through an allow rule" \
+		    s4_fetch "$s4_pp" small
 	fi
-	s4_expect "socks4: a denied destination" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_cp")")" "$S4REJECT"
-	s4_logged "socks4: the deny rule is logged" "$s4_log" \
+	is "socks4: a denied destination" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_cp")")" "$S4REJECT"
+	logged "socks4: the deny rule is logged" "$s4_log" \
 	    "127.0.0.1:$s4_cp denied by \"deny 127.0.0.0/8 port $s4_cp\""
-	s4_expect "socks4: a destination no rule matches" \
-	    "$(s4_send "$s4_pp" \
+	is "socks4: a destination no rule matches" \
+	    "$(sendhex "$s4_pp" \
 	    '\x04\x01\x00\x50\x7f\x00\x00\x02\x00')" "$S4REJECT"
-	s4_logged "socks4: the unmatched destination is logged" "$s4_log" \
+	logged "socks4: the unmatched destination is logged" "$s4_log" \
 	    '127.0.0.2:80 matches no rule'
 
 	# SIGHUP: deny the echo backend, then allow everything; a bad table
@@ -395,71 +305,49 @@ s4_main()
 	allow any
 	EOF
 	kill -HUP "$s4_pid"
-	s4_logged "socks4: SIGHUP reloads" "$s4_log" '2 rules from'
-	s4_expect "socks4: the reloaded table denies" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" "$S4REJECT"
+	logged "socks4: SIGHUP reloads" "$s4_log" '2 rules from'
+	is "socks4: the reloaded table denies" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" "$S4REJECT"
 	printf 'allow any\npermit any\n' >"$s4_acl"
 	kill -HUP "$s4_pid"
-	s4_logged "socks4: a bad reload is reported" "$s4_log" \
+	logged "socks4: a bad reload is reported" "$s4_log" \
 	    "$s4_acl:2: permit: expected allow or deny"
-	s4_expect "socks4: a bad reload keeps the old rules" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" "$S4REJECT"
-	s4_expect "socks4: other destinations still allowed" \
-	    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep2")hi\\n")" \
+	is "socks4: a bad reload keeps the old rules" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" "$S4REJECT"
+	is "socks4: other destinations still allowed" \
+	    "$(sendhex "$s4_pp" "$(s4_req "$s4_ep2")hi\\n")" \
 	    "$S4GRANT 45 32 3a 68 69 0a"
-	s4_logged "socks4: allow any is said to be an open proxy" \
+	logged "socks4: allow any is said to be an open proxy" \
 	    "$s4_log" 'one allows any address: an open proxy'
 	# An empty or cut table fails closed: the reload is refused and the
 	# rules in force stay.
 	for s4_empty in '# no rules\n' ''; do
 		printf "$s4_empty" >"$s4_acl"
-		s4_n=$(s4_count "$s4_log" 'reload failed.*no rule')
+		s4_n=$(logcount "$s4_log" 'reload failed.*no rule')
 		kill -HUP "$s4_pid"
-		if waitfor 10 s4_atleast $((s4_n + 1)) "$s4_log" \
-		    "reload failed.*$s4_acl: no rule"; then
-			ok "socks4: an empty table is refused at reload"
-		else
-			fail "socks4: an empty table is refused at reload" \
-			    "$(tail -n 3 "$s4_log")"
-		fi
-		s4_expect "socks4: ... and the old rules still deny" \
-		    "$(s4_send "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" \
+		check "socks4: an empty table is refused at reload" \
+		    logmore 10 "$s4_log" "reload failed.*$s4_acl: no rule" \
+		    "$s4_n"
+		is "socks4: ... and the old rules still deny" \
+		    "$(sendhex "$s4_pp" "$(s4_req "$s4_ep")hi\\n")" \
 		    "$S4REJECT"
 	done
 	reap "$s4_pid"
-	: >"$T/s4empty.conf"
-	s4_pp=$(freeport)
-	bounded 10 $RUN "$S4BIN" -c "$T/s4empty.conf" -h 127.0.0.1 \
-	    -p "$s4_pp" 2>"$T/s4empty.log" >/dev/null
-	s4_rc=$?
-	if [ $s4_rc -ne 0 ] && [ $s4_rc -ne 124 ] &&
-	    grep -q "$T/s4empty.conf: no rule.*allow any" "$T/s4empty.log"
-	then
-		ok "socks4: an empty table stops the start"
-	else
-		fail "socks4: an empty table stops the start" \
-		    "exit $s4_rc, $(head -c 200 "$T/s4empty.log")"
-	fi
-
 	# Bad tables: the program exits non-zero before it listens, with
 	# file:line.  The port is the echo backend's: a proxy that tried to
 	# listen before it read its table would fail to bind, and say so.
+	: >"$T/s4empty.conf"
+	badstart "socks4: an empty table stops the start" \
+	    "$T/s4empty.conf: no rule.*allow any" \
+	    $RUN "$S4BIN" -c "$T/s4empty.conf" -h 127.0.0.1 -p "$s4_ep"
 	for s4_bad in 'allow 127.0.0.1/33' 'allow 1.2.3.4/8' 'deny' \
 	    'allow any port 0' 'allow any ports 9-8' 'allow any prot 80' \
-	    'allow localhost' 'allow any port 80 extra'; do
-		printf '# ok\nallow any port 80\n%s\n' "$s4_bad" \
+	    'allow localhost' 'allow any port 80 extra' 'allow any#x'; do
+		printf '# ok\nallow any port 80 # a comment\n%s\n' "$s4_bad" \
 		    >"$T/s4bad.conf"
-		bounded 10 $RUN "$S4BIN" -c "$T/s4bad.conf" -h 127.0.0.1 \
-		    -p "$s4_ep" 2>"$T/s4bad.log" >/dev/null
-		s4_rc=$?
-		if [ $s4_rc -ne 0 ] && [ $s4_rc -ne 124 ] &&
-		    grep -q "$T/s4bad.conf:3: " "$T/s4bad.log" &&
-		    ! grep -q -e listen -e bind "$T/s4bad.log"; then
-			ok "socks4: bad table line '$s4_bad'"
-		else
-			fail "socks4: bad table line '$s4_bad'" \
-			    "exit $s4_rc, $(head -c 200 "$T/s4bad.log")"
-		fi
+		badstart "socks4: bad table line '$s4_bad'" \
+		    "$T/s4bad.conf:3: " \
+		    $RUN "$S4BIN" -c "$T/s4bad.conf" -h 127.0.0.1 -p "$s4_ep"
 	done
 
 	reap "$s4_echo"
@@ -468,7 +356,7 @@ s4_main()
 	if [ -n "$s4_hp" ]; then
 		reap "$s4_http"
 	fi
-	rm -rf "$T/s4www" "$T/s4big"
+	rm -rf "$T/s4www" "$T/s4got"
 }
 
 s4_main
