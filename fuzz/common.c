@@ -66,8 +66,13 @@ int	__wrap_getaddrinfo(const char *, const char *,
 
 static const char	*action_name(enum pm_action);
 static void		 dec_print(const char *, const struct fz_dec *);
+static void		 bytes_take(const char *, const void *, size_t,
+			    const unsigned char *, size_t, size_t,
+			    struct fz_bytes *);
 static int		 bytes_eq(const unsigned char *, size_t,
 			    const unsigned char *, size_t);
+static int		 same_bytes(const struct fz_bytes *,
+			    const struct fz_bytes *);
 static int		 equivalent(const struct fz_dec *, size_t,
 			    const struct fz_dec *, size_t,
 			    const unsigned char *);
@@ -237,6 +242,12 @@ fz_tables(const char **a, const char **b)
 	    "\"GET \"\t127.0.0.1:8080\n"
 	    "x\tclose\t\"bye\\n\"\n"
 	    "wait\t0\n";
+	static const char *const	 skeleton_a =
+	    "a 127.0.0.1:7   # a comment\n"
+	    "\x04 [::1]:1080\n"
+	    "G 192.0.2.7:80\n";
+	static const char *const	 skeleton_b =
+	    "b\t127.0.0.1:9\n";
 	const char	*env;
 
 	if (strcmp(router_name, "git") == 0) {
@@ -248,6 +259,9 @@ fz_tables(const char **a, const char **b)
 	} else if (strcmp(router_name, "custom") == 0) {
 		*a = fz_table(custom_a);
 		*b = fz_table(custom_b);
+	} else if (strcmp(router_name, "skeleton") == 0) {
+		*a = fz_table(skeleton_a);
+		*b = fz_table(skeleton_b);
 	} else {
 		env = getenv("PM_FUZZ_TABLE");
 		*a = env != NULL && *env != '\0' ? env : NULL;
@@ -298,10 +312,14 @@ dec_print(const char *what, const struct fz_dec *d)
 		fprintf(stderr, " %s connect_ms %d idle_ms %d",
 		    pm_addr_str((const struct sockaddr *)&d->addr, as,
 		    sizeof(as)), d->connect_ms, d->idle_ms);
-	if (d->hasdata)
-		fprintf(stderr, " data %zu bytes", d->datalen);
-	if (d->hasreply)
-		fprintf(stderr, " reply %zu bytes", d->replylen);
+	if (d->data.set)
+		fprintf(stderr, " data %zu bytes", d->data.len);
+	if (d->reply.set)
+		fprintf(stderr, " reply %zu bytes", d->reply.len);
+	if (d->ok_reply.set)
+		fprintf(stderr, " ok_reply %zu bytes", d->ok_reply.len);
+	if (d->fail_reply.set)
+		fprintf(stderr, " fail_reply %zu bytes", d->fail_reply.len);
 	if (d->action == PM_NOOP)
 		fprintf(stderr, " wait_ms %d", d->wait_ms);
 	fprintf(stderr, "\n");
@@ -314,11 +332,12 @@ dec_print(const char *what, const struct fz_dec *d)
  * broken contract.
  *
  * The contract checked: the action is one of the three; the timeouts are
- * not negative; data and reply, when set, are at most PM_BUFSIZE bytes and
- * every byte of them can be read (copying them touches each one, under
- * ASan); data or reply that point into the client's bytes stay within the
- * len bytes handed over; a remote has an IPv4 or IPv6 address of the
- * right length and a port.
+ * not negative; data and the replies, when set, are at most PM_BUFSIZE
+ * bytes, and for a remote twice the reply and the two held for the
+ * backend together too, and every byte of them can be read (copying them
+ * touches each one, under ASan); those that point into the client's bytes
+ * stay within the len bytes handed over; a remote has an IPv4 or IPv6
+ * address of the right length and a port.
  */
 void
 fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
@@ -326,7 +345,6 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 {
 	struct sockaddr_in	 peer;
 	struct pm_route		 r;
-	const unsigned char	*p;
 
 	memset(&peer, 0, sizeof(peer));
 	peer.sin_family = AF_INET;
@@ -338,8 +356,6 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 
 	memset(&d->addr, 0, sizeof(d->addr));
 	d->addrlen = 0;
-	d->hasdata = d->hasreply = 0;
-	d->datalen = d->replylen = 0;
 	if (r.action != PM_NOOP && r.action != PM_REMOTE &&
 	    r.action != PM_CLOSE)
 		fz_fail("len %zu: action %d is none of the three", len,
@@ -351,31 +367,17 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 	d->connect_ms = r.connect_ms;
 	d->idle_ms = r.idle_ms;
 	d->wait_ms = r.wait_ms;
-	if (r.data != NULL) {
-		if (r.datalen > PM_BUFSIZE)
-			fz_fail("len %zu: data of %zu bytes", len, r.datalen);
-		p = r.data;
-		if (p >= buf && p < buf + cap && (p > buf + len ||
-		    r.datalen > (size_t)(buf + len - p)))
-			fz_fail("len %zu: data past the client's bytes",
-			    len);
-		d->hasdata = 1;
-		d->datalen = r.datalen;
-		memcpy(d->data, r.data, r.datalen);
-	}
-	if (r.reply != NULL) {
-		if (r.replylen > PM_BUFSIZE)
-			fz_fail("len %zu: reply of %zu bytes", len,
-			    r.replylen);
-		p = r.reply;
-		if (p >= buf && p < buf + cap && (p > buf + len ||
-		    r.replylen > (size_t)(buf + len - p)))
-			fz_fail("len %zu: reply past the client's bytes",
-			    len);
-		d->hasreply = 1;
-		d->replylen = r.replylen;
-		memcpy(d->reply, r.reply, r.replylen);
-	}
+	bytes_take("data", r.data, r.datalen, buf, len, cap, &d->data);
+	bytes_take("reply", r.reply, r.replylen, buf, len, cap, &d->reply);
+	bytes_take("ok_reply", r.ok_reply, r.ok_replylen, buf, len, cap,
+	    &d->ok_reply);
+	bytes_take("fail_reply", r.fail_reply, r.fail_replylen, buf, len,
+	    cap, &d->fail_reply);
+	if (r.action == PM_REMOTE && 2 * d->reply.len + d->ok_reply.len +
+	    d->fail_reply.len > PM_BUFSIZE)
+		fz_fail("len %zu: a remote's replies of %zu bytes (twice the "
+		    "reply)", len, 2 * d->reply.len + d->ok_reply.len +
+		    d->fail_reply.len);
 	if (r.action != PM_REMOTE)
 		return;
 	if (r.addrlen == 0 || r.addrlen > sizeof(r.addr))
@@ -405,12 +407,46 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 }
 
 /*
+ * Copy the n bytes at p, the field what of a decision on the len bytes at
+ * buf (in an allocation of cap bytes), into b, after checking them: at
+ * most PM_BUFSIZE, and within the len bytes when they point into buf.
+ * Return nothing; abort on a broken contract.
+ */
+static void
+bytes_take(const char *what, const void *p, size_t n,
+    const unsigned char *buf, size_t len, size_t cap, struct fz_bytes *b)
+{
+	const unsigned char	*q = p;
+
+	b->set = p != NULL;
+	b->len = 0;
+	if (p == NULL)
+		return;
+	if (n > PM_BUFSIZE)
+		fz_fail("len %zu: %s of %zu bytes", len, what, n);
+	if (q >= buf && q < buf + cap && (q > buf + len ||
+	    n > (size_t)(buf + len - q)))
+		fz_fail("len %zu: %s past the client's bytes", len, what);
+	b->len = n;
+	memcpy(b->p, p, n);
+}
+
+/*
  * Return whether the a bytes at p and the b bytes at q are the same.
  */
 static int
 bytes_eq(const unsigned char *p, size_t a, const unsigned char *q, size_t b)
 {
 	return a == b && (a == 0 || memcmp(p, q, a) == 0);
+}
+
+/*
+ * Return whether a and b were both set, or both not, to the same bytes.
+ */
+static int
+same_bytes(const struct fz_bytes *a, const struct fz_bytes *b)
+{
+	return a->set == b->set && bytes_eq(a->p, a->len, b->p, b->len);
 }
 
 /*
@@ -423,9 +459,10 @@ fz_same(const struct fz_dec *a, const struct fz_dec *b)
 	return a->action == b->action && a->addrlen == b->addrlen &&
 	    bytes_eq((const void *)&a->addr, a->addrlen,
 	    (const void *)&b->addr, b->addrlen) &&
-	    a->hasdata == b->hasdata && a->hasreply == b->hasreply &&
-	    bytes_eq(a->data, a->datalen, b->data, b->datalen) &&
-	    bytes_eq(a->reply, a->replylen, b->reply, b->replylen) &&
+	    same_bytes(&a->data, &b->data) &&
+	    same_bytes(&a->reply, &b->reply) &&
+	    same_bytes(&a->ok_reply, &b->ok_reply) &&
+	    same_bytes(&a->fail_reply, &b->fail_reply) &&
 	    a->connect_ms == b->connect_ms && a->idle_ms == b->idle_ms &&
 	    a->wait_ms == b->wait_ms;
 }
@@ -446,8 +483,9 @@ equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
 	const unsigned char	*sa, *sb;
 	size_t			 la, lb;
 
-	if (a->action != b->action || a->hasreply != b->hasreply ||
-	    !bytes_eq(a->reply, a->replylen, b->reply, b->replylen))
+	if (a->action != b->action || !same_bytes(&a->reply, &b->reply) ||
+	    !same_bytes(&a->ok_reply, &b->ok_reply) ||
+	    !same_bytes(&a->fail_reply, &b->fail_reply))
 		return 0;
 	if (a->action != PM_REMOTE)
 		return 1;
@@ -455,10 +493,10 @@ equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
 	    (const void *)&b->addr, b->addrlen) ||
 	    a->connect_ms != b->connect_ms || a->idle_ms != b->idle_ms)
 		return 0;
-	sa = a->hasdata ? a->data : buf;
-	la = a->hasdata ? a->datalen : k;
-	sb = b->hasdata ? b->data : buf;
-	lb = b->hasdata ? b->datalen : m;
+	sa = a->data.set ? a->data.p : buf;
+	la = a->data.set ? a->data.len : k;
+	sb = b->data.set ? b->data.p : buf;
+	lb = b->data.set ? b->data.len : m;
 	return lb == la + (m - k) && (la == 0 || memcmp(sb, sa, la) == 0) &&
 	    memcmp(sb + la, buf + k, m - k) == 0;
 }

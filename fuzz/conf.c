@@ -9,10 +9,13 @@
  *
  * - lines end at \n; one \r before it (or before the end of the file) is
  *   not part of the line;
- * - blank lines and comments (first non-blank byte `#') are skipped;
- * - a line of PM_LINEMAX - 1 bytes or more (the core reads lines into a
- *   buffer of PM_LINEMAX bytes) stops the read with `path:N: line too
- *   long';
+ * - a comment is cut off: from a `#' at the start of the line or after a
+ *   blank or tab, unless it is between double quotes or escaped by a
+ *   backslash; a backslash escapes the byte after it (a blank, a quote,
+ *   another backslash), when there is one;
+ * - lines left with nothing but blanks and tabs are skipped;
+ * - a line of more than PM_CONF_LINEMAX bytes stops the read with
+ *   `path:N: line too long (...)';
  * - a line holding a NUL byte stops it with `path:N: NUL byte in line'
  *   (for a line both too long and holding a NUL, either message);
  * - a callback that fails stops it with `path:N: ' and its message, or
@@ -34,11 +37,6 @@
 
 #include "fuzz.h"
 
-/* The core's line buffer, its NUL included (pm_conf_read()). */
-#ifndef PM_LINEMAX
-#define PM_LINEMAX	4096
-#endif
-
 /* The most lines the model keeps track of: an input holds fewer. */
 #define MAXLINES	(16 * 1024)
 
@@ -53,6 +51,7 @@ static const uint8_t	*input;
 static struct line	 want[MAXLINES];
 static int		 nwant, ngot;
 
+static size_t	uncomment(const uint8_t *, size_t);
 static void	check_split(const char *, size_t, int, int);
 static int	line_cb(void *, char *, char *, size_t);
 
@@ -72,6 +71,33 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /*
+ * Return the length of the n bytes of line p once its comment is cut, as
+ * router.h says.  Written apart from the core's loop: which bytes are
+ * escaped is worked out first, then which are quoted, then the first `#'
+ * that starts a comment is looked for.
+ */
+static size_t
+uncomment(const uint8_t *p, size_t n)
+{
+	static unsigned char	 esc[PM_CONF_LINEMAX], quo[PM_CONF_LINEMAX];
+	size_t			 i;
+	int			 q = 0;
+
+	for (i = 0; i < n; i++)
+		esc[i] = i > 0 && p[i - 1] == '\\' && !esc[i - 1];
+	for (i = 0; i < n; i++) {
+		if (p[i] == '"' && !esc[i])
+			q = !q;
+		quo[i] = (unsigned char)q;
+	}
+	for (i = 0; i < n; i++)
+		if (p[i] == '#' && !esc[i] && !quo[i] && (i == 0 ||
+		    ((p[i - 1] == ' ' || p[i - 1] == '\t') && !esc[i - 1])))
+			return i;
+	return n;
+}
+
+/*
  * Split the len bytes of s (a copy) with pm_conf_split() into at most max
  * fields and check the result against the runs of non-blank bytes.
  * Return nothing; abort on a difference.
@@ -79,7 +105,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 check_split(const char *s, size_t len, int max, int lineno)
 {
-	char	 copy[PM_LINEMAX], *f[8];
+	char	 copy[PM_CONF_LINEMAX + 1], *f[8];
 	size_t	 i, j, flen;
 	int	 n, want_n, k;
 
@@ -167,10 +193,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nl = memchr(data + pos, '\n', size - pos);
 		len = nl != NULL ? (size_t)(nl - (data + pos)) : size - pos;
 		next = pos + len + (nl != NULL);
-		if (len >= PM_LINEMAX - 1) {
+		if (len > 0 && data[pos + len - 1] == '\r')
+			len--;
+		if (len > PM_CONF_LINEMAX) {
 			want_rc = -1;
-			snprintf(exp, sizeof(exp), "%s:%d: line too long",
-			    path, lineno);
+			snprintf(exp, sizeof(exp), "%s:%d: line too long "
+			    "(more than %d bytes)", path, lineno,
+			    PM_CONF_LINEMAX);
 			if (memchr(data + pos, '\0', len) != NULL)
 				snprintf(alt, sizeof(alt), "%s:%d: NUL byte "
 				    "in line", path, lineno);
@@ -182,12 +211,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    path, lineno);
 			break;
 		}
-		if (len > 0 && data[pos + len - 1] == '\r')
-			len--;
+		len = uncomment(data + pos, len);
 		for (i = 0; i < len && (data[pos + i] == ' ' ||
 		    data[pos + i] == '\t'); i++)
 			;
-		if (i == len || data[pos + i] == '#')
+		if (i == len)
 			continue;
 		if (nwant == MAXLINES)
 			return 0;

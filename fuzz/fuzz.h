@@ -13,29 +13,29 @@
 
 #include "../router.h"
 
-/* The core's buffer: no data or reply may be longer. */
-#ifndef PM_BUFSIZE
-#define PM_BUFSIZE	16384
-#endif
-
 /*
  * One decision of router_route(), copied out of struct pm_route: data and
- * reply may point into static storage that the next call rewrites, so the
- * bytes are kept, as the core keeps them.
+ * the replies may point into static storage that the next call rewrites,
+ * so the bytes are kept, as the core keeps them.  No data or reply may be
+ * longer than the core's buffer, PM_BUFSIZE (router.h).
  */
+struct fz_bytes {
+	int			 set;		/* the pointer was not NULL */
+	size_t			 len;
+	unsigned char		 p[PM_BUFSIZE];
+};
+
 struct fz_dec {
 	enum pm_action		 action;
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
-	int			 hasdata;
-	int			 hasreply;
-	size_t			 datalen;
-	size_t			 replylen;
 	int			 connect_ms;
 	int			 idle_ms;
 	int			 wait_ms;
-	unsigned char		 data[PM_BUFSIZE];
-	unsigned char		 reply[PM_BUFSIZE];
+	struct fz_bytes		 data;
+	struct fz_bytes		 reply;
+	struct fz_bytes		 ok_reply;
+	struct fz_bytes		 fail_reply;
 };
 
 /* The libFuzzer entry points. */

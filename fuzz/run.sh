@@ -5,8 +5,8 @@
 #	sh fuzz/run.sh [seconds [harness ...]]
 #
 # seconds is each harness's time (default 60).  Without harness names it
-# runs them all: route-ROUTER and load-ROUTER for each router, conf and
-# addr.  It prints one line of libFuzzer's final numbers per harness and
+# runs them all: route-ROUTER and load-ROUTER for each router, conf, addr
+# and text.  It prints one line of libFuzzer's final numbers per harness and
 # exits non-zero when a harness does not build or finds a crash (the input
 # is saved as fuzz/build/crash-HARNESS-*; run the harness on it to see the
 # report).  The corpus that grows is kept in fuzz/build/corpus/HARNESS;
@@ -31,12 +31,12 @@ case $secs in
 	;;
 esac
 
-routers="git socks4 custom"
+routers="git socks4 custom skeleton"
 all=""
 for r in $routers; do
 	all="$all route-$r load-$r"
 done
-all="$all conf addr"
+all="$all conf addr text"
 harnesses=${*:-$all}
 
 cc=${FUZZ_CC:-clang}
@@ -72,7 +72,7 @@ link() {
 
 fail=0
 build "$b/core.o" proxymachine.c $coreflags || exit 1
-for f in common route load conf addr stub; do
+for f in common route load conf addr text stub; do
 	build "$b/$f.o" "fuzz/$f.c" || exit 1
 done
 for r in $routers; do
@@ -85,7 +85,7 @@ for h in $harnesses; do
 		link "$h" "$b/${h%%-*}.o" "$b/common.o" "$b/core.o" \
 		    "$b/router-$r.o" || exit 1
 		;;
-	conf|addr)
+	conf|addr|text)
 		link "$h" "$b/$h.o" "$b/common.o" "$b/core.o" \
 		    "$b/stub.o" || exit 1
 		;;
