@@ -1758,6 +1758,20 @@ pool_init(void)
  * its turn in a queue, unread meanwhile.
  */
 
+/*
+ * Returns len bytes of fresh anonymous memory at addr (with flags
+ * MAP_FIXED) or anywhere (flags 0), or MAP_FAILED.
+ */
+static void *
+mem_map(void *addr, size_t len, int flags)
+{
+	const int	 prot = PROT_READ | PROT_WRITE;
+
+	/* MAP_ANON takes no descriptor: -1, as POSIX asks. */
+	// cppcheck-suppress invalidFunctionArg
+	return mmap(addr, len, prot, MAP_PRIVATE | MAP_ANON | flags, -1, 0);
+}
+
 /* Maps the budget of mb MiB; exits on failure. */
 static void
 mem_init(double mb)
@@ -1766,8 +1780,7 @@ mem_init(double mb)
 	if (poolsize / PM_BUFSIZE < 4)
 		errx(1, "-m %g: room for %zu buffers of %d bytes; at least "
 		    "4 are needed", mb, poolsize / PM_BUFSIZE, PM_BUFSIZE);
-	pool = mmap(NULL, poolsize, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANON, -1, 0);
+	pool = mem_map(NULL, poolsize, 0);
 	if (pool == MAP_FAILED)
 		err(1, "cannot reserve %g MiB for buffers (-m)", mb);
 	nbuf = (int)(poolsize / PM_BUFSIZE);
@@ -1822,12 +1835,13 @@ buf_get(struct buf *b, int reader)
 static uint64_t
 mem_trim(void)
 {
+	void	*q;
+
 	while (bufcold < nbuffree &&
 	    buffreed[bufcold] + PM_BUF_IDLE_MS <= now) {
 		/* A fresh mapping in its place: the old pages are freed. */
-		if (mmap(buffree[bufcold], PM_BUFSIZE, PROT_READ |
-		    PROT_WRITE, MAP_PRIVATE | MAP_ANON | MAP_FIXED, -1, 0) ==
-		    MAP_FAILED) {
+		q = mem_map(buffree[bufcold], PM_BUFSIZE, MAP_FIXED);
+		if (q == MAP_FAILED) {
 			log_warn("giving back a buffer's memory");
 			return TIME_NEVER;
 		}
@@ -1894,9 +1908,10 @@ dir_unwait(struct dir *d)
 
 	if (!d->waiting)
 		return;
-	for (pp = &waithead; *pp != d; pp = &(*pp)->wnext)
+	for (pp = &waithead; *pp != NULL && *pp != d; pp = &(*pp)->wnext)
 		;
-	*pp = d->wnext;
+	if (*pp != NULL)
+		*pp = d->wnext;
 	if (waittail == d)
 		for (waittail = waithead; waittail != NULL &&
 		    waittail->wnext != NULL; waittail = waittail->wnext)
