@@ -666,12 +666,14 @@ of its own"
 	_rs=
 	_i=0
 	while [ $_i -lt 200 ]; do
-		"$PMTEST" slowread $H "$PP" 'flood\n' 3 1 >/dev/null 2>&1 &
+		"$PMTEST" slowread $H "$PP" 'flood\n' 8 1 >/dev/null 2>&1 &
 		_rs="$_rs $!"
 		_i=$((_i + 1))
 	done
 	PIDS="$PIDS $_rs"
-	sleep 2
+	# The burst is on once the buffers are in use (a slow machine takes
+	# a while to start 200 readers).
+	waitfor 15 eval '[ "$(rss_kib "$_p")" -gt $((_idle + 512)) ]'
 	_peak=$(rss_kib "$_p")
 	for _i in $_rs; do
 		wait "$_i"
