@@ -131,6 +131,8 @@
 #ifndef PM_MEMORY
 #define PM_MEMORY		8
 #endif
+#define MEMORY_STR1(m)		#m
+#define MEMORY_STR(m)		MEMORY_STR1(m)	/* as -m says it */
 /* A free buffer unused this long gives its memory back to the system. */
 #ifndef PM_BUF_IDLE_MS
 #define PM_BUF_IDLE_MS		1000
@@ -1473,18 +1475,48 @@ pool_init(void)
  * its turn in a queue, unread meanwhile.
  */
 
-/* Maps the budget of mb MiB; exits on failure. */
-static void
-mem_init(double mb)
+/*
+ * Reads s, MiB as a whole number with up to six decimals ("8", "0.25"),
+ * above 0 and at most 1048576, into *bytes.  Returns 0, or -1 when s is
+ * not such a number.  No floating point: strtod(3) alone would add 7 KB
+ * to a static binary.
+ */
+static int
+mem_parse(const char *s, uint64_t *bytes)
 {
-	poolsize = (size_t)(mb * 1048576) / PM_BUFSIZE * PM_BUFSIZE;
+	uint64_t	 v = 0, frac = 0, scale = 1000000;
+	int		 digits = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		if ((v = v * 10 + (uint64_t)(*s - '0')) > 1048576)
+			return -1;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
+			if ((scale /= 10) == 0)
+				return -1;
+			frac += (uint64_t)(*s - '0') * scale;
+		}
+	v = v * 1048576 + frac * 1048576 / 1000000;
+	if (*s != '\0' || digits == 0 || v == 0 || v > 1048576ULL * 1048576)
+		return -1;
+	*bytes = v;
+	return 0;
+}
+
+/* Maps the budget of bytes (-m mb, as given); exits on failure. */
+static void
+mem_init(uint64_t bytes, const char *mb)
+{
+	poolsize = (size_t)(bytes / PM_BUFSIZE * PM_BUFSIZE);
+	if ((uint64_t)poolsize != bytes / PM_BUFSIZE * PM_BUFSIZE)
+		errx(1, "-m %s: too large for this system", mb);
 	if (poolsize / PM_BUFSIZE < 4)
-		errx(1, "-m %g: room for %zu buffers of %d bytes; at least "
+		errx(1, "-m %s: room for %zu buffers of %d bytes; at least "
 		    "4 are needed", mb, poolsize / PM_BUFSIZE, PM_BUFSIZE);
 	pool = mmap(NULL, poolsize, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANON, -1, 0);
 	if (pool == MAP_FAILED)
-		err(1, "cannot reserve %g MiB for buffers (-m)", mb);
+		err(1, "cannot reserve %s MiB for buffers (-m)", mb);
 	nbuf = (int)(poolsize / PM_BUFSIZE);
 	if ((buffree = calloc((size_t)nbuf, sizeof(*buffree))) == NULL ||
 	    (buffreed = calloc((size_t)nbuf, sizeof(*buffreed))) == NULL)
@@ -4656,7 +4688,8 @@ main(int argc, char *argv[])
 	};
 	const char	*host = "0.0.0.0", *port = "5432";
 	const char	*user = NULL, *root = NULL;
-	double		 mem_mb = PM_MEMORY;
+	const char	*mem_mb = MEMORY_STR(PM_MEMORY);
+	uint64_t	 mem_bytes = (uint64_t)PM_MEMORY * 1048576;
 	struct passwd	*pw = NULL;
 	int		 detach = 0, ready = -1;
 	char		 e[512], *end;
@@ -4688,10 +4721,8 @@ main(int argc, char *argv[])
 			user = optarg;
 			break;
 		case 'm':
-			errno = 0;
-			mem_mb = strtod(optarg, &end);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    !(mem_mb > 0 && mem_mb <= 1048576)) {
+			mem_mb = optarg;
+			if (mem_parse(optarg, &mem_bytes) == -1) {
 				warnx("-m '%s': not a number of MiB above 0, "
 				    "up to 1048576", optarg);
 				usage(1);
@@ -4773,7 +4804,8 @@ main(int argc, char *argv[])
 	    (bind_port = strdup(port)) == NULL ||
 	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
 	    (pidfile != NULL && (pidfile = strdup(pidfile)) == NULL) ||
-	    (root != NULL && (root = strdup(root)) == NULL))
+	    (root != NULL && (root = strdup(root)) == NULL) ||
+	    (mem_mb = strdup(mem_mb)) == NULL)
 		err(1, "strdup");
 
 	/* journald stamps each line itself. */
@@ -4781,7 +4813,7 @@ main(int argc, char *argv[])
 		stamped = 0;
 	now = clock_ms();
 	pool_init();
-	mem_init(mem_mb);
+	mem_init(mem_bytes, mem_mb);
 	listener_addr(bind_host, bind_port);
 	if (router_load(conf_path, e, sizeof(e)) == -1) {
 		log_flush();
@@ -4838,12 +4870,12 @@ main(int argc, char *argv[])
 	if (nworkers > 1) {
 		log_notice("proxymachine %s (router %s) listening on %s; %d "
 		    "workers, each with %d connections of %d-byte buffers, "
-		    "%d of them in all (-m %g)", PM_VERSION, router_name,
+		    "%d of them in all (-m %s)", PM_VERSION, router_name,
 		    laddr, nworkers, maxconn, PM_BUFSIZE, nbuf, mem_mb);
 		master();		/* returns in each new worker */
 	} else
 		log_notice("proxymachine %s (router %s) listening on %s; %d "
-		    "connections of %d-byte buffers, %d of them (-m %g)",
+		    "connections of %d-byte buffers, %d of them (-m %s)",
 		    PM_VERSION, router_name, laddr, maxconn, PM_BUFSIZE, nbuf,
 		    mem_mb);
 	serve();
