@@ -90,6 +90,17 @@
 #endif
 
 /*
+ * On Linux, syslog lines go to /dev/log from a few lines of our own:
+ * musl's syslog(3) stamps them with the local time, which costs a static
+ * binary the time zone code (8 KB) for a field syslogd fills in anyway.
+ * -DPM_LIBC_SYSLOG keeps syslog(3).
+ */
+#if defined(__linux__) && !defined(PM_LIBC_SYSLOG)
+#define HAVE_DEVLOG
+#include <sys/un.h>
+#endif
+
+/*
  * Linux says EAGAIN to a write on a socket whose connect is in progress,
  * and the error once it failed: the first bytes can go at once.
  */
@@ -676,6 +687,108 @@ log_flush(void)
 }
 
 /*
+ * Syslog: opened when the proxy detaches (and again in the resolver, which
+ * closes every descriptor it does not know), for facility daemon, each
+ * line with the pid of the process that sends it.
+ */
+#ifdef HAVE_DEVLOG
+static int	 devlog = -1;
+
+static void
+syslog_close(void)
+{
+	if (devlog != -1)
+		close(devlog);
+	devlog = -1;
+}
+
+/* Connects to /dev/log; until that works, lines are dropped. */
+static void
+syslog_open(void)
+{
+	struct sockaddr_un	 sun;
+
+	syslog_close();
+	if ((devlog = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, "/dev/log", sizeof("/dev/log"));
+	if (connect(devlog, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		syslog_close();
+}
+
+/*
+ * Sends "<PRI>proxymachine[PID]: msg", connecting again once when syslogd
+ * has gone (restarted) or was not there.
+ */
+static void
+syslog_send(int prio, const char *msg)
+{
+	char	 b[1280];
+	int	 n, again;
+
+	n = snprintf(b, sizeof(b), "<%d>proxymachine[%ld]: %s",
+	    LOG_DAEMON | prio, (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(b))
+		n = sizeof(b) - 1;
+	for (again = 0; again < 2; again++) {
+		if (devlog != -1 && send(devlog, b, (size_t)n, 0) != -1)
+			return;
+		if (devlog != -1 && errno != ECONNREFUSED &&
+		    errno != ECONNRESET && errno != ENOTCONN && errno != EPIPE)
+			return;
+		syslog_open();
+	}
+}
+#else
+static void
+syslog_open(void)
+{
+	openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+static void
+syslog_close(void)
+{
+	closelog();
+}
+
+static void
+syslog_send(int prio, const char *msg)
+{
+	syslog(prio, "%s", msg);
+}
+#endif
+
+/*
+ * Writes the time t (seconds since 1970) in UTC as 2026-01-31T23:59:59
+ * into s (len bytes).  By hand: gmtime_r(3) and strftime(3) bring a
+ * static binary time zone code that a UTC stamp does not need.
+ */
+static void
+log_stamp(char *s, size_t len, time_t t)
+{
+	uint64_t	 sec = (uint64_t)t, z, era, doe, yoe, doy, mp, y, m;
+
+	/* Days to a civil date, the proleptic Gregorian calendar. */
+	z = sec / 86400 + 719468;	/* days since 0000-03-01 */
+	era = z / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = era * 400 + yoe + (m <= 2);
+	snprintf(s, len, "%04u-%02u-%02uT%02u:%02u:%02u", (unsigned)y,
+	    (unsigned)m, (unsigned)(doy - (153 * mp + 2) / 5 + 1),
+	    (unsigned)(sec / 3600 % 24), (unsigned)(sec / 60 % 60),
+	    (unsigned)(sec % 60));
+}
+
+/*
  * Writes one line at level (PM_LOG_*): to syslog with the matching
  * priority, or to stderr, with the time in UTC unless a service manager
  * that stamps lines itself reads it (journald sets JOURNAL_STREAM).
@@ -688,7 +801,6 @@ log_line(int level, const char *fmt, va_list ap)
 	static time_t		 last_sec = (time_t)-1;
 	static char		 stamp[32];
 	struct timespec		 ts;
-	struct tm		 tm;
 	char			 line[1024];
 	int			 n = 0, m;
 
@@ -699,16 +811,14 @@ log_line(int level, const char *fmt, va_list ap)
 	if (use_syslog) {
 		n = snprintf(line, sizeof(line), "%s", wtag);
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-		syslog(prio[level], "%s", line);
+		syslog_send(prio[level], line);
 		return;
 	}
 	if (stamped) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (ts.tv_sec != last_sec) {
 			last_sec = ts.tv_sec;
-			gmtime_r(&ts.tv_sec, &tm);
-			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S",
-			    &tm);
+			log_stamp(stamp, sizeof(stamp), ts.tv_sec);
 		}
 		n = snprintf(line, sizeof(line), "%s.%03ldZ ", stamp,
 		    (long)(ts.tv_nsec / 1000000));
@@ -3949,12 +4059,12 @@ resolver_main(int fd, const struct passwd *pw, int first,
 	sigaction(SIGCHLD, &sa, NULL);
 	sigprocmask(SIG_SETMASK, old, NULL);
 	if (use_syslog)
-		closelog();
+		syslog_close();
 	if (fd != RSV_FD && dup2(fd, RSV_FD) == -1)
 		_exit(1);
 	fds_close_from(RSV_FD + 1);
 	if (use_syslog)
-		openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		syslog_open();
 	privdrop(pw, NULL);
 	title_update();
 #ifdef __OpenBSD__
@@ -4824,7 +4934,7 @@ main(int argc, char *argv[])
 	listener_open();
 	if (detach) {
 		log_flush();
-		openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		syslog_open();
 		ready = daemonize();
 		use_syslog = 1;
 	}
