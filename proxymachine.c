@@ -552,6 +552,8 @@ static struct burst	 connect_burst;	/* a backend could not be had */
 static struct burst	 silent_burst;	/* a backend said nothing */
 
 static void	usage(int);
+static int	fd_printf(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static int	addr_is_self(const struct sockaddr *);
 static void	log_flush(void);
 static void	log_line(int, const char *, va_list);
@@ -1356,11 +1358,12 @@ static int
 conf_slurp(const char *path, char **text, size_t *len, char *err,
     size_t errlen)
 {
-	FILE	*fp;
 	char	*p = NULL, *np;
-	size_t	 cap = 0, n = 0, got;
+	size_t	 cap = 0, n = 0;
+	ssize_t	 got;
+	int	 fd;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -1376,26 +1379,28 @@ conf_slurp(const char *path, char **text, size_t *len, char *err,
 			}
 			p = np;
 		}
-		if ((got = fread(p + n, 1, cap - n, fp)) == 0)
+		if ((got = read(fd, p + n, cap - n)) == 0)
 			break;
-		n += got;
-	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
+		if (got == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		n += (size_t)got;
 	}
 	if (n > PM_TABLE_MAX) {
 		snprintf(err, errlen, "%s: larger than %d bytes", path,
 		    PM_TABLE_MAX);
 		goto fail;
 	}
-	fclose(fp);
+	close(fd);
 	*text = p;
 	*len = n;
 	return 0;
 fail:
 	free(p);
-	fclose(fp);
+	close(fd);
 	return -1;
 }
 
@@ -3716,14 +3721,40 @@ daemonize(void)
 	return p[1];
 }
 
+/*
+ * Writes what fmt makes, up to 2 KiB, to fd.  Returns 0, or -1 when the
+ * write fails.  (stdio's streams would be some 5 KB of a static binary.)
+ */
+static int
+fd_printf(int fd, const char *fmt, ...)
+{
+	char	 b[2048];
+	va_list	 ap;
+	size_t	 len, off;
+	ssize_t	 w;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	len = (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1;
+	for (off = 0; off < len; off += (size_t)w)
+		if ((w = fd_write(fd, b + off, len - off)) < 0)
+			return -1;
+	return 0;
+}
+
 /* Writes our process id to pidfile; failing is fatal. */
 static void
 pidfile_write(void)
 {
-	FILE	*fp;
+	int	 fd;
 
-	if ((fp = fopen(pidfile, "w")) == NULL ||
-	    fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) == EOF) {
+	if ((fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0666)) == -1 || fd_printf(fd, "%ld\n", (long)getpid()) == -1 ||
+	    close(fd) == -1) {
 		log_warn("pid file %s", pidfile);
 		pidfile = NULL;
 		quit(1);
@@ -3779,7 +3810,7 @@ privdrop(const struct passwd *pw, const char *dir)
 static void
 usage(int status)
 {
-	fprintf(status ? stderr : stdout,
+	fd_printf(status ? STDERR_FILENO : STDOUT_FILENO,
 	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-m MiB] "
 	    "[-P pidfile]\n"
 	    "                    [-p port] [-t dir] [-u user] [-w workers]\n"
@@ -4856,7 +4887,8 @@ main(int argc, char *argv[])
 			verbosity = PM_LOG_DEBUG;
 			break;
 		case 'V':
-			printf("proxymachine %s (router %s; %s%s)\n",
+			fd_printf(STDOUT_FILENO,
+			    "proxymachine %s (router %s; %s%s)\n",
 			    PM_VERSION, router_name,
 #ifdef HAVE_EPOLL
 			    "epoll",
