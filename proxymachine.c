@@ -390,7 +390,6 @@ static int		 bufcold;		/* the first ones: given back */
 static int		 buffresh;		/* never used yet: from */
 static struct dir	*waithead;		/* readers waiting for one */
 static struct dir	*waittail;
-static struct burst	 wait_burst;		/* said: readers wait */
 static unsigned char	 scratch[4096];		/* bytes to throw away */
 #ifdef HAVE_SPLICE
 static struct {
@@ -550,6 +549,7 @@ static struct burst	 local_burst;	/* no socket for a backend */
 static struct burst	 self_burst;	/* a destination: ourselves */
 static struct burst	 connect_burst;	/* a backend could not be had */
 static struct burst	 silent_burst;	/* a backend said nothing */
+static struct burst	 wait_burst;	/* readers wait for a buffer */
 
 static void	usage(int);
 static int	fd_printf(int, const char *, ...)
