@@ -239,9 +239,12 @@
 #define MAP_ANON	MAP_ANONYMOUS
 #endif
 
-/* limits.h may leave it out (then pathconf(2) knows); POSIX's least. */
+/* limits.h may leave them out (then pathconf(2) knows); POSIX's least. */
 #ifndef PIPE_BUF
 #define PIPE_BUF	512
+#endif
+#ifndef PATH_MAX
+#define PATH_MAX	256
 #endif
 
 #ifdef PM_NO_MAIN
@@ -4933,12 +4936,21 @@ main(int argc, char *argv[])
 		err(1, "malloc");
 	if (root != NULL && access(root, X_OK) == -1)
 		err(1, "chroot %s", root);
-	/* Detached, we leave the working directory: keep the table found. */
+	/*
+	 * Detached, we leave the working directory: the table's path is
+	 * made absolute from it (by hand: realpath(3) is 1.5 KB of a static
+	 * binary).
+	 */
 	if (detach && conf_path != NULL && conf_path[0] != '/') {
-		char	*abs;
+		char	 cwd[PATH_MAX], *abs;
+		size_t	 n;
 
-		if ((abs = realpath(conf_path, NULL)) == NULL)
-			err(1, "%s", conf_path);
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			err(1, "getcwd");
+		n = strlen(cwd) + 1 + strlen(conf_path) + 1;
+		if ((abs = malloc(n)) == NULL)
+			err(1, "malloc");
+		snprintf(abs, n, "%s/%s", cwd, conf_path);
 		conf_path = abs;
 	}
 	/* The title overwrites argv: keep what we need elsewhere. */
