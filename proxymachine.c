@@ -78,6 +78,7 @@
 #endif
 #ifdef __linux__
 #include <sys/syscall.h>	/* close_range(2) */
+#include <sched.h>		/* sched_getaffinity(2) */
 #endif
 
 /*
@@ -4917,13 +4918,19 @@ main(int argc, char *argv[])
 		usage(1);
 	}
 	if (nworkers == 0) {		/* one per CPU */
-#ifdef _SC_NPROCESSORS_ONLN
+#ifdef __linux__
+		/* The CPUs we may run on, as musl's sysconf(3) counts them. */
+		cpu_set_t	 cpus;
+
+		l = sched_getaffinity(0, sizeof(cpus), &cpus) == -1 ? 1 :
+		    CPU_COUNT(&cpus);
+#elif defined(_SC_NPROCESSORS_ONLN)
 		l = sysconf(_SC_NPROCESSORS_ONLN);
+#else
+		l = 1;
+#endif
 		nworkers = l < 1 ? 1 : l > PM_MAXWORKERS ? PM_MAXWORKERS :
 		    (int)l;
-#else
-		nworkers = 1;
-#endif
 	}
 	if (*host == '\0' || *port == '\0') {
 		warnx("%s", *host == '\0' ? "-h: empty host" :
