@@ -57,7 +57,7 @@ PM_CFLAGS =	-std=c99 -D_DEFAULT_SOURCE -DPM_VERSION=\"$(VERSION)\" \
 # measures each step): about 15% off with musl, no change to the code.
 SIZEFLAGS =	-Os -ffunction-sections -fdata-sections \
 		-fno-asynchronous-unwind-tables -fno-unwind-tables \
-		-Wl,--gc-sections -Wl,-z,noseparate-code
+		-fno-pie -no-pie -Wl,--gc-sections -Wl,-z,noseparate-code
 # Static binaries link with musl-gcc when it is there and CC is the
 # default; any other CC (a cross compiler, clang) is used as given.
 PICKCC =	case "$(CC)" in cc|"cc "*|gcc) \
