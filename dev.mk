@@ -20,16 +20,18 @@ warn:
 	    $(CC) $(PM_CFLAGS) $(WARN) -O2 -c -o .warn.o $$f || exit 1; \
 	done; rm -f .warn.o
 
-# The size of the static, stripped binary of each router: text+data, what
-# is loaded (size(1)), and the file's bytes (its writable segment starts
-# on a page boundary for RELRO, so the file grows in steps of up to 4 KiB
-# and often shows one figure for all three).
+# The size of the static, stripped binary of each router, as make static
+# builds it: text+data, what is loaded (size(1)), and the file's bytes
+# (its writable segment starts on a page boundary for RELRO, so the file
+# grows in steps of up to 4 KiB and often shows one figure for all
+# three).
 size:
-	@cc="$(CC)"; $(PICKCC); echo "$$cc $(SIZEFLAGS) -static -s"; \
+	@cc="$(CC)"; $(PICKCC); echo "$$cc $$small $(SIZEFLAGS) -static -s"; \
 	printf '%-8s %10s %10s\n' router text+data file; \
 	for r in $(ROUTERS); do \
-	    $$cc $(PM_CFLAGS) $(CPPFLAGS) $(SIZEFLAGS) $(LDFLAGS) -static -s \
-	        -o $(PROG)-size proxymachine.c routers/$$r.c || exit 1; \
+	    $$cc $(PM_CFLAGS) $$small $(CPPFLAGS) $(SIZEFLAGS) $(LDFLAGS) \
+	        -static -s -o $(PROG)-size proxymachine.c routers/$$r.c \
+	        || exit 1; \
 	    td=`size $(PROG)-size 2>/dev/null | \
 	        awk 'NR == 2 { print $$1 + $$2 }'`; \
 	    printf '%-8s %10s %10s\n' $$r "$${td:--}" \

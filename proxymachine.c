@@ -223,6 +223,34 @@
 #define PM_MSG_MAX		(4 * PM_TABLE_MAX)
 #endif
 
+/*
+ * Size knobs, for static binaries.  Each says what it saves in a static,
+ * stripped musl build on x86_64 (text+data of the git router, as make
+ * size measures it, with the knobs above it in the list); define one with
+ * -D.
+ *
+ * PM_SMALL, which make static and make size set when they build with
+ * musl, puts a few lines of our own in place of what libc brings; no
+ * feature goes.  For Linux (musl, or glibc without _FORTIFY_SOURCE):
+ *   PM_SMALL_PRINTF	snprintf, vsnprintf, err, errx and warnx: the
+ *			integer conversions, no floating point	11.5 KiB
+ *   PM_SMALL_MALLOC	malloc and its kin: a mapping per block (enough:
+ *			nothing allocates per connection)	 8.5 KiB
+ *   PM_SMALL_GETOPT	getopt_long: options end at the first
+ *			operand (the proxy takes none)		 3.5 KiB
+ *   PM_SMALL_PASSWD	getpwnam for -u: /etc/passwd, no nscd	 5.5 KiB
+ *   PM_SMALL_SYSCALL	fork, setuid, setgid, setgroups, setrlimit:
+ *			bare system calls (one thread; fork needs
+ *			_Fork, musl 1.2.2 or glibc 2.34)	 3.5 KiB
+ */
+#ifdef PM_SMALL
+#define PM_SMALL_PRINTF
+#define PM_SMALL_MALLOC
+#define PM_SMALL_GETOPT
+#define PM_SMALL_PASSWD
+#define PM_SMALL_SYSCALL
+#endif
+
 #if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
 #error "PM_BUFSIZE must be between 512 and 1048576"
 #endif
@@ -5056,3 +5084,462 @@ main(int argc, char *argv[])
 	return 0;
 }
 #endif /* PM_NO_MAIN */
+
+/*
+ * Small replacements for what a static binary takes from libc (the size
+ * knobs of the tunables).
+ */
+
+#ifdef PM_SMALL_PRINTF
+/*
+ * vsnprintf(3), snprintf(3), err(3), errx(3) and warnx(3), for the core
+ * and the router, in place of libc's: the conversions c, d, i, s, u, x,
+ * X and %, the flags - and 0, a width, a precision for s (either may be
+ * *), and the sizes h and hh (read as int), l, ll, j, z and t (as z).
+ * No floating point.
+ */
+int
+vsnprintf(char *s, size_t size, const char *fmt, va_list ap)
+{
+	char			 num[3 * sizeof(uintmax_t)], *d;
+	const char		*p, *digits;
+	uintmax_t		 v;
+	intmax_t		 sv;
+	size_t			 n = 0, len;
+	int			 left, zero, width, prec, mod, neg, base;
+
+#define PUT(ch)	do { if (n + 1 < size) s[n] = (ch); n++; } while (0)
+	for (; *fmt != '\0'; fmt++) {
+		if (*fmt != '%' || *++fmt == '%') {
+			PUT(*fmt);
+			continue;
+		}
+		left = zero = width = neg = mod = 0;
+		prec = -1;
+		for (;; fmt++) {
+			if (*fmt == '-')
+				left = 1;
+			else if (*fmt == '0')
+				zero = 1;
+			else if (*fmt != '+' && *fmt != ' ' && *fmt != '#')
+				break;
+		}
+		if (*fmt == '*') {
+			if ((width = va_arg(ap, int)) < 0) {
+				left = 1;
+				width = -width;
+			}
+			fmt++;
+		} else
+			for (; *fmt >= '0' && *fmt <= '9'; fmt++)
+				width = width * 10 + (*fmt - '0');
+		if (*fmt == '.') {
+			prec = 0;
+			if (*++fmt == '*') {
+				prec = va_arg(ap, int);
+				fmt++;
+			} else
+				for (; *fmt >= '0' && *fmt <= '9'; fmt++)
+					prec = prec * 10 + (*fmt - '0');
+		}
+		/* mod: 0 int, 1 long, 2 long long, 3 size_t, 4 intmax_t. */
+		for (;; fmt++) {
+			if (*fmt == 'l')
+				mod++;
+			else if (*fmt == 'z' || *fmt == 't')
+				mod = 3;
+			else if (*fmt == 'j')
+				mod = 4;
+			else if (*fmt != 'h')
+				break;
+		}
+		if (*fmt == '\0')
+			break;
+		d = num + sizeof(num);
+		base = 10;
+		digits = "0123456789abcdef";
+		switch (*fmt) {
+		case 'c':
+			*--d = (char)va_arg(ap, int);
+			break;
+		case 's':
+			if ((p = va_arg(ap, const char *)) == NULL)
+				p = "(null)";
+			for (len = 0; (prec < 0 || len < (size_t)prec) &&
+			    p[len] != '\0'; len++)
+				;
+			goto out;
+		case 'd':
+		case 'i':
+			sv = mod == 0 ? va_arg(ap, int) :
+			    mod == 1 ? va_arg(ap, long) :
+			    mod == 2 ? va_arg(ap, long long) :
+			    mod == 3 ? va_arg(ap, ssize_t) :
+			    va_arg(ap, intmax_t);
+			neg = sv < 0;
+			v = neg ? 0 - (uintmax_t)sv : (uintmax_t)sv;
+			goto number;
+		case 'X':
+			digits = "0123456789ABCDEF";
+			/* FALLTHROUGH */
+		case 'x':
+			base = 16;
+			/* FALLTHROUGH */
+		case 'u':
+			v = mod == 0 ? va_arg(ap, unsigned int) :
+			    mod == 1 ? va_arg(ap, unsigned long) :
+			    mod == 2 ? va_arg(ap, unsigned long long) :
+			    mod == 3 ? va_arg(ap, size_t) :
+			    va_arg(ap, uintmax_t);
+number:
+			do {
+				*--d = digits[v % (unsigned)base];
+				v /= (unsigned)base;
+			} while (v != 0);
+			break;
+		default:
+			*--d = *fmt;
+			break;
+		}
+		p = d;
+		len = (size_t)(num + sizeof(num) - d);
+out:
+		width -= (int)len + neg;
+		if (neg && zero)
+			PUT('-');
+		for (; !left && width > 0; width--)
+			PUT(zero && *fmt != 's' ? '0' : ' ');
+		if (neg && !zero)
+			PUT('-');
+		while (len-- > 0)
+			PUT(*p++);
+		for (; width > 0; width--)
+			PUT(' ');
+	}
+#undef PUT
+	if (size > 0)
+		s[n < size ? n : size - 1] = '\0';
+	return n > INT_MAX ? -1 : (int)n;
+}
+
+int
+snprintf(char *s, size_t size, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(s, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* Writes "prog: message", then ": strerror(e)" unless e is -1, to stderr. */
+static void
+err_say(int e, const char *fmt, va_list ap)
+{
+	char	 msg[1024];
+
+	msg[0] = '\0';
+	if (fmt != NULL)
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+	fd_printf(STDERR_FILENO, "%s: %s%s%s\n", program_invocation_short_name,
+	    msg, e == -1 || fmt == NULL ? "" : ": ", e == -1 ? "" :
+	    strerror(e));
+}
+
+void
+err(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 e = errno;
+
+	va_start(ap, fmt);
+	err_say(e, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+errx(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	err_say(-1, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	err_say(-1, fmt, ap);
+	va_end(ap);
+}
+#endif /* PM_SMALL_PRINTF */
+
+#ifdef PM_SMALL_MALLOC
+/*
+ * malloc(3), calloc(3), realloc(3) and free(3), in place of libc's: each
+ * block is a mapping of its own, its size in the BLOCK_HDR bytes before
+ * it.  Enough for what allocates here (start-up, table loads, the
+ * resolver's lookups; never a connection): a block costs a page at least.
+ */
+#define BLOCK_HDR	16		/* keeps the block's alignment */
+
+void *
+malloc(size_t n)
+{
+	size_t	*p;
+
+	if (n > SIZE_MAX / 2) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = mmap(NULL, n + BLOCK_HDR, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANON, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*p = n + BLOCK_HDR;
+	return (unsigned char *)p + BLOCK_HDR;
+}
+
+void
+free(void *q)
+{
+	size_t	*p;
+
+	if (q == NULL)
+		return;
+	p = (size_t *)((uintptr_t)q - BLOCK_HDR);
+	munmap(p, *p);
+}
+
+/* A new mapping is zeroed already. */
+void *
+calloc(size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return malloc(n * size);
+}
+
+void *
+realloc(void *q, size_t n)
+{
+	size_t	 old;
+	void	*nq;
+
+	if (q == NULL)
+		return malloc(n);
+	old = *(size_t *)((uintptr_t)q - BLOCK_HDR) - BLOCK_HDR;
+	if (n <= old)
+		return q;
+	if ((nq = malloc(n)) == NULL)
+		return NULL;
+	memcpy(nq, q, old);
+	free(q);
+	return nq;
+}
+#endif /* PM_SMALL_MALLOC */
+
+#ifdef PM_SMALL_SYSCALL
+/*
+ * fork(2), setuid(2), setgid(2), setgroups(2) and setrlimit(2), in place
+ * of libc's, as bare system calls.  The proxy has one thread: what libc
+ * adds for the others (each thread's ids and limits changed together,
+ * its locks held across a fork) is not needed.  Linux only; on 32-bit
+ * systems the calls for 32-bit ids are the *32 ones.
+ */
+#ifndef SYS_setuid32
+#define SYS_setuid32	SYS_setuid
+#define SYS_setgid32	SYS_setgid
+#define SYS_setgroups32	SYS_setgroups
+#endif
+#ifdef __GLIBC__
+#define RLIMIT_RES_T	__rlimit_resource_t	/* an enum, with _GNU_SOURCE */
+#else
+#define RLIMIT_RES_T	int
+#endif
+
+pid_t
+fork(void)
+{
+	return _Fork();
+}
+
+int
+setuid(uid_t uid)
+{
+	return (int)syscall(SYS_setuid32, uid);
+}
+
+int
+setgid(gid_t gid)
+{
+	return (int)syscall(SYS_setgid32, gid);
+}
+
+int
+setgroups(size_t n, const gid_t *groups)
+{
+	return (int)syscall(SYS_setgroups32, n, groups);
+}
+
+int
+setrlimit(RLIMIT_RES_T resource, const struct rlimit *rl)
+{
+	return (int)syscall(SYS_prlimit64, 0, resource, rl, NULL);
+}
+#endif /* PM_SMALL_SYSCALL */
+
+#ifdef PM_SMALL_GETOPT
+/*
+ * getopt_long(3), in place of libc's, for what main() asks of it: short
+ * options, alone or grouped, their argument attached or the next word;
+ * long options as --name=value or --name value, or by a prefix that
+ * names one; "--".  Options end at the first operand (no permutation:
+ * the proxy takes none).  A bad option is said on stderr, as '?'.
+ */
+char	*optarg;
+int	 optind = 1;
+
+int
+getopt_long(int argc, char *const argv[], const char *opts,
+    const struct option *longopts, int *longindex)
+{
+	static int		 pos;	/* in a group of short options */
+	const struct option	*o, *match = NULL;
+	const char		*a, *eq, *s;
+	size_t			 len;
+	int			 n = 0, c;
+
+	optarg = NULL;
+	if (pos == 0) {
+		if (optind >= argc || (a = argv[optind])[0] != '-' ||
+		    a[1] == '\0')
+			return -1;
+		if (a[1] == '-') {
+			optind++;
+			if (a[2] == '\0')
+				return -1;
+			a += 2;
+			eq = strchr(a, '=');
+			len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+			for (o = longopts; o->name != NULL; o++)
+				if (strncmp(o->name, a, len) == 0) {
+					match = o;
+					if (o->name[len] == '\0') {
+						n = 1;
+						break;
+					}
+					n++;
+				}
+			if (n != 1) {
+				warnx("%s option: --%.*s", n > 1 ?
+				    "ambiguous" : "unrecognized", (int)len, a);
+				return '?';
+			}
+			if (match->has_arg == no_argument && eq != NULL) {
+				warnx("option takes no argument: --%s",
+				    match->name);
+				return '?';
+			}
+			if (match->has_arg != no_argument) {
+				if (eq != NULL)
+					optarg = (char *)eq + 1;
+				else if (optind < argc)
+					optarg = argv[optind++];
+				else {
+					warnx("option requires an argument: "
+					    "--%s", match->name);
+					return '?';
+				}
+			}
+			if (longindex != NULL)
+				*longindex = (int)(match - longopts);
+			if (match->flag != NULL) {
+				*match->flag = match->val;
+				return 0;
+			}
+			return match->val;
+		}
+		pos = 1;
+	}
+	a = argv[optind];
+	c = (unsigned char)a[pos];
+	if (a[++pos] == '\0') {
+		optind++;
+		pos = 0;
+	}
+	if (c == ':' || (s = strchr(opts, c)) == NULL) {
+		warnx("unrecognized option: -%c", c);
+		return '?';
+	}
+	if (s[1] == ':') {
+		if (pos != 0) {
+			optarg = (char *)a + pos;
+			optind++;
+			pos = 0;
+		} else if (optind < argc)
+			optarg = argv[optind++];
+		else {
+			warnx("option requires an argument: -%c", c);
+			return '?';
+		}
+	}
+	return c;
+}
+#endif /* PM_SMALL_GETOPT */
+
+#ifdef PM_SMALL_PASSWD
+/*
+ * getpwnam(3), in place of libc's, for what privdrop() needs (the ids):
+ * the user's line in /etc/passwd, which is what musl's reads too, before
+ * it asks an nscd (a cache daemon, for users kept elsewhere).
+ */
+struct passwd *
+getpwnam(const char *name)
+{
+	static struct passwd	 pw;
+	char			*text, *p, *end, *nl, e[256];
+	size_t			 len, nlen = strlen(name);
+	uint64_t		 id[2];
+	int			 i;
+
+	if (conf_slurp("/etc/passwd", &text, &len, e, sizeof(e)) == -1)
+		return NULL;
+	for (p = text, end = text + len; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		/* name:password:uid:gid:gecos:home:shell */
+		if ((size_t)(nl - p) <= nlen || memcmp(p, name, nlen) != 0 ||
+		    p[nlen] != ':')
+			continue;
+		for (p += nlen + 1; p < nl && *p != ':'; p++)
+			;
+		for (i = 0; i < 2 && p < nl - 1 && *p == ':' &&
+		    p[1] >= '0' && p[1] <= '9'; i++)
+			for (id[i] = 0, p++; p < nl && *p >= '0' && *p <= '9' &&
+			    id[i] <= UINT32_MAX; p++)
+				id[i] = id[i] * 10 + (uint64_t)(*p - '0');
+		if (i < 2 || p == nl || *p != ':' || id[0] > UINT32_MAX ||
+		    id[1] > UINT32_MAX)
+			continue;
+		free(text);
+		memset(&pw, 0, sizeof(pw));
+		pw.pw_name = (char *)(uintptr_t)name;
+		pw.pw_uid = (uid_t)id[0];
+		pw.pw_gid = (gid_t)id[1];
+		return &pw;
+	}
+	free(text);
+	return NULL;
+}
+#endif /* PM_SMALL_PASSWD */
