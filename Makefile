@@ -6,6 +6,7 @@
 #	make install [DESTDIR=dir] [PREFIX=dir] [BINDIR= MANDIR= EXAMPLESDIR=]
 #	make install-strip		install, then $(STRIP) the binary
 #	make static			./proxymachine-static: static, stripped
+#	make tiny			./proxymachine-tiny: the same, minimal
 #	make uninstall, make clean
 #
 # ROUTER picks the router linked in (default git) and is remembered: make,
@@ -102,6 +103,16 @@ static: $(SRCS) routers/$(ROUTER).c
 	    $(LDFLAGS) -static -s -o $(PROG)-static proxymachine.c \
 	    routers/$(ROUTER).c
 
+# The minimal static binary: PM_TINY, the small functions of PM_SMALL,
+# numeric addresses only (no name lookups) and no -w (what each saves:
+# the size knobs in proxymachine.c).
+tiny: $(SRCS) routers/$(ROUTER).c
+	@cc="$(CC)"; $(PICKCC); \
+	echo "$$cc -DPM_TINY ... -static -o $(PROG)-tiny (router $(ROUTER))"; \
+	$$cc $(PM_CFLAGS) -DPM_TINY $(CPPFLAGS) $(CFLAGS) $(SIZEFLAGS) \
+	    $(LDFLAGS) -static -s -o $(PROG)-tiny proxymachine.c \
+	    routers/$(ROUTER).c
+
 test: testbins
 	sh test.sh
 
@@ -144,9 +155,9 @@ lint:
 clean:
 	for s in .*.build; do \
 	    [ -f "$$s" ] || continue; p=$${s#.}; p=$${p%.build}; \
-	    rm -f "$$s" "$$s.new" "$$p" "$$p-static"; \
+	    rm -f "$$s" "$$s.new" "$$p" "$$p-static" "$$p-tiny"; \
 	done
-	rm -f $(PROG) $(PROG)-static $(PROG)-size .warn.o \
+	rm -f $(PROG) $(PROG)-static $(PROG)-tiny $(PROG)-size .warn.o \
 	    tests/.build tests/.build.new $(TESTBINS)
 	rm -rf build fuzz/build
 
@@ -185,7 +196,7 @@ $(ROUTERBINS): $(SRCS) tests/.build
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
 	    proxymachine.c routers/$(@F:proxymachine-%=%).c
 
-.PHONY: all static test install install-strip uninstall lint clean \
+.PHONY: all static tiny test install install-strip uninstall lint clean \
 	testbins FORCE
 
 include dev.mk

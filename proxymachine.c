@@ -242,7 +242,19 @@
  *   PM_SMALL_SYSCALL	fork, setuid, setgid, setgroups, setrlimit:
  *			bare system calls (one thread; fork needs
  *			_Fork, musl 1.2.2 or glibc 2.34)	 3.5 KiB
+ *
+ * PM_TINY (make tiny) is PM_SMALL, and leaves out:
+ *   PM_NUMERIC		host names: -h and the tables take numeric
+ *			addresses only (no getaddrinfo)		23.0 KiB
+ *   PM_NO_WORKERS	-w: one process				 3.8 KiB
+ * and on its own:
+ *   PM_NO_PRIVDROP	-u and -t: it runs as it was started	 1.4 KiB
  */
+#ifdef PM_TINY
+#define PM_SMALL
+#define PM_NUMERIC
+#define PM_NO_WORKERS
+#endif
 #ifdef PM_SMALL
 #define PM_SMALL_PRINTF
 #define PM_SMALL_MALLOC
@@ -535,7 +547,11 @@ static struct {
 static int		 in_resolver;		/* this is the resolver */
 
 /* Workers (-w): worker is 1..nworkers in one, 0 in the master or alone. */
+#ifdef PM_NO_WORKERS
+#define nworkers	1		/* the master's code goes */
+#else
 static int		 nworkers = 1;
+#endif
 static int		 worker;
 static char		 wtag[16];		/* "wK " in a worker's log */
 static int		 master_fd = -1;	/* a worker's pipe from it */
@@ -1126,6 +1142,33 @@ test_lookup_delay(const char *host)
 }
 #endif
 
+#ifdef PM_NUMERIC
+/*
+ * Reads host as a numeric IPv4 or IPv6 address, with port; returns 0, or
+ * -1 when it is not one.
+ */
+static int
+addr_numeric(const char *host, in_port_t port, struct sockaddr_storage *ss,
+    socklen_t *sslen)
+{
+	struct sockaddr_in	*sin = (void *)ss;
+	struct sockaddr_in6	*sin6 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*sslen = sizeof(*sin6);
+	} else
+		return -1;
+	return 0;
+}
+#endif
+
 /*
  * Reads s, a decimal number from 0 to max; returns it, or -1 when s is
  * not one.  (strtol(3) reads through a stdio stream in musl: 2.7 KB of a
@@ -1149,9 +1192,11 @@ static int
 addr_resolve(const char *host, const char *port, int passive,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
+#ifndef PM_NUMERIC
 	struct addrinfo	 hints, *res;
-	long		 n;
 	int		 e;
+#endif
+	long		 n;
 
 	if ((n = num_parse(port, 65535)) < 1) {
 		snprintf(err, errlen, "bad port '%s'", port);
@@ -1160,6 +1205,14 @@ addr_resolve(const char *host, const char *port, int passive,
 #ifdef PM_TEST_HOOKS
 	test_lookup_delay(host);
 #endif
+#ifdef PM_NUMERIC
+	(void)passive;
+	if (addr_numeric(host, (in_port_t)n, ss, sslen) == -1) {
+		snprintf(err, errlen, "%s: not a numeric address (this build "
+		    "looks up no names)", host);
+		return -1;
+	}
+#else
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -1177,6 +1230,7 @@ addr_resolve(const char *host, const char *port, int passive,
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*sslen = res->ai_addrlen;
 	freeaddrinfo(res);
+#endif
 	return 0;
 }
 
@@ -3809,6 +3863,7 @@ pidfile_write(void)
 	}
 }
 
+#ifndef PM_NO_PRIVDROP
 /* Returns a copy of what privdrop() needs from pw, or NULL. */
 static struct passwd *
 pwcopy(const struct passwd *pw)
@@ -3822,6 +3877,7 @@ pwcopy(const struct passwd *pw)
 		return NULL;
 	return &copy;
 }
+#endif
 
 /*
  * Enters dir (chroot) and becomes user pw, for good.  Called once the
@@ -3832,6 +3888,10 @@ pwcopy(const struct passwd *pw)
 static void
 privdrop(const struct passwd *pw, const char *dir)
 {
+#ifdef PM_NO_PRIVDROP
+	(void)pw;
+	(void)dir;
+#else
 	char	 msg[512];
 
 	if (dir != NULL && (chroot(dir) == -1 || chdir("/") == -1))
@@ -3853,7 +3913,43 @@ privdrop(const struct passwd *pw, const char *dir)
 	log_flush();
 	warnx("%s", msg);
 	quit(1);
+#endif
 }
+
+/* What usage() says of the options a build may leave out. */
+#ifdef PM_NO_PRIVDROP
+#define USAGE_TU	""
+#define HELP_TU		""
+#else
+#define USAGE_TU	" [-t dir] [-u user]"
+#define HELP_TU		"  -t, --chroot DIR      chroot to DIR after " \
+			"binding\n" \
+			"  -u, --user USER       run as USER after binding\n"
+#endif
+#ifdef PM_NO_WORKERS
+#define USAGE_W		""
+#define HELP_W		""
+#else
+#define USAGE_W		" [-w workers]"
+#define HELP_W		"  -w, --workers N       N processes share the port " \
+			"(0: one per CPU)\n"
+#endif
+/* What -V says a build leaves out. */
+#ifdef PM_NUMERIC
+#define LEFT_N		", numeric addresses only"
+#else
+#define LEFT_N		""
+#endif
+#ifdef PM_NO_WORKERS
+#define LEFT_W		", no -w"
+#else
+#define LEFT_W		""
+#endif
+#ifdef PM_NO_PRIVDROP
+#define LEFT_TU		", no -u or -t"
+#else
+#define LEFT_TU		""
+#endif
 
 static void
 usage(int status)
@@ -3861,16 +3957,13 @@ usage(int status)
 	fd_printf(status ? STDERR_FILENO : STDOUT_FILENO,
 	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-m MiB] "
 	    "[-P pidfile]\n"
-	    "                    [-p port] [-t dir] [-u user] [-w workers]\n"
+	    "                    [-p port]" USAGE_TU USAGE_W "\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
 	    "  -d, --daemon          detach, and log to syslog\n"
 	    "  -P, --pidfile FILE    write the process id to FILE\n"
-	    "  -t, --chroot DIR      chroot to DIR after binding\n"
-	    "  -u, --user USER       run as USER after binding\n"
-	    "  -w, --workers N       N processes share the port (0: one per "
-	    "CPU)\n"
+	    HELP_TU HELP_W
 	    "  -m, --memory MIB      memory for buffers (default %d)\n"
 	    "  -q, --quiet           log only warnings and errors\n"
 	    "  -v, --verbose         log routing waits too\n"
@@ -4876,13 +4969,18 @@ main(int argc, char *argv[])
 		{ NULL,		0,			NULL,	0 }
 	};
 	const char	*host = "0.0.0.0", *port = "5432";
-	const char	*user = NULL, *root = NULL;
+	const char	*root = NULL;
+#ifndef PM_NO_PRIVDROP
+	const char	*user = NULL;
+#endif
 	const char	*mem_mb = MEMORY_STR(PM_MEMORY);
 	uint64_t	 mem_bytes = (uint64_t)PM_MEMORY * 1048576;
 	struct passwd	*pw = NULL;
 	int		 detach = 0, ready = -1;
 	char		 e[512];
+#ifndef PM_NO_WORKERS
 	long		 l;
+#endif
 	int		 ch;
 
 	while ((ch = getopt_long(argc, argv, "c:dh:m:P:p:qt:u:vVw:", longopts,
@@ -4903,12 +5001,14 @@ main(int argc, char *argv[])
 		case 'P':
 			pidfile = optarg;
 			break;
+#ifndef PM_NO_PRIVDROP
 		case 't':
 			root = optarg;
 			break;
 		case 'u':
 			user = optarg;
 			break;
+#endif
 		case 'm':
 			mem_mb = optarg;
 			if (mem_parse(optarg, &mem_bytes) == -1) {
@@ -4917,6 +5017,7 @@ main(int argc, char *argv[])
 				usage(1);
 			}
 			break;
+#ifndef PM_NO_WORKERS
 		case 'w':
 			if ((l = num_parse(optarg, PM_MAXWORKERS)) == -1) {
 				warnx("-w '%s': not a number from 0 to %d",
@@ -4925,6 +5026,7 @@ main(int argc, char *argv[])
 			}
 			nworkers = (int)l;
 			break;
+#endif
 		case 'q':
 			verbosity = PM_LOG_NOTICE;
 			break;
@@ -4945,7 +5047,7 @@ main(int argc, char *argv[])
 #else
 			    ""
 #endif
-			    );
+			    LEFT_N LEFT_W LEFT_TU);
 			return 0;
 		case 'H':
 			usage(0);
@@ -4958,6 +5060,7 @@ main(int argc, char *argv[])
 		warnx("unexpected argument: %s", argv[optind]);
 		usage(1);
 	}
+#ifndef PM_NO_WORKERS
 	if (nworkers == 0) {		/* one per CPU */
 #ifdef __linux__
 		/* The CPUs we may run on, as musl's sysconf(3) counts them. */
@@ -4973,17 +5076,20 @@ main(int argc, char *argv[])
 		nworkers = l < 1 ? 1 : l > PM_MAXWORKERS ? PM_MAXWORKERS :
 		    (int)l;
 	}
+#endif
 	if (*host == '\0' || *port == '\0') {
 		warnx("%s", *host == '\0' ? "-h: empty host" :
 		    "-p: empty port");
 		usage(1);
 	}
+#ifndef PM_NO_PRIVDROP
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(1, "no such user: %s", user);
 	if (pw != NULL && (pw = pwcopy(pw)) == NULL)
 		err(1, "malloc");
 	if (root != NULL && access(root, X_OK) == -1)
 		err(1, "chroot %s", root);
+#endif
 	/*
 	 * Detached, we leave the working directory: the table's path is
 	 * made absolute from it (by hand: realpath(3) is 1.5 KB of a static
@@ -5498,7 +5604,7 @@ getopt_long(int argc, char *const argv[], const char *opts,
 }
 #endif /* PM_SMALL_GETOPT */
 
-#ifdef PM_SMALL_PASSWD
+#if defined(PM_SMALL_PASSWD) && !defined(PM_NO_PRIVDROP)
 /*
  * getpwnam(3), in place of libc's, for what privdrop() needs (the ids):
  * the user's line in /etc/passwd, which is what musl's reads too, before
