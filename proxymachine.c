@@ -4968,12 +4968,13 @@ main(int argc, char *argv[])
 		{ "help",	no_argument,		NULL,	'H' },
 		{ NULL,		0,			NULL,	0 }
 	};
+	/* -m as given, for the log: its copy lives as long as the process. */
+	static const char *mem_mb = MEMORY_STR(PM_MEMORY);
 	const char	*host = "0.0.0.0", *port = "5432";
 	const char	*root = NULL;
 #ifndef PM_NO_PRIVDROP
 	const char	*user = NULL;
 #endif
-	const char	*mem_mb = MEMORY_STR(PM_MEMORY);
 	uint64_t	 mem_bytes = (uint64_t)PM_MEMORY * 1048576;
 	struct passwd	*pw = NULL;
 	int		 detach = 0, ready = -1;
