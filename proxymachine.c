@@ -1196,9 +1196,9 @@ addr_resolve(const char *host, const char *port, int passive,
 	struct addrinfo	 hints, *res;
 	int		 e;
 #endif
-	long		 n;
+	long		 n = num_parse(port, 65535);
 
-	if ((n = num_parse(port, 65535)) < 1) {
+	if (n < 1) {
 		snprintf(err, errlen, "bad port '%s'", port);
 		return -1;
 	}
@@ -5408,6 +5408,8 @@ malloc(size_t n)
 		return NULL;
 	}
 	p = mmap(NULL, n + BLOCK_HDR, PROT_READ | PROT_WRITE,
+	    /* An anonymous mapping takes -1 for a descriptor. */
+	    /* cppcheck-suppress invalidFunctionArg */
 	    MAP_PRIVATE | MAP_ANON, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
