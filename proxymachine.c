@@ -87,6 +87,7 @@
 
 #ifdef __linux__
 #include <sys/syscall.h>	/* close_range(2) */
+#include <sched.h>		/* sched_getaffinity(2) */
 #endif
 
 /*
@@ -98,6 +99,17 @@
 #define HAVE_SPLICE	1
 #else
 #define HAVE_SPLICE	0
+#endif
+
+/*
+ * On Linux, syslog lines go to /dev/log from a few lines of our own:
+ * musl's syslog(3) stamps them with the local time, which costs a static
+ * binary the time zone code (8 KB) for a field syslogd fills in anyway.
+ * -DPM_LIBC_SYSLOG keeps syslog(3).
+ */
+#if defined(__linux__) && !defined(PM_LIBC_SYSLOG)
+#define HAVE_DEVLOG
+#include <sys/un.h>
 #endif
 
 /*
@@ -265,9 +277,14 @@ sys_closefrom(int lowfd)
 static int
 sys_ncpu(void)
 {
-	long	 n = -1;
+	long		 n = -1;
+#ifdef __linux__
+	/* The CPUs we may run on, as musl's sysconf(3) counts them. */
+	cpu_set_t	 cpus;
 
-#ifdef _SC_NPROCESSORS_ONLN
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		n = CPU_COUNT(&cpus);
+#elif defined(_SC_NPROCESSORS_ONLN)
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 #endif
 	return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
@@ -312,6 +329,8 @@ sys_ncpu(void)
 #ifndef PM_RECLAIM_MS
 #define PM_RECLAIM_MS		2000
 #endif
+#define MEMORY_STR1(m)		#m
+#define MEMORY_STR(m)		MEMORY_STR1(m)	/* as -m says it */
 /* A free buffer unused this long gives its memory back to the system. */
 #ifndef PM_BUF_IDLE_MS
 #define PM_BUF_IDLE_MS		1000
@@ -390,6 +409,46 @@ sys_ncpu(void)
 #define PM_MSG_MAX		(4 * PM_TABLE_MAX)
 #endif
 
+/*
+ * Size knobs, for static binaries.  Each says what it saves in a static,
+ * stripped musl build on x86_64 (text+data of the git router, as make
+ * size measures it, with the knobs above it in the list); define one with
+ * -D.
+ *
+ * PM_SMALL, which make static and make size set when they build with
+ * musl, puts a few lines of our own in place of what libc brings; no
+ * feature goes.  For Linux (musl, or glibc without _FORTIFY_SOURCE):
+ *   PM_SMALL_PRINTF	snprintf, vsnprintf, err, errx and warnx: the
+ *			integer conversions, no floating point	11.5 KiB
+ *   PM_SMALL_MALLOC	malloc and its kin: a mapping per block (enough:
+ *			nothing allocates per connection)	 8.5 KiB
+ *   PM_SMALL_GETOPT	getopt_long: options end at the first
+ *			operand (the proxy takes none)		 3.5 KiB
+ *   PM_SMALL_PASSWD	getpwnam for -u: /etc/passwd, no nscd	 5.5 KiB
+ *   PM_SMALL_SYSCALL	fork, setuid, setgid, setgroups, setrlimit:
+ *			bare system calls (one thread; fork needs
+ *			_Fork, musl 1.2.2 or glibc 2.34)	 3.5 KiB
+ *
+ * PM_TINY (make tiny) is PM_SMALL, and leaves out:
+ *   PM_NUMERIC		host names: -h and the tables take numeric
+ *			addresses only (no getaddrinfo)		23.0 KiB
+ *   PM_NO_WORKERS	-w: one process				 3.8 KiB
+ * and on its own:
+ *   PM_NO_PRIVDROP	-u and -t: it runs as it was started	 1.4 KiB
+ */
+#ifdef PM_TINY
+#define PM_SMALL
+#define PM_NUMERIC
+#define PM_NO_WORKERS
+#endif
+#ifdef PM_SMALL
+#define PM_SMALL_PRINTF
+#define PM_SMALL_MALLOC
+#define PM_SMALL_GETOPT
+#define PM_SMALL_PASSWD
+#define PM_SMALL_SYSCALL
+#endif
+
 #if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
 #error "PM_BUFSIZE must be between 512 and 1048576"
 #endif
@@ -413,9 +472,12 @@ sys_ncpu(void)
 #define MAP_ANON	MAP_ANONYMOUS
 #endif
 
-/* limits.h may leave it out (then pathconf(2) knows); POSIX's least. */
+/* limits.h may leave them out (then pathconf(2) knows); POSIX's least. */
 #ifndef PIPE_BUF
 #define PIPE_BUF	512
+#endif
+#ifndef PATH_MAX
+#define PATH_MAX	256
 #endif
 
 /* --- Types and globals ------------------------------------------ */
@@ -641,7 +703,11 @@ static struct {
 static int		 in_resolver;		/* this is the resolver */
 
 /* Workers (-w): worker is 1..nworkers in one, 0 in the master or alone. */
+#ifdef PM_NO_WORKERS
+#define nworkers	1		/* the master's code goes */
+#else
 static int		 nworkers = 1;
+#endif
 static int		 worker;
 static char		 wtag[16];		/* "wK " in a worker's log */
 static int		 master_fd = -1;	/* a worker's pipe from it */
@@ -691,6 +757,8 @@ static struct burst	 silent_burst;	/* a backend said nothing */
 static struct burst	 wait_burst;	/* readers wait for a buffer */
 
 static void	usage(int);
+static int	fd_printf(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static int	addr_is_self(const struct sockaddr *);
 static void	log_flush(void);
 static void	log_line(int, const char *, va_list);
@@ -839,6 +907,108 @@ log_flush(void)
 }
 
 /*
+ * Syslog: opened when the proxy detaches (and again in the resolver, which
+ * closes every descriptor it does not know), for facility daemon, each
+ * line with the pid of the process that sends it.
+ */
+#ifdef HAVE_DEVLOG
+static int	 devlog = -1;
+
+static void
+syslog_close(void)
+{
+	if (devlog != -1)
+		close(devlog);
+	devlog = -1;
+}
+
+/* Connects to /dev/log; until that works, lines are dropped. */
+static void
+syslog_open(void)
+{
+	struct sockaddr_un	 sun;
+
+	syslog_close();
+	if ((devlog = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, "/dev/log", sizeof("/dev/log"));
+	if (connect(devlog, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		syslog_close();
+}
+
+/*
+ * Sends "<PRI>proxymachine[PID]: msg", connecting again once when syslogd
+ * has gone (restarted) or was not there.
+ */
+static void
+syslog_send(int prio, const char *msg)
+{
+	char	 b[1280];
+	int	 n, again;
+
+	n = snprintf(b, sizeof(b), "<%d>proxymachine[%ld]: %s",
+	    LOG_DAEMON | prio, (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(b))
+		n = sizeof(b) - 1;
+	for (again = 0; again < 2; again++) {
+		if (devlog != -1 && send(devlog, b, (size_t)n, 0) != -1)
+			return;
+		if (devlog != -1 && errno != ECONNREFUSED &&
+		    errno != ECONNRESET && errno != ENOTCONN && errno != EPIPE)
+			return;
+		syslog_open();
+	}
+}
+#else
+static void
+syslog_open(void)
+{
+	openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+static void
+syslog_close(void)
+{
+	closelog();
+}
+
+static void
+syslog_send(int prio, const char *msg)
+{
+	syslog(prio, "%s", msg);
+}
+#endif
+
+/*
+ * Writes the time t (seconds since 1970) in UTC as 2026-01-31T23:59:59
+ * into s (len bytes).  By hand: gmtime_r(3) and strftime(3) bring a
+ * static binary time zone code that a UTC stamp does not need.
+ */
+static void
+log_stamp(char *s, size_t len, time_t t)
+{
+	uint64_t	 sec = (uint64_t)t, z, era, doe, yoe, doy, mp, y, m;
+
+	/* Days to a civil date, the proleptic Gregorian calendar. */
+	z = sec / 86400 + 719468;	/* days since 0000-03-01 */
+	era = z / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = era * 400 + yoe + (m <= 2);
+	snprintf(s, len, "%04u-%02u-%02uT%02u:%02u:%02u", (unsigned)y,
+	    (unsigned)m, (unsigned)(doy - (153 * mp + 2) / 5 + 1),
+	    (unsigned)(sec / 3600 % 24), (unsigned)(sec / 60 % 60),
+	    (unsigned)(sec % 60));
+}
+
+/*
  * Writes one line at level (PM_LOG_*): to syslog with the matching
  * priority, or to stderr, with the time in UTC unless a service manager
  * that stamps lines itself reads it (journald sets JOURNAL_STREAM).
@@ -851,7 +1021,6 @@ log_line(int level, const char *fmt, va_list ap)
 	static time_t		 last_sec = (time_t)-1;
 	static char		 stamp[32];
 	struct timespec		 ts;
-	struct tm		 tm;
 	char			 line[1024];
 	int			 n = 0, m;
 
@@ -862,16 +1031,14 @@ log_line(int level, const char *fmt, va_list ap)
 	if (use_syslog) {
 		n = snprintf(line, sizeof(line), "%s", wtag);
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-		syslog(prio[level], "%s", line);
+		syslog_send(prio[level], line);
 		return;
 	}
 	if (stamped) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (ts.tv_sec != last_sec) {
 			last_sec = ts.tv_sec;
-			gmtime_r(&ts.tv_sec, &tm);
-			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S",
-			    &tm);
+			log_stamp(stamp, sizeof(stamp), ts.tv_sec);
 		}
 		n = snprintf(line, sizeof(line), "%s.%03ldZ ", stamp,
 		    (long)(ts.tv_nsec / 1000000));
@@ -1024,6 +1191,57 @@ pm_note(const char *fmt, ...)
 
 /* --- Addresses and tables, for the core and the routers ---------- */
 
+/* Writes the IPv4 address at a (4 bytes) as text into buf. */
+static void
+addr_ntop4(const unsigned char *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+}
+
+/*
+ * Writes the IPv6 address at a (16 bytes) as text into buf (at least
+ * INET6_ADDRSTRLEN bytes), as inet_ntop(3) does (RFC 5952: the longest
+ * run of two or more zero groups as ::, an IPv4-mapped address with its
+ * IPv4 part dotted), without the 700 bytes it costs a static binary.
+ */
+static void
+addr_ntop6(const unsigned char *a, char *buf, size_t len)
+{
+	static const unsigned char	 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+					    0, 0, 0xff, 0xff };
+	unsigned int			 g[8];
+	int				 i, best = -1, bestn = 1, run, n;
+	size_t				 o = 0;
+
+	if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+		snprintf(buf, len, "::ffff:%u.%u.%u.%u", a[12], a[13], a[14],
+		    a[15]);
+		return;
+	}
+	for (i = 0; i < 8; i++)
+		g[i] = (unsigned int)a[2 * i] << 8 | a[2 * i + 1];
+	for (i = 0; i < 8; i += run > 0 ? run : 1) {
+		for (run = 0; i + run < 8 && g[i + run] == 0; run++)
+			;
+		if (run > bestn) {
+			best = i;
+			bestn = run;
+		}
+	}
+	buf[0] = '\0';
+	for (i = 0; i < 8 && o < len; i++) {
+		if (i == best) {
+			n = snprintf(buf + o, len - o, "::");
+			i += bestn - 1;
+		} else
+			n = snprintf(buf + o, len - o, "%s%x",
+			    i > 0 && i != best + bestn ? ":" : "", g[i]);
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+}
+
 char *
 pm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
@@ -1033,14 +1251,15 @@ pm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 	case AF_INET: {
 		const struct sockaddr_in *sin = (const void *)sa;
 
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		addr_ntop4((const unsigned char *)&sin->sin_addr, host,
+		    sizeof(host));
 		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
 		break;
 	}
 	case AF_INET6: {
 		const struct sockaddr_in6 *sin6 = (const void *)sa;
 
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		addr_ntop6(sin6->sin6_addr.s6_addr, host, sizeof(host));
 		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
 		break;
 	}
@@ -1157,24 +1376,77 @@ test_lookup_delay(const char *host)
 }
 #endif
 
+#ifdef PM_NUMERIC
+/*
+ * Reads host as a numeric IPv4 or IPv6 address, with port; returns 0, or
+ * -1 when it is not one.
+ */
+static int
+addr_numeric(const char *host, in_port_t port, struct sockaddr_storage *ss,
+    socklen_t *sslen)
+{
+	struct sockaddr_in	*sin = (void *)ss;
+	struct sockaddr_in6	*sin6 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*sslen = sizeof(*sin6);
+	} else
+		return -1;
+	return 0;
+}
+#endif
+
+/*
+ * Reads s, a decimal number from 0 to max; returns it, or -1 when s is
+ * not one.  (strtol(3) reads through a stdio stream in musl: 2.7 KB of a
+ * static binary.)
+ */
+static long
+num_parse(const char *s, long max)
+{
+	long	 v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (*s - '0')) > max)
+			return -1;
+	return *s == '\0' ? v : -1;
+}
+
 /* Resolves host and port; returns 0, or -1 with the problem in err. */
 static int
 addr_resolve(const char *host, const char *port, int passive,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
+#ifndef PM_NUMERIC
 	struct addrinfo	 hints, *res;
-	char		*end;
-	long		 n;
 	int		 e;
+#endif
+	long		 n = num_parse(port, 65535);
 
-	n = strtol(port, &end, 10);
-	if (*port == '\0' || *end != '\0' || n < 1 || n > 65535) {
+	if (n < 1) {
 		snprintf(err, errlen, "bad port '%s'", port);
 		return -1;
 	}
 #ifdef PM_TEST_HOOKS
 	test_lookup_delay(host);
 #endif
+#ifdef PM_NUMERIC
+	(void)passive;
+	if (addr_numeric(host, (in_port_t)n, ss, sslen) == -1) {
+		snprintf(err, errlen, "%s: not a numeric address (this build "
+		    "looks up no names)", host);
+		return -1;
+	}
+#else
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -1192,6 +1464,7 @@ addr_resolve(const char *host, const char *port, int passive,
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*sslen = res->ai_addrlen;
 	freeaddrinfo(res);
+#endif
 	return 0;
 }
 
@@ -1420,11 +1693,12 @@ static int
 conf_slurp(const char *path, char **text, size_t *len, char *err,
     size_t errlen)
 {
-	FILE	*fp;
 	char	*p = NULL, *np;
-	size_t	 cap = 0, n = 0, got;
+	size_t	 cap = 0, n = 0;
+	ssize_t	 got;
+	int	 fd;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -1440,26 +1714,28 @@ conf_slurp(const char *path, char **text, size_t *len, char *err,
 			}
 			p = np;
 		}
-		if ((got = fread(p + n, 1, cap - n, fp)) == 0)
+		if ((got = read(fd, p + n, cap - n)) == 0)
 			break;
-		n += got;
-	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
+		if (got == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		n += (size_t)got;
 	}
 	if (n > PM_TABLE_MAX) {
 		snprintf(err, errlen, "%s: larger than %d bytes", path,
 		    PM_TABLE_MAX);
 		goto fail;
 	}
-	fclose(fp);
+	close(fd);
 	*text = p;
 	*len = n;
 	return 0;
 fail:
 	free(p);
-	fclose(fp);
+	close(fd);
 	return -1;
 }
 
@@ -1772,17 +2048,47 @@ mem_map(void *addr, size_t len, int flags)
 	return mmap(addr, len, prot, MAP_PRIVATE | MAP_ANON | flags, -1, 0);
 }
 
-/* Maps the budget of mb MiB; exits on failure. */
-static void
-mem_init(double mb)
+/*
+ * Reads s, MiB as a whole number with up to six decimals ("8", "0.25"),
+ * above 0 and at most 1048576, into *bytes.  Returns 0, or -1 when s is
+ * not such a number.  No floating point: strtod(3) alone would add 7 KB
+ * to a static binary.
+ */
+static int
+mem_parse(const char *s, uint64_t *bytes)
 {
-	poolsize = (size_t)(mb * 1048576) / PM_BUFSIZE * PM_BUFSIZE;
+	uint64_t	 v = 0, frac = 0, scale = 1000000;
+	int		 digits = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		if ((v = v * 10 + (uint64_t)(*s - '0')) > 1048576)
+			return -1;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
+			if ((scale /= 10) == 0)
+				return -1;
+			frac += (uint64_t)(*s - '0') * scale;
+		}
+	v = v * 1048576 + frac * 1048576 / 1000000;
+	if (*s != '\0' || digits == 0 || v == 0 || v > 1048576ULL * 1048576)
+		return -1;
+	*bytes = v;
+	return 0;
+}
+
+/* Maps the budget of bytes (-m mb, as given); exits on failure. */
+static void
+mem_init(uint64_t bytes, const char *mb)
+{
+	poolsize = (size_t)(bytes / PM_BUFSIZE * PM_BUFSIZE);
+	if ((uint64_t)poolsize != bytes / PM_BUFSIZE * PM_BUFSIZE)
+		errx(1, "-m %s: too large for this system", mb);
 	if (poolsize / PM_BUFSIZE < 4)
-		errx(1, "-m %g: room for %zu buffers of %d bytes; at least "
+		errx(1, "-m %s: room for %zu buffers of %d bytes; at least "
 		    "4 are needed", mb, poolsize / PM_BUFSIZE, PM_BUFSIZE);
 	pool = mem_map(NULL, poolsize, 0);
 	if (pool == MAP_FAILED)
-		err(1, "cannot reserve %g MiB for buffers (-m)", mb);
+		err(1, "cannot reserve %s MiB for buffers (-m)", mb);
 	nbuf = (int)(poolsize / PM_BUFSIZE);
 	if ((buffree = calloc((size_t)nbuf, sizeof(*buffree))) == NULL ||
 	    (buffreed = calloc((size_t)nbuf, sizeof(*buffreed))) == NULL)
@@ -4301,20 +4607,47 @@ daemonize(void)
 	return p[1];
 }
 
+/*
+ * Writes what fmt makes, up to 2 KiB, to fd.  Returns 0, or -1 when the
+ * write fails.  (stdio's streams would be some 5 KB of a static binary.)
+ */
+static int
+fd_printf(int fd, const char *fmt, ...)
+{
+	char	 b[2048];
+	va_list	 ap;
+	size_t	 len, off;
+	ssize_t	 w;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	len = (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1;
+	for (off = 0; off < len; off += (size_t)w)
+		if ((w = fd_write(fd, b + off, len - off)) < 0)
+			return -1;
+	return 0;
+}
+
 /* Writes our process id to pidfile; failing is fatal. */
 static void
 pidfile_write(void)
 {
-	FILE	*fp;
+	int	 fd;
 
-	if ((fp = fopen(pidfile, "w")) == NULL ||
-	    fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) == EOF) {
+	if ((fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0666)) == -1 || fd_printf(fd, "%ld\n", (long)getpid()) == -1 ||
+	    close(fd) == -1) {
 		log_warn("pid file %s", pidfile);
 		pidfile = NULL;
 		quit(1);
 	}
 }
 
+#ifndef PM_NO_PRIVDROP
 /* Returns a copy of what privdrop() needs from pw, or NULL. */
 static struct passwd *
 pwcopy(const struct passwd *pw)
@@ -4328,6 +4661,7 @@ pwcopy(const struct passwd *pw)
 		return NULL;
 	return &copy;
 }
+#endif
 
 /*
  * Enters dir (chroot) and becomes user pw, for good.  Called once the
@@ -4338,6 +4672,10 @@ pwcopy(const struct passwd *pw)
 static void
 privdrop(const struct passwd *pw, const char *dir)
 {
+#ifdef PM_NO_PRIVDROP
+	(void)pw;
+	(void)dir;
+#else
 	char	 msg[512];
 
 	if (dir != NULL && (chroot(dir) == -1 || chdir("/") == -1))
@@ -4359,24 +4697,57 @@ privdrop(const struct passwd *pw, const char *dir)
 	log_flush();
 	warnx("%s", msg);
 	quit(1);
+#endif
 }
+
+/* What usage() says of the options a build may leave out. */
+#ifdef PM_NO_PRIVDROP
+#define USAGE_TU	""
+#define HELP_TU		""
+#else
+#define USAGE_TU	" [-t dir] [-u user]"
+#define HELP_TU		"  -t, --chroot DIR      chroot to DIR after " \
+			"binding\n" \
+			"  -u, --user USER       run as USER after binding\n"
+#endif
+#ifdef PM_NO_WORKERS
+#define USAGE_W		""
+#define HELP_W		""
+#else
+#define USAGE_W		" [-w workers]"
+#define HELP_W		"  -w, --workers N       N processes share the port " \
+			"(0: one per CPU)\n"
+#endif
+/* What -V says a build leaves out. */
+#ifdef PM_NUMERIC
+#define LEFT_N		", numeric addresses only"
+#else
+#define LEFT_N		""
+#endif
+#ifdef PM_NO_WORKERS
+#define LEFT_W		", no -w"
+#else
+#define LEFT_W		""
+#endif
+#ifdef PM_NO_PRIVDROP
+#define LEFT_TU		", no -u or -t"
+#else
+#define LEFT_TU		""
+#endif
 
 static void
 usage(int status)
 {
-	fprintf(status ? stderr : stdout,
+	fd_printf(status ? STDERR_FILENO : STDOUT_FILENO,
 	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-m MiB] "
 	    "[-P pidfile]\n"
-	    "                    [-p port] [-t dir] [-u user] [-w workers]\n"
+	    "                    [-p port]" USAGE_TU USAGE_W "\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
 	    "  -d, --daemon          detach, and log to syslog\n"
 	    "  -P, --pidfile FILE    write the process id to FILE\n"
-	    "  -t, --chroot DIR      chroot to DIR after binding\n"
-	    "  -u, --user USER       run as USER after binding\n"
-	    "  -w, --workers N       N processes share the port (0: one per "
-	    "CPU)\n"
+	    HELP_TU HELP_W
 	    "  -m, --memory MIB      memory for buffers (default %d)\n"
 	    "  -q, --quiet           log only warnings and errors\n"
 	    "  -v, --verbose         log routing waits too\n"
@@ -4630,12 +5001,12 @@ resolver_main(int fd, const struct passwd *pw, int first,
 	sigaction(SIGCHLD, &sa, NULL);
 	sigprocmask(SIG_SETMASK, old, NULL);
 	if (use_syslog)
-		closelog();
+		syslog_close();
 	if (fd != RSV_FD && dup2(fd, RSV_FD) == -1)
 		_exit(1);
 	fds_close_from(RSV_FD + 1);
 	if (use_syslog)
-		openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		syslog_open();
 	privdrop(pw, NULL);
 	title_update();
 	/* A resolver started again has its parent's unveil(2) already. */
@@ -5337,13 +5708,20 @@ main(int argc, char *argv[])
 		{ "help",	no_argument,		NULL,	'H' },
 		{ NULL,		0,			NULL,	0 }
 	};
+	/* -m as given, for the log: its copy lives as long as the process. */
+	static const char *mem_mb = MEMORY_STR(PM_MEMORY);
 	const char	*host = "0.0.0.0", *port = "5432";
-	const char	*user = NULL, *root = NULL;
-	double		 mem_mb = PM_MEMORY;
+	const char	*root = NULL;
+#ifndef PM_NO_PRIVDROP
+	const char	*user = NULL;
+#endif
+	uint64_t	 mem_bytes = (uint64_t)PM_MEMORY * 1048576;
 	struct passwd	*pw = NULL;
 	int		 detach = 0, ready = -1;
-	char		 e[512], *end;
+	char		 e[512];
+#ifndef PM_NO_WORKERS
 	long		 l;
+#endif
 	int		 ch;
 
 	while ((ch = getopt_long(argc, argv, "c:dh:m:P:p:qt:u:vVw:", longopts,
@@ -5364,33 +5742,32 @@ main(int argc, char *argv[])
 		case 'P':
 			pidfile = optarg;
 			break;
+#ifndef PM_NO_PRIVDROP
 		case 't':
 			root = optarg;
 			break;
 		case 'u':
 			user = optarg;
 			break;
+#endif
 		case 'm':
-			errno = 0;
-			mem_mb = strtod(optarg, &end);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    !(mem_mb > 0 && mem_mb <= 1048576)) {
+			mem_mb = optarg;
+			if (mem_parse(optarg, &mem_bytes) == -1) {
 				warnx("-m '%s': not a number of MiB above 0, "
 				    "up to 1048576", optarg);
 				usage(1);
 			}
 			break;
+#ifndef PM_NO_WORKERS
 		case 'w':
-			errno = 0;
-			l = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' ||
-			    l < 0 || l > PM_MAXWORKERS) {
+			if ((l = num_parse(optarg, PM_MAXWORKERS)) == -1) {
 				warnx("-w '%s': not a number from 0 to %d",
 				    optarg, PM_MAXWORKERS);
 				usage(1);
 			}
 			nworkers = (int)l;
 			break;
+#endif
 		case 'q':
 			verbosity = PM_LOG_NOTICE;
 			break;
@@ -5398,9 +5775,11 @@ main(int argc, char *argv[])
 			verbosity = PM_LOG_DEBUG;
 			break;
 		case 'V':
-			printf("proxymachine %s (router %s; %s%s)\n",
+			fd_printf(STDOUT_FILENO,
+			    "proxymachine %s (router %s; %s%s)\n",
 			    PM_VERSION, router_name, ev_name,
-			    HAVE_SPLICE ? ", splice" : "");
+			    HAVE_SPLICE ? ", splice" LEFT_N LEFT_W LEFT_TU :
+			    "" LEFT_N LEFT_W LEFT_TU);
 			return 0;
 		case 'H':
 			usage(0);
@@ -5413,27 +5792,40 @@ main(int argc, char *argv[])
 		warnx("unexpected argument: %s", argv[optind]);
 		usage(1);
 	}
+#ifndef PM_NO_WORKERS
 	if (nworkers == 0) {		/* one per CPU */
 		nworkers = sys_ncpu() > PM_MAXWORKERS ? PM_MAXWORKERS :
 		    sys_ncpu();
 	}
+#endif
 	if (*host == '\0' || *port == '\0') {
 		warnx("%s", *host == '\0' ? "-h: empty host" :
 		    "-p: empty port");
 		usage(1);
 	}
+#ifndef PM_NO_PRIVDROP
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(1, "no such user: %s", user);
 	if (pw != NULL && (pw = pwcopy(pw)) == NULL)
 		err(1, "malloc");
 	if (root != NULL && access(root, X_OK) == -1)
 		err(1, "chroot %s", root);
-	/* Detached, we leave the working directory: keep the table found. */
+#endif
+	/*
+	 * Detached, we leave the working directory: the table's path is
+	 * made absolute from it (by hand: realpath(3) is 1.5 KB of a static
+	 * binary).
+	 */
 	if (detach && conf_path != NULL && conf_path[0] != '/') {
-		char	*abs;
+		char	 cwd[PATH_MAX], *abs;
+		size_t	 n;
 
-		if ((abs = realpath(conf_path, NULL)) == NULL)
-			err(1, "%s", conf_path);
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			err(1, "getcwd");
+		n = strlen(cwd) + 1 + strlen(conf_path) + 1;
+		if ((abs = malloc(n)) == NULL)
+			err(1, "malloc");
+		snprintf(abs, n, "%s/%s", cwd, conf_path);
 		conf_path = abs;
 	}
 	/* The title overwrites argv: keep what we need elsewhere. */
@@ -5441,7 +5833,8 @@ main(int argc, char *argv[])
 	    (bind_port = strdup(port)) == NULL ||
 	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
 	    (pidfile != NULL && (pidfile = strdup(pidfile)) == NULL) ||
-	    (root != NULL && (root = strdup(root)) == NULL))
+	    (root != NULL && (root = strdup(root)) == NULL) ||
+	    (mem_mb = strdup(mem_mb)) == NULL)
 		err(1, "strdup");
 
 	/* journald stamps each line itself. */
@@ -5449,9 +5842,9 @@ main(int argc, char *argv[])
 		stamped = 0;
 	now = clock_ms();
 	pool_init();
-	mem_init(mem_mb);
+	mem_init(mem_bytes, mem_mb);
 	if (nworkers > 1 && nbuf / nworkers < 4)
-		errx(1, "-m %g: %d buffers cannot give each of %d workers the "
+		errx(1, "-m %s: %d buffers cannot give each of %d workers the "
 		    "4 it needs: raise -m or lower -w", mem_mb, nbuf, nworkers);
 	listener_addr(bind_host, bind_port);
 	if (router_load(conf_path, e, sizeof(e)) == -1) {
@@ -5463,7 +5856,7 @@ main(int argc, char *argv[])
 	listener_open();
 	if (detach) {
 		log_flush();
-		openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		syslog_open();
 		ready = daemonize();
 		use_syslog = 1;
 	}
@@ -5507,15 +5900,476 @@ main(int argc, char *argv[])
 	if (nworkers > 1) {
 		log_notice("proxymachine %s (router %s) listening on %s; %d "
 		    "workers, each with %d connections of %d-byte buffers, "
-		    "%d of them in all (-m %g)", PM_VERSION, router_name,
+		    "%d of them in all (-m %s)", PM_VERSION, router_name,
 		    laddr, nworkers, maxconn, PM_BUFSIZE, nbuf, mem_mb);
 		master();		/* returns in each new worker */
 	} else
 		log_notice("proxymachine %s (router %s) listening on %s; %d "
-		    "connections of %d-byte buffers, %d of them (-m %g)",
+		    "connections of %d-byte buffers, %d of them (-m %s)",
 		    PM_VERSION, router_name, laddr, maxconn, PM_BUFSIZE, nbuf,
 		    mem_mb);
 	serve();
 	return 0;
 }
 #endif /* PM_NO_MAIN */
+
+/*
+ * Small replacements for what a static binary takes from libc (the size
+ * knobs of the tunables).
+ */
+
+#ifdef PM_SMALL_PRINTF
+/*
+ * vsnprintf(3), snprintf(3), err(3), errx(3) and warnx(3), for the core
+ * and the router, in place of libc's: the conversions c, d, i, s, u, x,
+ * X and %, the flags - and 0, a width, a precision for s (either may be
+ * *), and the sizes h and hh (read as int), l, ll, j, z and t (as z).
+ * No floating point.
+ */
+int
+vsnprintf(char *s, size_t size, const char *fmt, va_list ap)
+{
+	char			 num[3 * sizeof(uintmax_t)], *d;
+	const char		*p, *digits;
+	uintmax_t		 v;
+	intmax_t		 sv;
+	size_t			 n = 0, len;
+	int			 left, zero, width, prec, mod, neg, base;
+
+#define PUT(ch)	do { if (n + 1 < size) s[n] = (ch); n++; } while (0)
+	for (; *fmt != '\0'; fmt++) {
+		if (*fmt != '%' || *++fmt == '%') {
+			PUT(*fmt);
+			continue;
+		}
+		left = zero = width = neg = mod = 0;
+		prec = -1;
+		for (;; fmt++) {
+			if (*fmt == '-')
+				left = 1;
+			else if (*fmt == '0')
+				zero = 1;
+			else if (*fmt != '+' && *fmt != ' ' && *fmt != '#')
+				break;
+		}
+		if (*fmt == '*') {
+			if ((width = va_arg(ap, int)) < 0) {
+				left = 1;
+				width = -width;
+			}
+			fmt++;
+		} else
+			for (; *fmt >= '0' && *fmt <= '9'; fmt++)
+				width = width * 10 + (*fmt - '0');
+		if (*fmt == '.') {
+			prec = 0;
+			if (*++fmt == '*') {
+				prec = va_arg(ap, int);
+				fmt++;
+			} else
+				for (; *fmt >= '0' && *fmt <= '9'; fmt++)
+					prec = prec * 10 + (*fmt - '0');
+		}
+		/* mod: 0 int, 1 long, 2 long long, 3 size_t, 4 intmax_t. */
+		for (;; fmt++) {
+			if (*fmt == 'l')
+				mod++;
+			else if (*fmt == 'z' || *fmt == 't')
+				mod = 3;
+			else if (*fmt == 'j')
+				mod = 4;
+			else if (*fmt != 'h')
+				break;
+		}
+		if (*fmt == '\0')
+			break;
+		d = num + sizeof(num);
+		base = 10;
+		digits = "0123456789abcdef";
+		switch (*fmt) {
+		case 'c':
+			*--d = (char)va_arg(ap, int);
+			break;
+		case 's':
+			if ((p = va_arg(ap, const char *)) == NULL)
+				p = "(null)";
+			for (len = 0; (prec < 0 || len < (size_t)prec) &&
+			    p[len] != '\0'; len++)
+				;
+			goto out;
+		case 'd':
+		case 'i':
+			sv = mod == 0 ? va_arg(ap, int) :
+			    mod == 1 ? va_arg(ap, long) :
+			    mod == 2 ? va_arg(ap, long long) :
+			    mod == 3 ? va_arg(ap, ssize_t) :
+			    va_arg(ap, intmax_t);
+			neg = sv < 0;
+			v = neg ? 0 - (uintmax_t)sv : (uintmax_t)sv;
+			goto number;
+		case 'X':
+			digits = "0123456789ABCDEF";
+			/* FALLTHROUGH */
+		case 'x':
+			base = 16;
+			/* FALLTHROUGH */
+		case 'u':
+			v = mod == 0 ? va_arg(ap, unsigned int) :
+			    mod == 1 ? va_arg(ap, unsigned long) :
+			    mod == 2 ? va_arg(ap, unsigned long long) :
+			    mod == 3 ? va_arg(ap, size_t) :
+			    va_arg(ap, uintmax_t);
+number:
+			do {
+				*--d = digits[v % (unsigned)base];
+				v /= (unsigned)base;
+			} while (v != 0);
+			break;
+		default:
+			*--d = *fmt;
+			break;
+		}
+		p = d;
+		len = (size_t)(num + sizeof(num) - d);
+out:
+		width -= (int)len + neg;
+		if (neg && zero)
+			PUT('-');
+		for (; !left && width > 0; width--)
+			PUT(zero && *fmt != 's' ? '0' : ' ');
+		if (neg && !zero)
+			PUT('-');
+		while (len-- > 0)
+			PUT(*p++);
+		for (; width > 0; width--)
+			PUT(' ');
+	}
+#undef PUT
+	if (size > 0)
+		s[n < size ? n : size - 1] = '\0';
+	return n > INT_MAX ? -1 : (int)n;
+}
+
+int
+snprintf(char *s, size_t size, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(s, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* Writes "prog: message", then ": strerror(e)" unless e is -1, to stderr. */
+static void
+err_say(int e, const char *fmt, va_list ap)
+{
+	char	 msg[1024];
+
+	msg[0] = '\0';
+	if (fmt != NULL)
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+	fd_printf(STDERR_FILENO, "%s: %s%s%s\n", program_invocation_short_name,
+	    msg, e == -1 || fmt == NULL ? "" : ": ", e == -1 ? "" :
+	    strerror(e));
+}
+
+void
+err(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 e = errno;
+
+	va_start(ap, fmt);
+	err_say(e, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+errx(int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	err_say(-1, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void
+warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	err_say(-1, fmt, ap);
+	va_end(ap);
+}
+#endif /* PM_SMALL_PRINTF */
+
+#ifdef PM_SMALL_MALLOC
+/*
+ * malloc(3), calloc(3), realloc(3) and free(3), in place of libc's: each
+ * block is a mapping of its own, its size in the BLOCK_HDR bytes before
+ * it.  Enough for what allocates here (start-up, table loads, the
+ * resolver's lookups; never a connection): a block costs a page at least.
+ */
+#define BLOCK_HDR	16		/* keeps the block's alignment */
+
+void *
+malloc(size_t n)
+{
+	size_t	*p;
+
+	if (n > SIZE_MAX / 2) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = mmap(NULL, n + BLOCK_HDR, PROT_READ | PROT_WRITE,
+	    /* An anonymous mapping takes -1 for a descriptor. */
+	    /* cppcheck-suppress invalidFunctionArg */
+	    MAP_PRIVATE | MAP_ANON, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*p = n + BLOCK_HDR;
+	return (unsigned char *)p + BLOCK_HDR;
+}
+
+void
+free(void *q)
+{
+	size_t	*p;
+
+	if (q == NULL)
+		return;
+	p = (size_t *)((uintptr_t)q - BLOCK_HDR);
+	munmap(p, *p);
+}
+
+/* A new mapping is zeroed already. */
+void *
+calloc(size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return malloc(n * size);
+}
+
+void *
+realloc(void *q, size_t n)
+{
+	size_t	 old;
+	void	*nq;
+
+	if (q == NULL)
+		return malloc(n);
+	old = *(size_t *)((uintptr_t)q - BLOCK_HDR) - BLOCK_HDR;
+	if (n <= old)
+		return q;
+	if ((nq = malloc(n)) == NULL)
+		return NULL;
+	memcpy(nq, q, old);
+	free(q);
+	return nq;
+}
+#endif /* PM_SMALL_MALLOC */
+
+#ifdef PM_SMALL_SYSCALL
+/*
+ * fork(2), setuid(2), setgid(2), setgroups(2) and setrlimit(2), in place
+ * of libc's, as bare system calls.  The proxy has one thread: what libc
+ * adds for the others (each thread's ids and limits changed together,
+ * its locks held across a fork) is not needed.  Linux only; on 32-bit
+ * systems the calls for 32-bit ids are the *32 ones.
+ */
+#ifndef SYS_setuid32
+#define SYS_setuid32	SYS_setuid
+#define SYS_setgid32	SYS_setgid
+#define SYS_setgroups32	SYS_setgroups
+#endif
+#ifdef __GLIBC__
+#define RLIMIT_RES_T	__rlimit_resource_t	/* an enum, with _GNU_SOURCE */
+#else
+#define RLIMIT_RES_T	int
+#endif
+
+pid_t
+fork(void)
+{
+	return _Fork();
+}
+
+int
+setuid(uid_t uid)
+{
+	return (int)syscall(SYS_setuid32, uid);
+}
+
+int
+setgid(gid_t gid)
+{
+	return (int)syscall(SYS_setgid32, gid);
+}
+
+int
+setgroups(size_t n, const gid_t *groups)
+{
+	return (int)syscall(SYS_setgroups32, n, groups);
+}
+
+int
+setrlimit(RLIMIT_RES_T resource, const struct rlimit *rl)
+{
+	return (int)syscall(SYS_prlimit64, 0, resource, rl, NULL);
+}
+#endif /* PM_SMALL_SYSCALL */
+
+#ifdef PM_SMALL_GETOPT
+/*
+ * getopt_long(3), in place of libc's, for what main() asks of it: short
+ * options, alone or grouped, their argument attached or the next word;
+ * long options as --name=value or --name value, or by a prefix that
+ * names one; "--".  Options end at the first operand (no permutation:
+ * the proxy takes none).  A bad option is said on stderr, as '?'.
+ */
+char	*optarg;
+int	 optind = 1;
+
+int
+getopt_long(int argc, char *const argv[], const char *opts,
+    const struct option *longopts, int *longindex)
+{
+	static int		 pos;	/* in a group of short options */
+	const struct option	*o, *match = NULL;
+	const char		*a, *eq, *s;
+	size_t			 len;
+	int			 n = 0, c;
+
+	optarg = NULL;
+	if (pos == 0) {
+		if (optind >= argc || (a = argv[optind])[0] != '-' ||
+		    a[1] == '\0')
+			return -1;
+		if (a[1] == '-') {
+			optind++;
+			if (a[2] == '\0')
+				return -1;
+			a += 2;
+			eq = strchr(a, '=');
+			len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+			for (o = longopts; o->name != NULL; o++)
+				if (strncmp(o->name, a, len) == 0) {
+					match = o;
+					if (o->name[len] == '\0') {
+						n = 1;
+						break;
+					}
+					n++;
+				}
+			if (n != 1) {
+				warnx("%s option: --%.*s", n > 1 ?
+				    "ambiguous" : "unrecognized", (int)len, a);
+				return '?';
+			}
+			if (match->has_arg == no_argument && eq != NULL) {
+				warnx("option takes no argument: --%s",
+				    match->name);
+				return '?';
+			}
+			if (match->has_arg != no_argument) {
+				if (eq != NULL)
+					optarg = (char *)eq + 1;
+				else if (optind < argc)
+					optarg = argv[optind++];
+				else {
+					warnx("option requires an argument: "
+					    "--%s", match->name);
+					return '?';
+				}
+			}
+			if (longindex != NULL)
+				*longindex = (int)(match - longopts);
+			if (match->flag != NULL) {
+				*match->flag = match->val;
+				return 0;
+			}
+			return match->val;
+		}
+		pos = 1;
+	}
+	a = argv[optind];
+	c = (unsigned char)a[pos];
+	if (a[++pos] == '\0') {
+		optind++;
+		pos = 0;
+	}
+	if (c == ':' || (s = strchr(opts, c)) == NULL) {
+		warnx("unrecognized option: -%c", c);
+		return '?';
+	}
+	if (s[1] == ':') {
+		if (pos != 0) {
+			optarg = (char *)a + pos;
+			optind++;
+			pos = 0;
+		} else if (optind < argc)
+			optarg = argv[optind++];
+		else {
+			warnx("option requires an argument: -%c", c);
+			return '?';
+		}
+	}
+	return c;
+}
+#endif /* PM_SMALL_GETOPT */
+
+#if defined(PM_SMALL_PASSWD) && !defined(PM_NO_PRIVDROP)
+/*
+ * getpwnam(3), in place of libc's, for what privdrop() needs (the ids):
+ * the user's line in /etc/passwd, which is what musl's reads too, before
+ * it asks an nscd (a cache daemon, for users kept elsewhere).
+ */
+struct passwd *
+getpwnam(const char *name)
+{
+	static struct passwd	 pw;
+	char			*text, *p, *end, *nl, e[256];
+	size_t			 len, nlen = strlen(name);
+	uint64_t		 id[2];
+	int			 i;
+
+	if (conf_slurp("/etc/passwd", &text, &len, e, sizeof(e)) == -1)
+		return NULL;
+	for (p = text, end = text + len; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		/* name:password:uid:gid:gecos:home:shell */
+		if ((size_t)(nl - p) <= nlen || memcmp(p, name, nlen) != 0 ||
+		    p[nlen] != ':')
+			continue;
+		for (p += nlen + 1; p < nl && *p != ':'; p++)
+			;
+		for (i = 0; i < 2 && p < nl - 1 && *p == ':' &&
+		    p[1] >= '0' && p[1] <= '9'; i++)
+			for (id[i] = 0, p++; p < nl && *p >= '0' && *p <= '9' &&
+			    id[i] <= UINT32_MAX; p++)
+				id[i] = id[i] * 10 + (uint64_t)(*p - '0');
+		if (i < 2 || p == nl || *p != ':' || id[0] > UINT32_MAX ||
+		    id[1] > UINT32_MAX)
+			continue;
+		free(text);
+		memset(&pw, 0, sizeof(pw));
+		pw.pw_name = (char *)(uintptr_t)name;
+		pw.pw_uid = (uid_t)id[0];
+		pw.pw_gid = (gid_t)id[1];
+		return &pw;
+	}
+	free(text);
+	return NULL;
+}
+#endif /* PM_SMALL_PASSWD */
