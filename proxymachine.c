@@ -1011,7 +1011,7 @@ log_stamp(char *s, size_t len, time_t t)
 /*
  * Writes one line at level (PM_LOG_*): to syslog with the matching
  * priority, or to stderr, with the time in UTC unless a service manager
- * that stamps lines itself reads it (journald sets JOURNAL_STREAM).
+ * that stamps lines itself reads it (see main()).
  */
 static void
 log_line(int level, const char *fmt, va_list ap)
@@ -5837,8 +5837,13 @@ main(int argc, char *argv[])
 	    (mem_mb = strdup(mem_mb)) == NULL)
 		err(1, "strdup");
 
-	/* journald stamps each line itself. */
-	if (getenv("JOURNAL_STREAM") != NULL)
+	/*
+	 * A terminal or a file gets the time on each line.  A pipe or a
+	 * socket is a service manager's logger (journald, procd, OpenBSD's
+	 * rc.d logger, daemon(8)), which stamps each line itself.
+	 */
+	if (getenv("JOURNAL_STREAM") != NULL || (!isatty(STDERR_FILENO) &&
+	    lseek(STDERR_FILENO, 0, SEEK_CUR) == -1 && errno == ESPIPE))
 		stamped = 0;
 	now = clock_ms();
 	pool_init();

@@ -859,6 +859,28 @@ last: " "$LOG"; then
 	    fail "-q: no line for a connection" "$(cat "$LOG")"
 	reap "$PMPID"
 
+	# A pipe is a service manager's logger, which stamps each line: no
+	# time on ours; a file (as in every check above) gets it.
+	PP=$(freeport)
+	rm -f "$T/logfifo"
+	mkfifo "$T/logfifo"
+	spawn cat "$T/logfifo" >"$T/log.pipe"
+	_cat=$LASTPID
+	spawn $RUN "$PM" -c "$CONF" -h $H -p "$PP" 2>"$T/logfifo"
+	PMPID=$LASTPID
+	waitport $H "$PP"
+	expect "log on a pipe: served" "$PA:a" a
+	reap "$PMPID"
+	waitfor 10 eval '! alive "$_cat"'
+	grep -q 'listening on' "$T/log.pipe" &&
+	    ! grep -q '^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T' "$T/log.pipe" &&
+	    grep -q '^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:.]*Z ' \
+	    "$T/log.default" &&
+	    ok "log: no time on a pipe's lines, UTC time in a file's" ||
+	    fail "log: no time on a pipe's lines, UTC time in a file's" \
+	    "$(head -n 2 "$T/log.pipe")"
+	reap "$_cat"
+
 	# Under syslog (-d), real priorities: a stand-in for /dev/log in a
 	# mount namespace of this test's own.
 	if ! command -v unshare >/dev/null 2>&1 || [ -n "$RUN" ] ||
