@@ -4245,12 +4245,6 @@ accept_batch(void)
 	socklen_t		 len;
 	int			 fd, k, later;
 
-	/* A slot freed after the pool was full: say so now, not later. */
-	if (pool_full && nconn < maxconn) {
-		pool_full = 0;
-		log_notice("accepting again: %d of %d connections open", nconn,
-		    maxconn);
-	}
 	for (k = 0; k < PM_ACCEPT_BATCH; k++) {
 		if (nconn >= maxconn) {
 			if (!pool_full) {

@@ -499,8 +499,15 @@ t_limits()
 	after_flood pool "$_fd0"
 	quit_check pool
 
-	# The same pool of 1024 slots flooded past the brim.
-	pm_start "$PM" || { fail "pool 1024: proxy starts"; return; }
+	# A pool of about 1024 slots (a descriptor limit of 2200) flooded
+	# past the brim.
+	PP=$(freeport)
+	LOG=$T/pm.$PP.log
+	( ulimit -n 2200 && exec $RUN "$PM" -c "$CONF" -h $H -p "$PP" ) \
+	    2>"$LOG" &
+	PMPID=$!
+	PIDS="$PIDS $PMPID"
+	waitport $H "$PP" || { fail "pool 1024: proxy starts"; return; }
 	sleep 0.5
 	_fd0=$(nfds "$PMPID")
 	xfers_start 2 4000000 $((FLOOD + 1))
