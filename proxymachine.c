@@ -1079,18 +1079,26 @@ log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Logs at level what fmt says, then ": strerror(errno)". */
+static void
+log_errno(int level, const char *fmt, va_list ap)
+{
+	char	 msg[512];
+	int	 saved = errno;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_at(level, "%s: %s", msg, strerror(saved));
+}
+
 /* Like log_warnx(), with ": strerror(errno)" added. */
 static void
 log_warn(const char *fmt, ...)
 {
-	char	 msg[512];
 	va_list	 ap;
-	int	 saved = errno;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_errno(PM_LOG_WARN, fmt, ap);
 	va_end(ap);
-	log_warnx("%s: %s", msg, strerror(saved));
 }
 
 /* Logs the error and exits 1; fatal() adds ": strerror(errno)". */
@@ -1108,14 +1116,12 @@ fatalx(const char *fmt, ...)
 static void
 fatal(const char *fmt, ...)
 {
-	char	 msg[512];
 	va_list	 ap;
-	int	 saved = errno;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_errno(PM_LOG_ERR, fmt, ap);
 	va_end(ap);
-	fatalx("%s: %s", msg, strerror(saved));
+	quit(1);
 }
 
 /*
@@ -1894,9 +1900,8 @@ pm_conf_split(char *line, char **fields, int max)
 	}
 }
 
-/* Returns the value of hex digit c, or -1 when it is not one. */
-static int
-hexval(int c)
+int
+pm_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -1921,7 +1926,8 @@ pm_unescape(const char *s, unsigned char *byte, char *err, size_t errlen)
 	int		 hi, lo;
 
 	if (s[1] == 'x') {
-		if ((hi = hexval(s[2])) == -1 || (lo = hexval(s[3])) == -1) {
+		if ((hi = pm_hexval(s[2])) == -1 ||
+		    (lo = pm_hexval(s[3])) == -1) {
 			snprintf(err, errlen, "\\x needs two hex digits");
 			return -1;
 		}

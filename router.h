@@ -202,6 +202,9 @@ void	router_idle_error(const struct pm_route *route);
  * ("5", "0.25"), at most PM_CONF_MAXSECS, into *ms.  It returns 0, or -1
  * when s is not such a number.
  *
+ * pm_hexval() returns the value of the hex digit c (either case), or -1
+ * when c is not one.
+ *
  * pm_unescape() decodes the escape at s, which starts with its backslash:
  * \xHH (two hex digits) for that byte, \0 NUL, \n newline, \r carriage
  * return, \t tab, and \\, \", \# and \ followed by a blank for the
@@ -240,6 +243,7 @@ int	pm_conf_read(const char *path,
 	    void *arg, char *err, size_t errlen);
 int	pm_conf_split(char *line, char **fields, int max);
 int	pm_conf_secs(const char *s, int *ms);
+int	pm_hexval(int c);
 int	pm_unescape(const char *s, unsigned char *byte, char *err,
 	    size_t errlen);
 char	*pm_quote(const void *p, size_t len, char *buf, size_t buflen);

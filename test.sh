@@ -1076,14 +1076,8 @@ t_signals()
 	    ok "QUIT: transfer in flight completes" ||
 	    fail "QUIT: transfer in flight completes" \
 	    "$(cat "$T/q.out") $(grep "shutdown" "$LOG")"
-	# Bounded: a proxy that does not exit fails here, not hangs.
-	if waitfor 20 eval "! alive $PMPID"; then
-		wait "$PMPID"
-		_rc=$?
-	else
-		_rc="still running after 20 s"
-		reap "$PMPID"
-	fi
+	waitexit "$PMPID" 20
+	_rc=$WAITRC
 	[ "$_rc" = 0 ] && grep -q "all connections closed" "$LOG" &&
 	    ok "QUIT: exits 0 once all are closed" ||
 	    fail "QUIT: exits 0 once all are closed" "rc $_rc"
@@ -1292,13 +1286,8 @@ t_workers()
 	fi
 	_w2=$(worker_pid "$LOG" 2)
 	reap "$_h"
-	if waitfor 20 eval "! alive $PMPID"; then
-		wait "$PMPID"
-		_rc=$?
-	else
-		_rc="still running after 20 s"
-		reap "$PMPID"
-	fi
+	waitexit "$PMPID" 20
+	_rc=$WAITRC
 	[ "$_rc" = 0 ] && grep -q "all workers exited: exiting" "$LOG" &&
 	    [ -n "$_n1" ] && [ -n "$_w2" ] &&
 	    ! alive "$_n1" && ! alive "$_w2" &&

@@ -113,21 +113,6 @@ static char		errpkt[4 + 128 + GIT_QUOTEMAX];
 static char		failpkt[4 + 128 + GIT_QUOTEMAX];
 
 /*
- * Return the value of the hex digit c, or -1 when c is not one.
- */
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
  * Parse the git request in the len bytes at buf into req.  Return GIT_OK
  * when the request's pkt-line is complete and well formed, GIT_MORE when
  * the bytes so far may still become one, and GIT_BAD, with the reason in
@@ -146,7 +131,7 @@ git_parse(const unsigned char *buf, size_t len, struct gitreq *req,
 	for (i = 0; i < 4; i++) {
 		if (i == len)
 			return GIT_MORE;
-		if ((d = hexval(buf[i])) == -1) {
+		if ((d = pm_hexval(buf[i])) == -1) {
 			*why = "not a git request (bad pkt-line length)";
 			return GIT_BAD;
 		}

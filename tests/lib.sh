@@ -257,6 +257,21 @@ alive()
 	fi
 }
 
+# waitexit PID SECS: waits at most SECS for PID (started by this shell)
+# to exit, and sets WAITRC to its exit status, or to "still running after
+# SECS s" (then it is killed): a process that does not exit fails a check
+# instead of hanging the suite.
+waitexit()
+{
+	if waitfor "$2" eval "! alive $1"; then
+		wait "$1"
+		WAITRC=$?
+	else
+		WAITRC="still running after $2 s"
+		reap "$1"
+	fi
+}
+
 freeport()
 {
 	"$PMTEST" freeport
