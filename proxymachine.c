@@ -1692,6 +1692,115 @@ addr_is_self(const struct sockaddr *sa)
 }
 
 /*
+ * Client networks for routers' rules.  "any", an address, or an address
+ * with a prefix length ("10.0.0.0/8", "fe80::/10"); bits past the prefix
+ * must be zero.  An IPv4 network also matches IPv4 clients that a
+ * dual-stack listener sees as IPv4-mapped IPv6 addresses.
+ */
+int
+pm_net_parse(const char *s, struct pm_net *net, char *err, size_t errlen)
+{
+	char		 host[INET6_ADDRSTRLEN];
+	const char	*slash;
+	size_t		 n;
+	long		 bits;
+	char		*end;
+	int		 i, max;
+
+	memset(net, 0, sizeof(*net));
+	if (strcmp(s, "any") == 0) {
+		net->family = AF_UNSPEC;
+		return 0;
+	}
+	slash = strchr(s, '/');
+	n = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(host))
+		goto bad;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, net->addr) == 1)
+		net->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, net->addr) == 1)
+		net->family = AF_INET6;
+	else
+		goto bad;
+	max = net->family == AF_INET ? 32 : 128;
+	net->bits = max;
+	if (slash != NULL) {
+		bits = strtol(slash + 1, &end, 10);
+		if (slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
+		    bits > max) {
+			snprintf(err, errlen, "'%s': bad prefix length", s);
+			return -1;
+		}
+		net->bits = (int)bits;
+	}
+	for (i = net->bits; i < max; i++)
+		if (net->addr[i / 8] & (0x80 >> (i % 8))) {
+			snprintf(err, errlen, "'%s' has bits set past the "
+			    "prefix", s);
+			return -1;
+		}
+	return 0;
+bad:
+	snprintf(err, errlen, "'%s' is not a network (an address, "
+	    "address/bits or any)", s);
+	return -1;
+}
+
+int
+pm_net_match(const struct pm_net *net, const struct sockaddr *sa)
+{
+	struct sockaddr_in	 sin;
+	const unsigned char	*a;
+	int			 full, rest;
+
+	if (net->family == AF_UNSPEC)
+		return 1;
+	sa = addr_unmap(sa, &sin);
+	if (sa->sa_family != net->family)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		a = (const unsigned char *)
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else
+		a = ((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr.s6_addr;
+	full = net->bits / 8;
+	rest = net->bits % 8;
+	if (memcmp(a, net->addr, (size_t)full) != 0)
+		return 0;
+	return rest == 0 ||
+	    ((a[full] ^ net->addr[full]) & (0xff00 >> rest) & 0xff) == 0;
+}
+
+/* One listener: every connection came in on it. */
+int
+pm_listener(const struct sockaddr **sa)
+{
+	if (sa != NULL)
+		*sa = (const struct sockaddr *)&lss;
+	return 0;
+}
+
+char *
+pm_net_str(const struct pm_net *net, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (net->family == AF_UNSPEC) {
+		snprintf(buf, len, "any");
+		return buf;
+	}
+	if (net->family == AF_INET)
+		addr_ntop4(net->addr, host, sizeof(host));
+	else
+		addr_ntop6(net->addr, host, sizeof(host));
+	snprintf(buf, len, "%s/%d", host, net->bits);
+	return buf;
+}
+
+/*
  * Reads the file at path whole into *text (to be freed) and its length
  * into *len.  Returns 0, or -1 with `path: problem' in err.
  */

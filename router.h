@@ -177,6 +177,20 @@ void	router_idle_error(const struct pm_route *route);
  * the lookup, see above).  It returns 0, or -1 with the problem in err;
  * an address that is the proxy's own listener is such a problem.
  *
+ * pm_net_parse() reads a client network for a rule: "any", an IPv4 or
+ * IPv6 address, or one with a prefix length ("192.168.0.0/16",
+ * "fd00::/8"), whose bits past the prefix must be zero.  It returns 0,
+ * or -1 with the problem in err.  pm_net_match() returns whether the
+ * address sa is in net; an IPv4 network also holds the IPv4-mapped IPv6
+ * addresses (::ffff:a.b.c.d) a dual-stack listener reports for IPv4
+ * clients.  pm_net_str() writes net as text ("10.0.0.0/8", "any") into
+ * buf (len bytes; PM_ADDRSTRLEN is enough) and returns buf.
+ *
+ * pm_listener() returns which listener the connection being decided came
+ * in on (0 for the first one given on the command line), and stores the
+ * address it listens on in *sa when sa is not NULL.  Call it from
+ * router_route() and the hooks.
+ *
  * pm_addr_str() writes "1.2.3.4:80" or "[::1]:80" for sa into buf (len
  * bytes; PM_ADDRSTRLEN is enough) and returns buf.
  *
@@ -224,6 +238,13 @@ void	router_idle_error(const struct pm_route *route);
 enum { PM_LOG_ERR, PM_LOG_WARN, PM_LOG_NOTICE, PM_LOG_INFO, PM_LOG_DEBUG };
 #define PM_NOTEMAX	128
 
+/* A client network: family AF_UNSPEC is "any". */
+struct pm_net {
+	int		 family;
+	int		 bits;
+	unsigned char	 addr[16];
+};
+
 void	pm_log(int level, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
 	    __attribute__((format(printf, 2, 3)))
@@ -238,6 +259,11 @@ int	pm_addr_parse(const char *spec, const char *defport,
 	    struct sockaddr_storage *ss, socklen_t *sslen,
 	    char *err, size_t errlen);
 char	*pm_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+int	pm_net_parse(const char *s, struct pm_net *net, char *err,
+	    size_t errlen);
+int	pm_net_match(const struct pm_net *net, const struct sockaddr *sa);
+char	*pm_net_str(const struct pm_net *net, char *buf, size_t len);
+int	pm_listener(const struct sockaddr **sa);
 int	pm_conf_read(const char *path,
 	    int (*fn)(void *arg, char *line, char *err, size_t errlen),
 	    void *arg, char *err, size_t errlen);
