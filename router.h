@@ -59,6 +59,11 @@ enum pm_action {
  *   proxy's own listener, or no socket was left); the client is then
  *   closed.  A reply given with them waits too, and goes first.  Without
  *   them a reply is sent at once (the original's behaviour).
+ *   proxy, 1 or 2, sends the backend a PROXY protocol header of that
+ *   version (HAProxy's text v1 or binary v2) before any other byte, on
+ *   every connect attempt: the client's address and the address it
+ *   connected to (0: none).  Routers read it from a route's `proxy=1'
+ *   or `proxy=2' in their tables.
  * PM_CLOSE: reply/replylen, when reply is not NULL, are written to the
  *   client in full before it is closed; without it the client only sees
  *   the connection end.
@@ -90,6 +95,7 @@ struct pm_route {
 	const void		*fail_reply;
 	size_t			 ok_replylen;
 	size_t			 fail_replylen;
+	int			 proxy;
 };
 
 /*
