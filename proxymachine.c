@@ -378,7 +378,10 @@ sys_ncpu(void)
 #ifndef PM_ACCEPT_PAUSE
 #define PM_ACCEPT_PAUSE		1000
 #endif
-/* Descriptors kept for the listener, the log and the signal pipe. */
+/*
+ * Descriptors kept for the listener, the log and the signal pipe (and one
+ * more for each listener past the first).
+ */
 #ifndef PM_RESERVE_FDS
 #define PM_RESERVE_FDS		16
 #endif
@@ -395,6 +398,24 @@ sys_ncpu(void)
 #endif
 #ifndef PM_RESPAWN_MS
 #define PM_RESPAWN_MS		1000
+#endif
+/*
+ * Listeners (each -h at each -p and -a) at most: each costs a descriptor
+ * and a few hundred bytes.
+ */
+#ifndef PM_LISTENERS
+#define PM_LISTENERS		8
+#endif
+/*
+ * A PROXY header from a load balancer in front (-a): its most bytes (v1
+ * takes 107; v2 16 and its addresses, 232 with Unix sockets, and its
+ * extensions), and how long it may take to arrive whole.
+ */
+#ifndef PM_PROXYIN_MAX
+#define PM_PROXYIN_MAX		512
+#endif
+#ifndef PM_PROXYIN_MS
+#define PM_PROXYIN_MS		3000
 #endif
 /*
  * A table file is read whole, up to this many bytes.  On reload the
@@ -494,6 +515,7 @@ enum cstate {
 /* Connection flags. */
 #define F_BDATA		0x0001	/* the backend has sent a byte */
 #define F_LINGER	0x0002	/* closing: reply written, draining */
+#define F_PROXYIN	0x0004	/* a PROXY header is still to come */
 
 /* What the I/O helpers return besides a count: see buf_read(). */
 #define IO_ERROR	(-1)	/* failed, errno set */
@@ -561,10 +583,13 @@ struct conn {
 	uint64_t	 wait;		/* routing: ask again at, 0: none */
 	uint32_t	 heldok;	/* down.held: the reply once connected, */
 	uint32_t	 heldfail;	/* then the one if that fails */
+	unsigned char	 lis;		/* the listener it came in on */
+	unsigned char	 hdr;		/* PROXY header bytes in front of up */
 	const char	*endwhy;	/* closing: why, for the log */
 	const char	*lastwhy;	/* why the last connect failed */
 	struct pm_route	 route;
 	struct sockaddr_storage peer;
+	struct sockaddr_in6 local;	/* what it connected to, 0: unknown */
 };
 
 static struct conn	 conns[PM_MAXCONN];
@@ -613,10 +638,18 @@ static uint64_t		 nconn_total;		/* connections accepted */
 static uint64_t		 now;			/* monotonic ms */
 static uint64_t		 next_timer = TIME_NEVER;	/* lower bound */
 
-static int		 lfd = -1;		/* listener */
-static char		 laddr[PM_ADDRSTRLEN];	/* what it is bound to */
-static struct sockaddr_storage lss;		/* the same, resolved */
-static socklen_t	 lsslen;		/* 0: not known yet */
+/* The listeners, in the order -h and -p name them. */
+static struct listener {
+	int		 fd;
+	int		 proxy;			/* expects a PROXY header */
+	struct sockaddr_storage ss;		/* what it is bound to */
+	socklen_t	 sslen;
+	char		 addr[PM_ADDRSTRLEN];	/* the same, as text */
+	uint64_t	 accepted;
+} lis[PM_LISTENERS];
+static int		 nlis;
+/* Every listener's address, for the title and the log. */
+static char		 laddr[PM_LISTENERS * (PM_ADDRSTRLEN + 8)];
 static uint64_t		 accept_resume;		/* paused until, 0: not */
 static int		 accept_failing;	/* said so in the log */
 static int		 pool_full;		/* said so in the log */
@@ -650,8 +683,6 @@ static const unsigned char *replay;	/* the records, in LOAD_REPLAY */
 static size_t		 replaylen;
 
 static const char	*conf_path;
-static char		*bind_host;		/* kept: argv is the title */
-static char		*bind_port;
 static int		 verbosity = PM_LOG_INFO;	/* the last level logged */
 static int		 stamped = 1;		/* lines start with the time */
 static int		 use_syslog;		/* detached: log there */
@@ -738,6 +769,7 @@ static struct {
 	uint64_t	 buf_waits;		/* readers put in line */
 	uint64_t	 route_reclaimed;	/* closed for their buffer */
 	uint64_t	 self_refused;		/* destination: ourselves */
+	uint64_t	 proxy_bad;		/* PROXY headers refused */
 	uint64_t	 spliced;		/* bytes moved with splice */
 } st;
 static int		 title_dirty = 1;
@@ -794,7 +826,7 @@ static void	buf_free(unsigned char *);
 static void	mem_reclaim(void);
 static ssize_t	buf_read(int, struct buf *);
 static ssize_t	buf_write(int, struct buf *);
-static void	conn_new(int, struct sockaddr_storage *);
+static void	conn_new(int, struct sockaddr_storage *, int);
 static void	conn_close(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	conn_log(struct conn *, const char *);
@@ -819,9 +851,9 @@ static void	conn_timer(struct conn *);
 static void	timers_run(void);
 static void	title_init(int, char **);
 static void	title_update(void);
-static void	accept_batch(void);
+static void	accept_batch(int);
 static void	listen_events(void);
-static void	listener_addr(const char *, const char *);
+static void	listener_addr(const char *, const char *, int);
 static void	listener_open(void);
 static void	signals_init(void);
 static void	signals_run(void);
@@ -1539,8 +1571,9 @@ pm_addr_parse(const char *spec, const char *defport,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
 	char		 host[256];
-	const char	*port, *colon, *close;
+	const char	*port, *colon, *close, *h = spec;
 	size_t		 hlen;
+	int		 k;
 
 	if (spec[0] == '[') {
 		if ((close = strchr(spec, ']')) == NULL) {
@@ -1557,7 +1590,7 @@ pm_addr_parse(const char *spec, const char *defport,
 			    spec);
 			return -1;
 		}
-		spec++;
+		h++;
 	} else if ((colon = strrchr(spec, ':')) != NULL &&
 	    strchr(spec, ':') == colon) {
 		hlen = (size_t)(colon - spec);
@@ -1574,13 +1607,13 @@ pm_addr_parse(const char *spec, const char *defport,
 		snprintf(err, errlen, "'%s': bad host", spec);
 		return -1;
 	}
-	memcpy(host, spec, hlen);
+	memcpy(host, h, hlen);
 	host[hlen] = '\0';
 	if (addr_lookup(host, port, 0, ss, sslen, err, errlen) == -1)
 		return -1;
-	if (addr_is_self((struct sockaddr *)ss)) {
+	if ((k = addr_is_self((struct sockaddr *)ss)) > 0) {
 		snprintf(err, errlen, "'%s' is this proxy's own listening "
-		    "address (%s): a loop", spec, laddr);
+		    "address (%s): a loop", spec, lis[k - 1].addr);
 		return -1;
 	}
 	return 0;
@@ -1665,29 +1698,31 @@ addr_local(const struct sockaddr *sa)
 }
 
 /*
- * Returns whether a connect to sa (IPv4 or IPv6) would reach this proxy's
- * own listener: the same port, and the listener's address, any address
- * when sa is unspecified, or any address of this host when the listener
- * is bound to all of them (:: may take IPv4 as well).
+ * Returns whether a connect to sa (IPv4 or IPv6) would reach one of this
+ * proxy's own listeners, as 1 + its index, else 0: the same port, and the
+ * listener's address, any address when sa is unspecified, or any address
+ * of this host when the listener is bound to all of them (:: may take
+ * IPv4 as well).
  */
 static int
 addr_is_self(const struct sockaddr *sa)
 {
 	struct sockaddr_in	 a4, l4;
 	const struct sockaddr	*a, *l;
+	int			 k;
 
-	if (lsslen == 0 || (sa->sa_family != AF_INET &&
-	    sa->sa_family != AF_INET6))
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return 0;
 	a = addr_unmap(sa, &a4);
-	l = addr_unmap((const struct sockaddr *)&lss, &l4);
-	if (addr_port(a) != addr_port(l))
-		return 0;
-	if (addr_cmp(a, l) <= 0)
-		return 1;
-	if (addr_cmp(l, a) == -1 && (l->sa_family == AF_INET6 ||
-	    a->sa_family == AF_INET))
-		return addr_local(a);
+	for (k = 0; k < nlis; k++) {
+		l = addr_unmap((const struct sockaddr *)&lis[k].ss, &l4);
+		if (addr_port(a) != addr_port(l))
+			continue;
+		if (addr_cmp(a, l) <= 0 || (addr_cmp(l, a) == -1 &&
+		    (l->sa_family == AF_INET6 || a->sa_family == AF_INET) &&
+		    addr_local(a)))
+			return k + 1;
+	}
 	return 0;
 }
 
@@ -1774,13 +1809,14 @@ pm_net_match(const struct pm_net *net, const struct sockaddr *sa)
 	    ((a[full] ^ net->addr[full]) & (0xff00 >> rest) & 0xff) == 0;
 }
 
-/* One listener: every connection came in on it. */
 int
 pm_listener(const struct sockaddr **sa)
 {
+	int	 k = routing != NULL ? routing->lis : 0;
+
 	if (sa != NULL)
-		*sa = (const struct sockaddr *)&lss;
-	return 0;
+		*sa = (const struct sockaddr *)&lis[k].ss;
+	return k;
 }
 
 char *
@@ -2661,6 +2697,25 @@ buf_set(struct buf *b, const void *p, size_t len)
 	return 0;
 }
 
+/*
+ * Puts the len bytes at p in front of those b holds.  Returns 0, or -1
+ * when they do not fit or no buffer is left.
+ */
+static int
+buf_prepend(struct buf *b, const void *p, size_t len)
+{
+	if (b->pipe != 0 || len > PM_BUFSIZE - b->len || buf_get(b, 0) == -1)
+		return -1;
+	if (b->off < len) {
+		memmove(b->p + len, b->p + b->off, b->len);
+		b->off = (uint32_t)len;
+	}
+	b->off -= (uint32_t)len;
+	b->len += (uint32_t)len;
+	memcpy(b->p + b->off, p, len);
+	return 0;
+}
+
 /* Keeps the len bytes of b that start at from, of those it holds. */
 static void
 buf_trim(struct buf *b, size_t from, size_t len)
@@ -2775,7 +2830,7 @@ fd_error(int fd)
 /*
  * The event layer: everything that knows how descriptors are watched.
  *
- * Callers name what they watch with an id (EV_LISTEN, EV_SIGNAL,
+ * Callers name what they watch with an id (EV_LISTEN(listener), EV_SIGNAL,
  * EV_MASTER, EV_CLIENT(slot), EV_BACKEND(slot)), say what it waits for
  * with ev_set(id, fd, want) and ev_forget(id) once its descriptor is
  * closed.  ev_wait() waits and lists the ids that have events in
@@ -2818,13 +2873,13 @@ fd_error(int fd)
 #define EV_NAME		"poll"
 #endif
 
-#define EV_LISTEN	0	/* the listener */
-#define EV_SIGNAL	1	/* the signal pipe */
-#define EV_MASTER	2	/* a worker's pipe from its master */
-#define EV_RESOLVER	3	/* the socket to the resolver process */
-#define EV_CLIENT(i)	(4 + 2 * (int)(i))
-#define EV_BACKEND(i)	(4 + 2 * (int)(i) + 1)
-#define EV_SLOT(id)	(((id) - 4) / 2)	/* of a slot's id */
+#define EV_SIGNAL	0	/* the signal pipe */
+#define EV_MASTER	1	/* a worker's pipe from its master */
+#define EV_RESOLVER	2	/* the socket to the resolver process */
+#define EV_LISTEN(k)	(3 + (int)(k))		/* listener k */
+#define EV_CLIENT(i)	(EV_LISTEN(PM_LISTENERS) + 2 * (int)(i))
+#define EV_BACKEND(i)	(EV_CLIENT(i) + 1)
+#define EV_SLOT(id)	(((id) - EV_CLIENT(0)) / 2)	/* of a slot's id */
 /* What in the events reported for a socket makes a read or write worth it. */
 #define EV_READABLE	(EV_IN | EV_HUP | EV_ERR)
 #define EV_WRITABLE	(EV_OUT | EV_HUP | EV_ERR)
@@ -2956,7 +3011,7 @@ ev_ksync(int id)
 	ev.data.u64 = (uint64_t)(uint32_t)fd << 32 | (uint32_t)id;
 #ifdef EPOLLEXCLUSIVE
 	/* Workers share the listener: wake one of them, not all. */
-	if (id == EV_LISTEN && worker > 0)
+	if (id < EV_CLIENT(0) && id >= EV_LISTEN(0) && worker > 0)
 		ev.events |= EPOLLEXCLUSIVE;
 #endif
 	if (old != -1 && fd != old &&
@@ -3284,8 +3339,18 @@ dir_init(struct dir *d, struct conn *c, struct side *from, struct side *to)
 	d->to = to;
 }
 
+/*
+ * Returns the client's bytes that c has sent its backend (its PROXY
+ * header is not one of them).
+ */
+static uint64_t
+conn_upn(const struct conn *c)
+{
+	return c->up.n > c->hdr ? c->up.n - c->hdr : 0;
+}
+
 static void
-conn_new(int fd, struct sockaddr_storage *peer)
+conn_new(int fd, struct sockaddr_storage *peer, int k)
 {
 	struct conn	*c;
 	char		 a[PM_ADDRSTRLEN];
@@ -3305,6 +3370,8 @@ conn_new(int fd, struct sockaddr_storage *peer)
 		c->id = (c->id - 1) * (uint64_t)nworkers + (uint64_t)worker;
 	c->born = now;
 	c->peer = *peer;
+	c->lis = (unsigned char)k;
+	lis[k].accepted++;
 	ev_fresh(EV_CLIENT(i));
 	ev_fresh(EV_BACKEND(i));
 	if (i > hiwater)
@@ -3313,9 +3380,16 @@ conn_new(int fd, struct sockaddr_storage *peer)
 		nconn_max = nconn;
 	pipe_trim(0);
 	title_dirty = 1;
-	log_debug(IDF "accept %s", ID(c),
-	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)));
+	log_debug(IDF "accept %s on %s", ID(c),
+	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)), lis[k].addr);
 	c->state = C_ROUTING;
+	if (lis[k].proxy) {
+		/* The router is asked once the header has come. */
+		c->flags |= F_PROXYIN;
+		timer_set(c, now + PM_PROXYIN_MS);
+		conn_events(c);
+		return;
+	}
 	timer_set(c, now + PM_ROUTE_TIMEOUT);
 	if (conn_route(c, 0) == 0)
 		conn_events(c);
@@ -3331,7 +3405,7 @@ conn_close(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	st.up += c->up.n;
+	st.up += conn_upn(c);
 	st.down += c->down.n;
 	if (verbosity >= PM_LOG_INFO)
 		conn_log(c, why);
@@ -3380,7 +3454,7 @@ conn_log(struct conn *c, const char *why)
 	    "%llu.%03llu s", ID(c), why,
 	    pm_addr_str((struct sockaddr *)&c->peer, ca, sizeof(ca)), ba,
 	    tries, NOTE(c)[0] != '\0' ? "; " : "", NOTE(c),
-	    (unsigned long long)c->up.n, (unsigned long long)c->down.n,
+	    (unsigned long long)conn_upn(c), (unsigned long long)c->down.n,
 	    (unsigned long long)(now - c->born) / 1000,
 	    (unsigned long long)(now - c->born) % 1000);
 }
@@ -3536,6 +3610,235 @@ conn_events(struct conn *c)
 }
 
 /*
+ * The PROXY protocol (HAProxy's proxy-protocol.txt): a header, text (v1)
+ * or binary (v2), in front of a connection's first bytes, that says from
+ * which address and to which one the client connected.
+ */
+#define PROXY_HDRMAX	108	/* v1 at most, with its NUL; v2 at most 52 */
+static const unsigned char	 proxy_sig[] = "\r\n\r\n\0\r\nQUIT\n";
+
+/*
+ * Writes into h (PROXY_HDRMAX bytes) the PROXY header of version v (1 or
+ * 2) for c: its client, and the address it connected to.  An IPv4 client
+ * of a dual-stack listener is TCP4.  Returns its length.
+ */
+static size_t
+proxy_header(const struct conn *c, int v, unsigned char *h)
+{
+	struct sockaddr_in	 s4, d4;
+	const struct sockaddr	*s, *d;
+	const unsigned char	*sa, *da;
+	char			 st6[INET6_ADDRSTRLEN], dt6[INET6_ADDRSTRLEN];
+	in_port_t		 sp, dp;
+	size_t			 n = 0;
+	int			 i;
+
+	s = addr_unmap((const struct sockaddr *)&c->peer, &s4);
+	d = addr_unmap((const struct sockaddr *)&c->local, &d4);
+	if (s->sa_family == AF_INET && d->sa_family == AF_INET) {
+		sa = (const void *)&((const struct sockaddr_in *)
+		    (const void *)s)->sin_addr;
+		da = (const void *)&((const struct sockaddr_in *)
+		    (const void *)d)->sin_addr;
+		n = 4;
+	} else if (s->sa_family == AF_INET6 && d->sa_family == AF_INET6) {
+		sa = ((const struct sockaddr_in6 *)(const void *)s)->
+		    sin6_addr.s6_addr;
+		da = ((const struct sockaddr_in6 *)(const void *)d)->
+		    sin6_addr.s6_addr;
+		n = 16;
+	} else
+		sa = da = NULL;		/* not known: UNKNOWN, UNSPEC */
+	sp = n > 0 ? addr_port(s) : 0;
+	dp = n > 0 ? addr_port(d) : 0;
+	if (v == 1) {
+		if (n == 0)
+			return (size_t)snprintf((char *)h, PROXY_HDRMAX,
+			    "PROXY UNKNOWN\r\n");
+		if (n == 4) {
+			addr_ntop4(sa, st6, sizeof(st6));
+			addr_ntop4(da, dt6, sizeof(dt6));
+		} else {
+			addr_ntop6(sa, st6, sizeof(st6));
+			addr_ntop6(da, dt6, sizeof(dt6));
+		}
+		i = snprintf((char *)h, PROXY_HDRMAX, "PROXY TCP%c %s %s %u "
+		    "%u\r\n", n == 4 ? '4' : '6', st6, dt6, ntohs(sp),
+		    ntohs(dp));
+		return i > 0 ? (size_t)i : 0;
+	}
+	memcpy(h, proxy_sig, 12);
+	h[12] = 0x21;			/* version 2, PROXY */
+	h[13] = n == 4 ? 0x11 : n == 16 ? 0x21 : 0;	/* TCP over v4, v6 */
+	h[14] = 0;
+	h[15] = (unsigned char)(n > 0 ? 2 * n + 4 : 0);
+	if (n > 0) {
+		memcpy(h + 16, sa, n);
+		memcpy(h + 16 + n, da, n);
+		memcpy(h + 16 + 2 * n, &sp, 2);
+		memcpy(h + 18 + 2 * n, &dp, 2);
+	}
+	return 16 + h[15];
+}
+
+/*
+ * Puts the PROXY header c's route asks for in front of the bytes for its
+ * backend, in place of what is left of one put there for an earlier
+ * attempt.  Returns 0, or -1 when it does not fit.
+ */
+static int
+conn_proxy(struct conn *c)
+{
+	unsigned char	 h[PROXY_HDRMAX];
+	socklen_t	 len = sizeof(c->local);
+	size_t		 n;
+
+	if (c->route.proxy != 1 && c->route.proxy != 2)
+		return 0;
+	if (c->up.n < c->hdr)
+		buf_trim(&c->up.buf, c->hdr - c->up.n, c->up.buf.len -
+		    (c->hdr - c->up.n));
+	c->up.n = 0;
+	if (c->local.sin6_family == 0 && getsockname(c->client.fd,
+	    (struct sockaddr *)&c->local, &len) == -1)
+		c->local.sin6_family = 0;
+	n = proxy_header(c, c->route.proxy, h);
+	c->hdr = (unsigned char)n;
+	return buf_prepend(&c->up.buf, h, n);
+}
+
+/*
+ * Reads the PROXY header (v1 or v2) at the start of the len bytes at p,
+ * from a load balancer in front.  Returns its length once it is whole,
+ * with the addresses it carries in *src and *dst, or with *src left alone
+ * when it carries none to use (v2's LOCAL, UNKNOWN, other families); 0
+ * while more bytes may complete it; -1 when it is not one, with *why.
+ */
+static int
+proxy_parse(const unsigned char *p, size_t len, struct sockaddr_storage *src,
+    struct sockaddr_in6 *dst, const char **why)
+{
+	union {
+		struct sockaddr_in	 v4;
+		struct sockaddr_in6	 v6;
+	}			 s, d;
+	char			 line[PROXY_HDRMAX], *f[7];
+	const unsigned char	*nl;
+	void			*sa, *da;
+	size_t			 n;
+	long			 sp, dp;
+	int			 af, nf;
+
+	*why = "not a PROXY header";
+	memset(&s, 0, sizeof(s));
+	memset(&d, 0, sizeof(d));
+	if (len > 0 && p[0] == 'P') {
+		n = len < 6 ? len : 6;
+		if (memcmp(p, "PROXY ", n) != 0)
+			return -1;
+		n = len < PROXY_HDRMAX - 1 ? len : PROXY_HDRMAX - 1;
+		if ((nl = memchr(p, '\n', n)) == NULL) {
+			*why = "PROXY header too long";
+			return len < PROXY_HDRMAX - 1 ? 0 : -1;
+		}
+		n = (size_t)(nl - p);
+		if (n < 1 || p[n - 1] != '\r' || memchr(p, '\0', n) != NULL)
+			return -1;
+		memcpy(line, p, n - 1);
+		line[n - 1] = '\0';
+		nf = pm_conf_split(line, f, 7);
+		if (nf >= 2 && strcmp(f[1], "UNKNOWN") == 0)
+			return (int)n + 1;
+		if (nf != 6 || (strcmp(f[1], "TCP4") != 0 &&
+		    strcmp(f[1], "TCP6") != 0))
+			return -1;
+		af = f[1][3] == '4' ? AF_INET : AF_INET6;
+		sa = af == AF_INET ? (void *)&s.v4.sin_addr :
+		    (void *)&s.v6.sin6_addr;
+		da = af == AF_INET ? (void *)&d.v4.sin_addr :
+		    (void *)&d.v6.sin6_addr;
+		if (inet_pton(af, f[2], sa) != 1 ||
+		    inet_pton(af, f[3], da) != 1 ||
+		    (sp = num_parse(f[4], 65535)) == -1 ||
+		    (dp = num_parse(f[5], 65535)) == -1)
+			return -1;
+		n++;
+	} else {
+		n = len < 12 ? len : 12;
+		if (memcmp(p, proxy_sig, n) != 0)
+			return -1;
+		if (len < 16)
+			return 0;
+		if ((p[12] & 0xf0) != 0x20 || (p[12] & 0x0f) > 1) {
+			*why = "PROXY v2 header of an unknown version or command";
+			return -1;
+		}
+		n = 16 + ((size_t)p[14] << 8 | p[15]);
+		if (n > PM_PROXYIN_MAX) {
+			*why = "PROXY header too long";
+			return -1;
+		}
+		if (len < n)
+			return 0;
+		if ((p[12] & 0x0f) == 0 || (p[13] != 0x11 && p[13] != 0x21))
+			return (int)n;		/* LOCAL, or not TCP */
+		af = p[13] == 0x11 ? AF_INET : AF_INET6;
+		if (n < (af == AF_INET ? 28 : 52)) {
+			*why = "PROXY v2 header too short for its addresses";
+			return -1;
+		}
+		if (af == AF_INET) {
+			memcpy(&s.v4.sin_addr, p + 16, 4);
+			memcpy(&d.v4.sin_addr, p + 20, 4);
+		} else {
+			memcpy(&s.v6.sin6_addr, p + 16, 16);
+			memcpy(&d.v6.sin6_addr, p + 32, 16);
+		}
+		p += 16 + (af == AF_INET ? 8 : 32);
+		sp = p[0] << 8 | p[1];
+		dp = p[2] << 8 | p[3];
+	}
+	if (af == AF_INET) {
+		s.v4.sin_family = d.v4.sin_family = AF_INET;
+		s.v4.sin_port = htons((in_port_t)sp);
+		d.v4.sin_port = htons((in_port_t)dp);
+	} else {
+		s.v6.sin6_family = d.v6.sin6_family = AF_INET6;
+		s.v6.sin6_port = htons((in_port_t)sp);
+		d.v6.sin6_port = htons((in_port_t)dp);
+	}
+	memset(src, 0, sizeof(*src));
+	memcpy(src, &s, sizeof(s));
+	memcpy(dst, &d, sizeof(*dst));
+	return (int)n;
+}
+
+/*
+ * Takes the PROXY header a listener that expects one (-a) reads first:
+ * its addresses become the client's, then the router is asked.  Returns
+ * 0, or -1 if the connection was closed.
+ */
+static int
+conn_proxyin(struct conn *c)
+{
+	struct buf	*b = &c->up.buf;
+	const char	*why;
+	int		 n;
+
+	if ((n = proxy_parse(b->p + b->off, b->len, &c->peer, &c->local,
+	    &why)) == 0)
+		return 0;
+	if (n == -1) {
+		st.proxy_bad++;
+		conn_close(c, "%s (%u bytes)", why, (unsigned)b->len);
+		return -1;
+	}
+	c->flags &= ~F_PROXYIN;
+	buf_trim(b, (size_t)n, b->len - (size_t)n);
+	return conn_route(c, 0);
+}
+
+/*
  * Asks the router about the bytes so far and acts on the answer.  Returns
  * 0, or -1 if the connection was closed.
  */
@@ -3645,10 +3948,14 @@ conn_route_remote(struct conn *c)
 		goto nobuf;
 	if (r->data != NULL && buf_set(&c->up.buf, r->data, r->datalen) == -1)
 		goto nobuf;
+	if (conn_proxy(c) == -1) {
+		conn_close(c, "no room for the PROXY header");
+		return -1;
+	}
 	pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a));
-	log_debug(IDF "route: %s (%u bytes to send, %zu-byte reply%s)", ID(c),
-	    a, (unsigned)c->up.buf.len, rlen, down->held ?
-	    " held for the connect" : "");
+	log_debug(IDF "route: %s (%u bytes to send, %u of them a PROXY "
+	    "header; %zu-byte reply%s)", ID(c), a, (unsigned)c->up.buf.len,
+	    (unsigned)c->hdr, rlen, down->held ? " held for the connect" : "");
 	r->data = r->reply = r->ok_reply = r->fail_reply = NULL;
 	r->datalen = r->replylen = r->ok_replylen = r->fail_replylen = 0;
 	c->wait = 0;
@@ -3917,7 +4224,8 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 	uint64_t	 n;
 
 	if (!(c->flags & F_BDATA)) {
-		if (c->up.n == 0) {
+		/* Nothing of the client's sent: its PROXY header again. */
+		if (c->up.n <= c->hdr && conn_proxy(c) == 0) {
 			c->down.eof = c->up.shut = c->backend.dead = 0;
 			return conn_connect_failed(c, why);
 		}
@@ -4002,7 +4310,8 @@ conn_client_eof(struct conn *c)
 	switch (c->state) {
 	case C_ROUTING:
 		/* No more bytes will come: a last question. */
-		if (c->up.buf.len > 0 && (conn_route(c, 1) == -1 ||
+		if (c->up.buf.len > 0 && !(c->flags & F_PROXYIN) &&
+		    (conn_route(c, 1) == -1 ||
 		    c->state != C_ROUTING))
 			return c->state == C_FREE ? -1 : 0;
 		conn_close(c, "client closed before a route (%u bytes)",
@@ -4035,7 +4344,8 @@ conn_client_io(struct conn *c, short crev)
 		touched = 1;
 		if ((n = buf_read(c->client.fd, &c->up.buf)) > 0 &&
 		    c->state == C_ROUTING)
-			return conn_route(c, 0);
+			return (c->flags & F_PROXYIN) ? conn_proxyin(c) :
+			    conn_route(c, 0);
 		if (n == IO_NOBUF)
 			dir_wait(&c->up);
 		if (n == 0)
@@ -4151,6 +4461,12 @@ conn_timer(struct conn *c)
 	c->deadline = 0;
 	switch (c->state) {
 	case C_ROUTING:
+		if (c->flags & F_PROXYIN) {
+			st.proxy_bad++;
+			conn_close(c, "no whole PROXY header within %d ms (%u "
+			    "bytes)", PM_PROXYIN_MS, (unsigned)c->up.buf.len);
+			return;
+		}
 		if (now >= c->born + PM_ROUTE_TIMEOUT) {
 			st.route_timeouts++;
 			conn_close(c, "no route within %d ms (%u bytes)",
@@ -4273,7 +4589,7 @@ title_init(int argc, char **argv)
 static void
 title_update(void)
 {
-	char	 t[256], w[32];
+	char	 t[sizeof(laddr) + 128], w[32];
 
 	title_dirty = 0;
 	w[0] = '\0';
@@ -4307,54 +4623,91 @@ title_update(void)
 /* --- The listener ------------------------------------------------ */
 
 /*
- * Resolves the address to listen on, before the table is read: a table
- * may not route to it.
+ * Resolves one more address to listen on, before the table is read: a
+ * table may not route to it.  proxy: it expects a PROXY header.
  */
 static void
-listener_addr(const char *host, const char *port)
+listener_addr(const char *host, const char *port, int proxy)
 {
-	char	 e[256];
+	struct listener	*l = &lis[nlis];
+	char		 e[256];
+	size_t		 n = strlen(laddr);
 
-	if (addr_lookup(host, port, 1, &lss, &lsslen, e, sizeof(e)) == -1)
+	if (addr_lookup(host, port, 1, &l->ss, &l->sslen, e, sizeof(e)) == -1)
 		errx(1, "listen address: %s", e);
-	pm_addr_str((struct sockaddr *)&lss, laddr, sizeof(laddr));
+	pm_addr_str((struct sockaddr *)&l->ss, l->addr, sizeof(l->addr));
+	l->fd = -1;
+	l->proxy = proxy;
+	snprintf(laddr + n, sizeof(laddr) - n, "%s%s%s", nlis > 0 ? " " : "",
+	    l->addr, proxy ? "/proxy" : "");
+	nlis++;
 }
 
 static void
 listener_open(void)
 {
-	int	 one = 1;
+	struct listener	*l, *m;
+	int		 one = 1;
 
-	if ((lfd = socket(lss.ss_family, SOCK_STREAM, 0)) == -1)
-		err(1, "socket");
-	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == -1)
-		err(1, "setsockopt SO_REUSEADDR");
-	if (bind(lfd, (struct sockaddr *)&lss, lsslen) == -1)
-		err(1, "bind %s", laddr);
-	if (listen(lfd, SOMAXCONN) == -1)
-		err(1, "listen %s", laddr);
-	if (fd_setup(lfd) == -1)
-		err(1, "fcntl");
-	fd_nodelay(lfd);
-	ev_set(EV_LISTEN, lfd, POLLIN);
-}
-
-/* Polls the listener only while a connection can be taken. */
-static void
-listen_events(void)
-{
-	if (lfd == -1 || stopping || nconn >= maxconn ||
-	    (accept_resume != 0 && now < accept_resume))
-		ev_set(EV_LISTEN, -1, POLLIN);
-	else {
-		accept_resume = 0;
-		ev_set(EV_LISTEN, lfd, POLLIN);
+	for (l = lis; l < lis + nlis; l++) {
+		if ((l->fd = socket(l->ss.ss_family, SOCK_STREAM, 0)) == -1)
+			err(1, "socket");
+		if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == -1)
+			err(1, "setsockopt SO_REUSEADDR");
+		/*
+		 * An IPv6 listener beside an IPv4 one at its port takes
+		 * IPv6 only, as on OpenBSD: -h 0.0.0.0 -h :: works anywhere.
+		 */
+		for (m = lis; m < lis + nlis; m++)
+			if (l->ss.ss_family == AF_INET6 &&
+			    m->ss.ss_family == AF_INET &&
+			    addr_port((struct sockaddr *)&m->ss) ==
+			    addr_port((struct sockaddr *)&l->ss) &&
+			    setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one)) == -1)
+				err(1, "setsockopt IPV6_V6ONLY");
+		if (bind(l->fd, (struct sockaddr *)&l->ss, l->sslen) == -1)
+			err(1, "bind %s", l->addr);
+		if (listen(l->fd, SOMAXCONN) == -1)
+			err(1, "listen %s", l->addr);
+		if (fd_setup(l->fd) == -1)
+			err(1, "fcntl");
+		fd_nodelay(l->fd);
+		ev_set(EV_LISTEN(l - lis), l->fd, POLLIN);
 	}
 }
 
+/* Closes the listeners: shutting down. */
 static void
-accept_batch(void)
+listener_close(void)
+{
+	int	 k;
+
+	for (k = 0; k < nlis; k++)
+		if (lis[k].fd != -1) {
+			close(lis[k].fd);
+			lis[k].fd = -1;
+			ev_forget(EV_LISTEN(k));
+		}
+}
+
+/* Polls the listeners only while a connection can be taken. */
+static void
+listen_events(void)
+{
+	int	 k, off = stopping || nconn >= maxconn ||
+		    (accept_resume != 0 && now < accept_resume);
+
+	if (!off)
+		accept_resume = 0;
+	for (k = 0; k < nlis; k++)
+		ev_set(EV_LISTEN(k), off ? -1 : lis[k].fd, POLLIN);
+}
+
+/* Accepts what listener l has waiting, up to a batch. */
+static void
+accept_batch(int l)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
@@ -4370,7 +4723,8 @@ accept_batch(void)
 			break;
 		}
 		len = sizeof(ss);
-		fd = sys_accept(lfd, (struct sockaddr *)&ss, &len, &later);
+		fd = sys_accept(lis[l].fd, (struct sockaddr *)&ss, &len,
+		    &later);
 		if (fd != -1 && later) {
 			if (fd_setup(fd) == -1) {
 				log_warn("accept: fcntl");
@@ -4414,7 +4768,7 @@ accept_batch(void)
 				return;
 			}
 		}
-		conn_new(fd, &ss);
+		conn_new(fd, &ss, l);
 	}
 }
 
@@ -4423,7 +4777,8 @@ static void
 fd_limit(void)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + PM_RESERVE_FDS;
+	rlim_t		 keep = PM_RESERVE_FDS + (rlim_t)nlis - 1;
+	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + keep;
 	rlim_t		 old, left;
 
 	maxconn = PM_MAXCONN;
@@ -4448,10 +4803,10 @@ fd_limit(void)
 			    (unsigned long long)rl.rlim_cur);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		if (rl.rlim_cur < PM_RESERVE_FDS + 2)
+		if (rl.rlim_cur < keep + 2)
 			errx(1, "descriptor limit %llu is too low",
 			    (unsigned long long)rl.rlim_cur);
-		left = rl.rlim_cur - PM_RESERVE_FDS;
+		left = rl.rlim_cur - keep;
 		/* Pipes get at most a sixteenth of what is left. */
 		if (pipemax > (int)(left / 32))
 			pipemax = (int)(left / 32);
@@ -4469,11 +4824,17 @@ static void
 stats_log(void)
 {
 	uint64_t	 up = st.up, down = st.down;
+	char		 l[sizeof(laddr) + PM_LISTENERS * 24];
+	size_t		 n = 0;
 	int		 i;
 
+	for (i = 0; i < nlis; i++)
+		n += (size_t)snprintf(l + n, sizeof(l) - n, "%s%s%s %llu",
+		    i > 0 ? ", " : "", lis[i].addr, lis[i].proxy ? "/proxy" : "",
+		    (unsigned long long)lis[i].accepted);
 	for (i = 0; i <= hiwater; i++)
 		if (conns[i].state != C_FREE) {
-			up += conns[i].up.n;
+			up += conn_upn(&conns[i]);
 			down += conns[i].down.n;
 		}
 	log_notice("stats: %d open (most %d, pool %d), %llu accepted; "
@@ -4482,8 +4843,8 @@ stats_log(void)
 	    "errors: %llu connect (%llu retries), "
 	    "%llu inactivity, %llu routing timeouts, %llu routing buffers "
 	    "full, %llu closed by the router, %llu client, %llu backend, "
-	    "%llu accept, %llu no socket, %llu for itself", nconn, nconn_max,
-	    maxconn,
+	    "%llu accept, %llu no socket, %llu for itself, %llu bad PROXY "
+	    "headers; accepted on %s", nconn, nconn_max, maxconn,
 	    (unsigned long long)nconn_total, (unsigned long long)up,
 	    (unsigned long long)down, (unsigned long long)st.spliced,
 	    buffresh - nbuffree, nbuf, (unsigned long long)st.buf_waits,
@@ -4498,7 +4859,8 @@ stats_log(void)
 	    (unsigned long long)st.backend_errors,
 	    (unsigned long long)st.accept_errors,
 	    (unsigned long long)st.local_errors,
-	    (unsigned long long)st.self_refused);
+	    (unsigned long long)st.self_refused,
+	    (unsigned long long)st.proxy_bad, l);
 }
 
 /* Flushes the log, removes the pid file and exits. */
@@ -4635,11 +4997,7 @@ stop_begin(int how)
 {
 	stopping = how;
 	accept_resume = 0;
-	if (lfd != -1) {
-		close(lfd);
-		lfd = -1;
-		ev_forget(EV_LISTEN);
-	}
+	listener_close();
 	if (how == STOP_FAST) {
 		stop_deadline = now + PM_TERM_GRACE;
 		log_notice("fast shutdown: not accepting; waiting at most %d ms "
@@ -4848,12 +5206,15 @@ static void
 usage(int status)
 {
 	fd_printf(status ? STDERR_FILENO : STDOUT_FILENO,
-	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-m MiB] "
-	    "[-P pidfile]\n"
-	    "                    [-p port]" USAGE_TU USAGE_W "\n"
+	    "usage: proxymachine [-dqVv] [-a port] [-c config] [-h host] "
+	    "[-m MiB]\n"
+	    "                    [-P pidfile] [-p port]" USAGE_TU USAGE_W "\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
+	    "  -a, --accept-proxy PORT  as -p, for a PROXY header first\n"
+	    "      (-h, -p and -a repeat: each host at each port, %d at "
+	    "most)\n"
 	    "  -d, --daemon          detach, and log to syslog\n"
 	    "  -P, --pidfile FILE    write the process id to FILE\n"
 	    HELP_TU HELP_W
@@ -4862,7 +5223,7 @@ usage(int status)
 	    "  -v, --verbose         log routing waits too\n"
 	    "  -V, --version         print the version and exit\n"
 	    "      --help            print this help and exit\n",
-	    router_name, PM_MEMORY);
+	    router_name, PM_LISTENERS, PM_MEMORY);
 	exit(status);
 }
 
@@ -5602,7 +5963,7 @@ worker_start(int k)
 static void
 master_signals(void)
 {
-	int	 n;
+	int	 k, n;
 
 	if (got_stats) {
 		got_stats = 0;
@@ -5633,9 +5994,13 @@ master_signals(void)
 			workers_signal(SIGQUIT);
 		}
 	}
-	if (stopping && lfd != -1) {
-		close(lfd);	/* refused once the workers close theirs */
-		lfd = -1;
+	if (stopping) {
+		/* Refused once the workers close theirs. */
+		for (k = 0; k < nlis; k++)
+			if (lis[k].fd != -1) {
+				close(lis[k].fd);
+				lis[k].fd = -1;
+			}
 	}
 }
 
@@ -5766,7 +6131,7 @@ serve(void)
 			timeout = next_timer > now ?
 			    (int)(next_timer - now > INT_MAX ? INT_MAX :
 			    next_timer - now) : 0;
-		if (accept_resume != 0 && lfd != -1 && (timeout == -1 ||
+		if (accept_resume != 0 && !stopping && (timeout == -1 ||
 		    accept_resume - now < (uint64_t)timeout))
 			timeout = accept_resume > now ?
 			    (int)(accept_resume - now) : 0;
@@ -5791,8 +6156,9 @@ serve(void)
 			if ((id = ev_ready[i]) >= EV_CLIENT(0))
 				slot_run(EV_SLOT(id));
 		/* Accept last: a new slot must not see stale events. */
-		if (ev_take(EV_LISTEN))
-			accept_batch();
+		for (i = 0; i < nlis; i++)
+			if (ev_take(EV_LISTEN(i)))
+				accept_batch(i);
 		if (now >= next_timer)
 			timers_run();
 	}
@@ -5805,6 +6171,7 @@ main(int argc, char *argv[])
 		{ "config",	required_argument,	NULL,	'c' },
 		{ "host",	required_argument,	NULL,	'h' },
 		{ "port",	required_argument,	NULL,	'p' },
+		{ "accept-proxy", required_argument,	NULL,	'a' },
 		{ "quiet",	no_argument,		NULL,	'q' },
 		{ "verbose",	no_argument,		NULL,	'v' },
 		{ "version",	no_argument,		NULL,	'V' },
@@ -5819,7 +6186,8 @@ main(int argc, char *argv[])
 	};
 	/* -m as given, for the log: its copy lives as long as the process. */
 	static const char *mem_mb = MEMORY_STR(PM_MEMORY);
-	const char	*host = "0.0.0.0", *port = "5432";
+	const char	*hosts[PM_LISTENERS], *ports[PM_LISTENERS];
+	int		 proxy[PM_LISTENERS], nh = 0, np = 0, i, j;
 	const char	*root = NULL;
 #ifndef PM_NO_PRIVDROP
 	const char	*user = NULL;
@@ -5833,17 +6201,28 @@ main(int argc, char *argv[])
 #endif
 	int		 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:dh:m:P:p:qt:u:vVw:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:c:dh:m:P:p:qt:u:vVw:",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
 			break;
 		case 'h':
-			host = optarg;
-			break;
+		case 'a':
 		case 'p':
-			port = optarg;
+			if (*optarg == '\0') {
+				warnx("-%c: empty %s", ch, ch == 'h' ? "host" :
+				    "port");
+				usage(1);
+			}
+			if (nh == PM_LISTENERS || np == PM_LISTENERS)
+				goto toomany;
+			if (ch == 'h')
+				hosts[nh++] = optarg;
+			else {
+				proxy[np] = ch == 'a';
+				ports[np++] = optarg;
+			}
 			break;
 		case 'd':
 			detach = 1;
@@ -5907,9 +6286,16 @@ main(int argc, char *argv[])
 		    sys_ncpu();
 	}
 #endif
-	if (*host == '\0' || *port == '\0') {
-		warnx("%s", *host == '\0' ? "-h: empty host" :
-		    "-p: empty port");
+	if (nh == 0)
+		hosts[nh++] = "0.0.0.0";
+	if (np == 0) {
+		proxy[np] = 0;
+		ports[np++] = "5432";
+	}
+	if (nh * np > PM_LISTENERS) {
+toomany:
+		warnx("more than %d listeners (each -h at each -p and -a)",
+		    PM_LISTENERS);
 		usage(1);
 	}
 #ifndef PM_NO_PRIVDROP
@@ -5938,9 +6324,7 @@ main(int argc, char *argv[])
 		conf_path = abs;
 	}
 	/* The title overwrites argv: keep what we need elsewhere. */
-	if ((bind_host = strdup(host)) == NULL ||
-	    (bind_port = strdup(port)) == NULL ||
-	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
+	if ((conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
 	    (pidfile != NULL && (pidfile = strdup(pidfile)) == NULL) ||
 	    (root != NULL && (root = strdup(root)) == NULL) ||
 	    (mem_mb = strdup(mem_mb)) == NULL)
@@ -5960,7 +6344,9 @@ main(int argc, char *argv[])
 	if (nworkers > 1 && nbuf / nworkers < 4)
 		errx(1, "-m %s: %d buffers cannot give each of %d workers the "
 		    "4 it needs: raise -m or lower -w", mem_mb, nbuf, nworkers);
-	listener_addr(bind_host, bind_port);
+	for (i = 0; i < nh; i++)
+		for (j = 0; j < np; j++)
+			listener_addr(hosts[i], ports[j], proxy[j]);
 	if (router_load(conf_path, e, sizeof(e)) == -1) {
 		log_flush();
 		errx(1, "%s", e);
