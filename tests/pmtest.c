@@ -78,8 +78,8 @@ static const struct cmd cmds[] = {
 	{ "freeport", "[HOST]", cmd_freeport },
 	{ "waitport", "HOST PORT SECS", cmd_waitport },
 	{ "echo", "HOST PORT [TAG] [-b | -e]", cmd_echo },
-	{ "send", "HOST PORT DATA [-bkr] [-n COUNT] [-q MS] [-t SECS] "
-	    "[-w MS]", cmd_send },
+	{ "send", "HOST PORT DATA [-bkr] [-n COUNT] [-q MS] [-s SRC] "
+	    "[-t SECS] [-w MS]", cmd_send },
 	{ "bulk", "HOST PORT NBYTES [-p PREFIX] [-t SECS] [-s MS]", cmd_bulk },
 	{ "flood", "HOST PORT COUNTFILE", cmd_flood },
 	{ "slowread", "HOST PORT DATA SECS BYTES_PER_TICK", cmd_slowread },
@@ -107,7 +107,8 @@ static const char help[] =
 "send       send DATA, half-close (not with -k), print the reply raw\n"
 "           until EOF.  -b a byte every 20 ms; -n repeat DATA COUNT\n"
 "           times; -w wait MS before sending; -q close MS after\n"
-"           sending, reading nothing; -r exit 0 only if the peer\n"
+"           sending, reading nothing; -s connect from address SRC;\n"
+"           -r exit 0 only if the peer\n"
 "           resets or closes without data; -t timeout (10 s) for\n"
 "           the whole run, which prints TIMEOUT on stderr, exits 1.\n"
 "bulk       stream NBYTES pseudo-random bytes (after PREFIX, for the\n"
@@ -137,6 +138,7 @@ static pid_t		 srvpid;	/* the server, seen by its children */
 static pid_t		 kids[PMT_MAXKIDS];	/* 0: free slot */
 static int		 nkids;
 static const char	*echotag;
+static const char	*srcaddr;	/* send -s: connect from it */
 static int		 echobanner;
 static int		 echoateof;
 static const char	*countfile;
@@ -428,6 +430,15 @@ conn_start(const struct sockaddr *sa, socklen_t salen, int rcvbuf)
 	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 	    sizeof(rcvbuf)) == -1)
 		goto fail;
+	if (srcaddr != NULL) {
+		struct addrinfo	*src = resolve(srcaddr, "0", 0);
+
+		if (bind(fd, src->ai_addr, src->ai_addrlen) == -1) {
+			freeaddrinfo(src);
+			goto fail;
+		}
+		freeaddrinfo(src);
+	}
 	set_nonblock(fd);
 	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS &&
 	    errno != EINTR)
@@ -1051,7 +1062,7 @@ cmd_send(int argc, char **argv)
 	wms = qms = 0;
 	count = 1;
 	opterr = 0;
-	while ((ch = getopt(argc - 3, argv + 3, "bkn:q:rt:w:")) != -1) {
+	while ((ch = getopt(argc - 3, argv + 3, "bkn:q:rs:t:w:")) != -1) {
 		switch (ch) {
 		case 'b':
 			bflag = 1;
@@ -1068,6 +1079,9 @@ cmd_send(int argc, char **argv)
 			break;
 		case 'r':
 			rflag = 1;
+			break;
+		case 's':
+			srcaddr = optarg;
 			break;
 		case 't':
 			tmo = secs_arg(optarg, "SECS");
