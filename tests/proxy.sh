@@ -140,6 +140,34 @@ p1"
 	reap "$PX_PID"
 }
 
+# The git router's proxy=: the request, after the header.
+px_git()
+{
+	PX_CONF=$PX/git.conf
+	printf 'alice\t%s\tconnect=2\tproxy=1\n*\t%s\tproxy=2\n' "$H:$PA" \
+	    "$H:$PB" >"$PX_CONF"
+	PX_PORT=$(freeport)
+	spawn $RUN "$BINDIR/proxymachine-git" -c "$PX_CONF" -h $H \
+	    -p "$PX_PORT" 2>"$PX/git.log"
+	_g=$LASTPID
+	waitport $H "$PX_PORT" || { fail "git proxy starts"; return; }
+	_q='git-upload-pack /alice/r.git\0host=x\0'
+	_r=$(px_send $H "$PX_PORT" "0028$_q" | tr '\0' '|')
+	px_check "git proxy=1: the header, then the request" \
+	    px_match "$_r" "$PA:PROXY TCP4 127.0.0.2 127.0.0.1 [0-9]* \
+$PX_PORT$(printf '\r')
+0028git-upload-pack /alice/r.git|host=x|"
+	_r=$(px_send $H "$PX_PORT" '0022git-upload-pack /r.git\0host=x\0' |
+	    tohex)
+	px_check "git proxy=2 on the default route: a v2 header" \
+	    px_match "$_r" "$(printf '%s:' "$PB" | tohex) $PX_SIG 21 11 *"
+	reap "$_g"
+	printf 'alice\t%s\tproxy=3\n' "$H:$PA" >"$PX/git3.conf"
+	badstart "git: proxy=3 is refused at load" "proxy=3: expected" \
+	    $RUN "$BINDIR/proxymachine-git" -c "$PX/git3.conf" -h $H \
+	    -p "$PX_PORT"
+}
+
 # --- accepting a PROXY header (-a) ---------------------------------------
 
 px_accept()
@@ -418,6 +446,7 @@ $_b2:$PX_PORT 1, $_b2:$_p2 2" \
 }
 
 px_send_echo
+px_git
 px_accept
 px_with_haproxy
 px_listeners
