@@ -128,7 +128,7 @@ l1"
 p1"
 	reap "$PX_PID"
 	# One listener on :: takes IPv4 too: its clients are TCP4.
-	PX_PORT=$(freeport)
+	PX_PORT=$("$PMTEST" freeport ::)	# free for IPv4 too
 	px_start -h :: -p "$PX_PORT" || { fail "proxy starts on ::"; return; }
 	_r=$(px_send $H "$PX_PORT" p1)
 	px_check "dual-stack listener, IPv4 client: TCP4, not a mapped TCP6" \
@@ -363,7 +363,7 @@ px_with_haproxy()
 	reap "$PX_PID"
 	if [ -n "$HAVE6" ]; then
 		# A dual-stack listener: HAProxy sees an IPv4 client, TCP4.
-		PX_PORT=$(freeport)
+		PX_PORT=$("$PMTEST" freeport ::)
 		px_start -h :: -p "$PX_PORT" ||
 		    { fail "proxy starts on ::"; reap "$PX_HAP"; return; }
 		_n=$(logcount "$PX/haproxy.log" "seen src=127.0.0.2:")
