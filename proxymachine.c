@@ -516,6 +516,7 @@ enum cstate {
 #define F_BDATA		0x0001	/* the backend has sent a byte */
 #define F_LINGER	0x0002	/* closing: reply written, draining */
 #define F_PROXYIN	0x0004	/* a PROXY header is still to come */
+#define F_LOCAL		0x0008	/* LOCAL(c) is known */
 
 /* What the I/O helpers return besides a count: see buf_read(). */
 #define IO_ERROR	(-1)	/* failed, errno set */
@@ -589,7 +590,6 @@ struct conn {
 	const char	*lastwhy;	/* why the last connect failed */
 	struct pm_route	 route;
 	struct sockaddr_storage peer;
-	struct sockaddr_in6 local;	/* what it connected to, 0: unknown */
 };
 
 static struct conn	 conns[PM_MAXCONN];
@@ -599,8 +599,11 @@ static struct conn	 conns[PM_MAXCONN];
  */
 static char		 notes[PM_MAXCONN][PM_NOTEMAX];
 static unsigned char	 replies[PM_MAXCONN][PM_REPLYMAX];
+/* And the address each client connected to, for PROXY headers. */
+static struct sockaddr_in6 locals[PM_MAXCONN];
 #define NOTE(c)		(notes[(c) - conns])
 #define REPLIES(c)	(replies[(c) - conns])
+#define LOCAL(c)	(&locals[(c) - conns])
 static int		 slotfree[PM_MAXCONN];
 static int		 nslotfree;
 static int		 slotfresh;		/* never used yet: from */
@@ -3634,7 +3637,7 @@ proxy_header(const struct conn *c, int v, unsigned char *h)
 	int			 i;
 
 	s = addr_unmap((const struct sockaddr *)&c->peer, &s4);
-	d = addr_unmap((const struct sockaddr *)&c->local, &d4);
+	d = addr_unmap((const struct sockaddr *)LOCAL(c), &d4);
 	if (s->sa_family == AF_INET && d->sa_family == AF_INET) {
 		sa = (const void *)&((const struct sockaddr_in *)
 		    (const void *)s)->sin_addr;
@@ -3690,7 +3693,7 @@ static int
 conn_proxy(struct conn *c)
 {
 	unsigned char	 h[PROXY_HDRMAX];
-	socklen_t	 len = sizeof(c->local);
+	socklen_t	 len = sizeof(*LOCAL(c));
 	size_t		 n;
 
 	if (c->route.proxy != 1 && c->route.proxy != 2)
@@ -3699,9 +3702,12 @@ conn_proxy(struct conn *c)
 		buf_trim(&c->up.buf, c->hdr - c->up.n, c->up.buf.len -
 		    (c->hdr - c->up.n));
 	c->up.n = 0;
-	if (c->local.sin6_family == 0 && getsockname(c->client.fd,
-	    (struct sockaddr *)&c->local, &len) == -1)
-		c->local.sin6_family = 0;
+	if (!(c->flags & F_LOCAL)) {
+		c->flags |= F_LOCAL;
+		if (getsockname(c->client.fd, (struct sockaddr *)LOCAL(c),
+		    &len) == -1)
+			LOCAL(c)->sin6_family = 0;	/* UNKNOWN */
+	}
 	n = proxy_header(c, c->route.proxy, h);
 	c->hdr = (unsigned char)n;
 	return buf_prepend(&c->up.buf, h, n);
@@ -3825,7 +3831,8 @@ conn_proxyin(struct conn *c)
 	const char	*why;
 	int		 n;
 
-	if ((n = proxy_parse(b->p + b->off, b->len, &c->peer, &c->local,
+	LOCAL(c)->sin6_family = 0;
+	if ((n = proxy_parse(b->p + b->off, b->len, &c->peer, LOCAL(c),
 	    &why)) == 0)
 		return 0;
 	if (n == -1) {
@@ -3834,6 +3841,8 @@ conn_proxyin(struct conn *c)
 		return -1;
 	}
 	c->flags &= ~F_PROXYIN;
+	if (LOCAL(c)->sin6_family != 0)
+		c->flags |= F_LOCAL;
 	buf_trim(b, (size_t)n, b->len - (size_t)n);
 	return conn_route(c, 0);
 }
