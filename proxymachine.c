@@ -1651,6 +1651,22 @@ addr_port(const struct sockaddr *sa)
 }
 
 /*
+ * Returns the length of the address of sa (4 for IPv4, 16 for IPv6, else
+ * 0) and points *a at its bytes.
+ */
+static size_t
+addr_bytes(const struct sockaddr *sa, const unsigned char **a)
+{
+	if (sa->sa_family == AF_INET) {
+		*a = (const void *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+		return 4;
+	}
+	*a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	return sa->sa_family == AF_INET6 ? 16 : 0;
+}
+
+/*
  * Returns 0 when a and b (IPv4 or IPv6, unmapped) are the same address,
  * ports aside; 1 when they differ; -1 when a is unspecified (0.0.0.0 or
  * ::, which reaches this host).
@@ -1798,12 +1814,7 @@ pm_net_match(const struct pm_net *net, const struct sockaddr *sa)
 	sa = addr_unmap(sa, &sin);
 	if (sa->sa_family != net->family)
 		return 0;
-	if (sa->sa_family == AF_INET)
-		a = (const unsigned char *)
-		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	else
-		a = ((const struct sockaddr_in6 *)(const void *)sa)->
-		    sin6_addr.s6_addr;
+	(void)addr_bytes(sa, &a);
 	full = net->bits / 8;
 	rest = net->bits % 8;
 	if (memcmp(a, net->addr, (size_t)full) != 0)
@@ -3631,44 +3642,30 @@ proxy_header(const struct conn *c, int v, unsigned char *h)
 	struct sockaddr_in	 s4, d4;
 	const struct sockaddr	*s, *d;
 	const unsigned char	*sa, *da;
-	char			 st6[INET6_ADDRSTRLEN], dt6[INET6_ADDRSTRLEN];
+	char			 st[INET6_ADDRSTRLEN], dt[INET6_ADDRSTRLEN];
 	in_port_t		 sp, dp;
-	size_t			 n = 0;
-	int			 i;
+	size_t			 n;
 
 	s = addr_unmap((const struct sockaddr *)&c->peer, &s4);
 	d = addr_unmap((const struct sockaddr *)LOCAL(c), &d4);
-	if (s->sa_family == AF_INET && d->sa_family == AF_INET) {
-		sa = (const void *)&((const struct sockaddr_in *)
-		    (const void *)s)->sin_addr;
-		da = (const void *)&((const struct sockaddr_in *)
-		    (const void *)d)->sin_addr;
-		n = 4;
-	} else if (s->sa_family == AF_INET6 && d->sa_family == AF_INET6) {
-		sa = ((const struct sockaddr_in6 *)(const void *)s)->
-		    sin6_addr.s6_addr;
-		da = ((const struct sockaddr_in6 *)(const void *)d)->
-		    sin6_addr.s6_addr;
-		n = 16;
-	} else
-		sa = da = NULL;		/* not known: UNKNOWN, UNSPEC */
-	sp = n > 0 ? addr_port(s) : 0;
-	dp = n > 0 ? addr_port(d) : 0;
+	if ((n = addr_bytes(s, &sa)) != addr_bytes(d, &da))
+		n = 0;			/* not known: UNKNOWN, UNSPEC */
+	sp = addr_port(s);
+	dp = addr_port(d);
 	if (v == 1) {
 		if (n == 0)
 			return (size_t)snprintf((char *)h, PROXY_HDRMAX,
 			    "PROXY UNKNOWN\r\n");
 		if (n == 4) {
-			addr_ntop4(sa, st6, sizeof(st6));
-			addr_ntop4(da, dt6, sizeof(dt6));
+			addr_ntop4(sa, st, sizeof(st));
+			addr_ntop4(da, dt, sizeof(dt));
 		} else {
-			addr_ntop6(sa, st6, sizeof(st6));
-			addr_ntop6(da, dt6, sizeof(dt6));
+			addr_ntop6(sa, st, sizeof(st));
+			addr_ntop6(da, dt, sizeof(dt));
 		}
-		i = snprintf((char *)h, PROXY_HDRMAX, "PROXY TCP%c %s %s %u "
-		    "%u\r\n", n == 4 ? '4' : '6', st6, dt6, ntohs(sp),
+		return (size_t)snprintf((char *)h, PROXY_HDRMAX, "PROXY TCP%c "
+		    "%s %s %u %u\r\n", n == 4 ? '4' : '6', st, dt, ntohs(sp),
 		    ntohs(dp));
-		return i > 0 ? (size_t)i : 0;
 	}
 	memcpy(h, proxy_sig, 12);
 	h[12] = 0x21;			/* version 2, PROXY */
@@ -3714,9 +3711,31 @@ conn_proxy(struct conn *c)
 }
 
 /*
+ * Makes ss (a sockaddr_in6 or larger) the address of n bytes (4: IPv4,
+ * 16: IPv6) at a, and the port at pt (network byte order).
+ */
+static void
+addr_make(void *ss, size_t n, const unsigned char *a, const unsigned char *pt)
+{
+	struct sockaddr_in	*sin = ss;
+	struct sockaddr_in6	*sin6 = ss;
+
+	memset(ss, 0, sizeof(*sin6));
+	if (n == 4) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, a, 4);
+		memcpy(&sin->sin_port, pt, 2);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, a, 16);
+		memcpy(&sin6->sin6_port, pt, 2);
+	}
+}
+
+/*
  * Reads the PROXY header (v1 or v2) at the start of the len bytes at p,
  * from a load balancer in front.  Returns its length once it is whole,
- * with the addresses it carries in *src and *dst, or with *src left alone
+ * with the addresses it carries in *src and *dst, or with both left alone
  * when it carries none to use (v2's LOCAL, UNKNOWN, other families); 0
  * while more bytes may complete it; -1 when it is not one, with *why.
  */
@@ -3724,21 +3743,15 @@ static int
 proxy_parse(const unsigned char *p, size_t len, struct sockaddr_storage *src,
     struct sockaddr_in6 *dst, const char **why)
 {
-	union {
-		struct sockaddr_in	 v4;
-		struct sockaddr_in6	 v6;
-	}			 s, d;
+	unsigned char		 a[2][16], pt[2][2];
 	char			 line[PROXY_HDRMAX], *f[7];
 	const unsigned char	*nl;
-	void			*sa, *da;
-	size_t			 n;
-	long			 sp, dp;
-	int			 af, nf;
+	size_t			 n, alen;
+	long			 port;
+	int			 i, nf;
 
 	*why = "not a PROXY header";
-	memset(&s, 0, sizeof(s));
-	memset(&d, 0, sizeof(d));
-	if (len > 0 && p[0] == 'P') {
+	if (p[0] == 'P') {
 		n = len < 6 ? len : 6;
 		if (memcmp(p, "PROXY ", n) != 0)
 			return -1;
@@ -3748,27 +3761,26 @@ proxy_parse(const unsigned char *p, size_t len, struct sockaddr_storage *src,
 			return len < PROXY_HDRMAX - 1 ? 0 : -1;
 		}
 		n = (size_t)(nl - p);
-		if (n < 1 || p[n - 1] != '\r' || memchr(p, '\0', n) != NULL)
+		if (p[n - 1] != '\r' || memchr(p, '\0', n) != NULL)
 			return -1;
 		memcpy(line, p, n - 1);
 		line[n - 1] = '\0';
+		n++;
 		nf = pm_conf_split(line, f, 7);
 		if (nf >= 2 && strcmp(f[1], "UNKNOWN") == 0)
-			return (int)n + 1;
+			return (int)n;
 		if (nf != 6 || (strcmp(f[1], "TCP4") != 0 &&
 		    strcmp(f[1], "TCP6") != 0))
 			return -1;
-		af = f[1][3] == '4' ? AF_INET : AF_INET6;
-		sa = af == AF_INET ? (void *)&s.v4.sin_addr :
-		    (void *)&s.v6.sin6_addr;
-		da = af == AF_INET ? (void *)&d.v4.sin_addr :
-		    (void *)&d.v6.sin6_addr;
-		if (inet_pton(af, f[2], sa) != 1 ||
-		    inet_pton(af, f[3], da) != 1 ||
-		    (sp = num_parse(f[4], 65535)) == -1 ||
-		    (dp = num_parse(f[5], 65535)) == -1)
-			return -1;
-		n++;
+		alen = f[1][3] == '4' ? 4 : 16;
+		for (i = 0; i < 2; i++) {
+			if (inet_pton(alen == 4 ? AF_INET : AF_INET6, f[2 + i],
+			    a[i]) != 1 ||
+			    (port = num_parse(f[4 + i], 65535)) == -1)
+				return -1;
+			pt[i][0] = (unsigned char)(port >> 8);
+			pt[i][1] = (unsigned char)port;
+		}
 	} else {
 		n = len < 12 ? len : 12;
 		if (memcmp(p, proxy_sig, n) != 0)
@@ -3788,34 +3800,18 @@ proxy_parse(const unsigned char *p, size_t len, struct sockaddr_storage *src,
 			return 0;
 		if ((p[12] & 0x0f) == 0 || (p[13] != 0x11 && p[13] != 0x21))
 			return (int)n;		/* LOCAL, or not TCP */
-		af = p[13] == 0x11 ? AF_INET : AF_INET6;
-		if (n < (af == AF_INET ? 28 : 52)) {
+		alen = p[13] == 0x11 ? 4 : 16;
+		if (n < 16 + 2 * alen + 4) {
 			*why = "PROXY v2 header too short for its addresses";
 			return -1;
 		}
-		if (af == AF_INET) {
-			memcpy(&s.v4.sin_addr, p + 16, 4);
-			memcpy(&d.v4.sin_addr, p + 20, 4);
-		} else {
-			memcpy(&s.v6.sin6_addr, p + 16, 16);
-			memcpy(&d.v6.sin6_addr, p + 32, 16);
+		for (i = 0; i < 2; i++) {
+			memcpy(a[i], p + 16 + i * alen, alen);
+			memcpy(pt[i], p + 16 + 2 * alen + 2 * i, 2);
 		}
-		p += 16 + (af == AF_INET ? 8 : 32);
-		sp = p[0] << 8 | p[1];
-		dp = p[2] << 8 | p[3];
 	}
-	if (af == AF_INET) {
-		s.v4.sin_family = d.v4.sin_family = AF_INET;
-		s.v4.sin_port = htons((in_port_t)sp);
-		d.v4.sin_port = htons((in_port_t)dp);
-	} else {
-		s.v6.sin6_family = d.v6.sin6_family = AF_INET6;
-		s.v6.sin6_port = htons((in_port_t)sp);
-		d.v6.sin6_port = htons((in_port_t)dp);
-	}
-	memset(src, 0, sizeof(*src));
-	memcpy(src, &s, sizeof(s));
-	memcpy(dst, &d, sizeof(*dst));
+	addr_make(src, alen, a[0], pt[0]);
+	addr_make(dst, alen, a[1], pt[1]);
 	return (int)n;
 }
 
