@@ -158,8 +158,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man8/$(PROG).8
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)
 
+# The man page, and the shape of the core (scripts/shape.sh).
 lint:
 	mandoc -Tlint -Wwarning proxymachine.8
+	sh scripts/shape.sh
 
 # Every PROG built here goes, with its stamp.
 clean:
