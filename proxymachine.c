@@ -507,10 +507,12 @@ syslog_send(int prio, const char *msg)
  *   PM_SMALL_SYSCALL	fork, setuid, setgid, setgroups, setrlimit:
  *			bare system calls (one thread; fork needs
  *			_Fork, musl 1.2.2 or glibc 2.34)	 3.5 KiB
+ *   PM_SMALL_LOOKUP	qsort, strstr and mbstowcs (the C locale's),
+ *			for getaddrinfo: short and slow		 4.5 KiB
  *
  * PM_TINY (make tiny) is PM_SMALL, and leaves out:
  *   PM_NUMERIC		host names: -h and the tables take numeric
- *			addresses only (no getaddrinfo)		23.0 KiB
+ *			addresses only (no getaddrinfo)		18.1 KiB
  *   PM_NO_WORKERS	-w: one process				 3.8 KiB
  * and on its own:
  *   PM_NO_PRIVDROP	-u and -t: it runs as it was started	 1.4 KiB

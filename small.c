@@ -17,7 +17,7 @@
  * compiles to nothing without PM_SMALL (or PM_TINY, which sets it).
  *
  * The file, in order: printf and err; malloc; the system calls; getopt_long;
- * getpwnam.
+ * getpwnam; what getaddrinfo takes.
  */
 
 #ifdef __linux__
@@ -54,6 +54,7 @@
 #define PM_SMALL_GETOPT
 #define PM_SMALL_PASSWD
 #define PM_SMALL_SYSCALL
+#define PM_SMALL_LOOKUP
 #endif
 
 #ifdef PM_SMALL_PRINTF
@@ -631,3 +632,62 @@ getpwnam(const char *name)
 	return NULL;
 }
 #endif /* PM_SMALL_PASSWD */
+
+#ifdef PM_SMALL_LOOKUP
+/*
+ * What musl's getaddrinfo(3) takes from libc besides the lookup, in place
+ * of libc's: qsort(3), for the few addresses (48 at most) it puts in the
+ * order of RFC 6724, with keys that never tie (each holds the address's
+ * place in the answer), so that any sort gives the same order; strstr(3),
+ * for the lines of /etc/hosts; mbstowcs(3), which checks a name, as the C
+ * locale has it, the one the proxy runs in (it never calls setlocale(3)):
+ * a byte is a character.
+ */
+void
+qsort(void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+	unsigned char	*a = base, *p, t;
+	size_t		 i, j, k;
+
+	/* Insertion: each element goes down past the larger ones. */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0; j--) {
+			p = a + (j - 1) * size;
+			if (cmp(p, p + size) <= 0)
+				break;
+			for (k = 0; k < size; k++) {
+				t = p[k];
+				p[k] = p[size + k];
+				p[size + k] = t;
+			}
+		}
+}
+
+char *
+strstr(const char *s, const char *find)
+{
+	size_t	 len = strlen(find);
+
+	for (;; s++) {
+		if (strncmp(s, find, len) == 0)
+			return (char *)(uintptr_t)s;
+		if (*s == '\0')
+			return NULL;
+	}
+}
+
+size_t
+mbstowcs(wchar_t *ws, const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (ws == NULL)
+		return strlen(s);
+	for (i = 0; i < n && s[i] != '\0'; i++)
+		ws[i] = 0xdfff & (signed char)s[i];	/* as musl's */
+	if (i < n)
+		ws[i] = 0;
+	return i;
+}
+#endif /* PM_SMALL_LOOKUP */
