@@ -111,6 +111,46 @@ l1"
 	px_check "... after a refused attempt" grep -q \
 	    "connect $H:$PL failed: .*retrying" "$PX_LOG"
 	reap "$_late"
+	# A backend that closes without a byte, before any of the client's
+	# was sent: retried, with a new header in place of the one it took.
+	if need "PROXY header sent again after a silent close" python3; then
+		spawn python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(5)
+open(sys.argv[2], "w").close()
+s.settimeout(20)
+c = s.accept()[0]
+c.recv(200)
+c.close()
+c = s.accept()[0]
+c.settimeout(1)
+d = b""
+try:
+    while True:
+        b = c.recv(200)
+        if not b:
+            break
+        d += b
+except OSError:
+    pass
+c.sendall(b"got:" + d)
+c.close()' "$PL" "$PX/silent.up"
+		_late=$LASTPID
+		# Not waitport: its connect would be the one closed.
+		waitfor 10 test -e "$PX/silent.up"
+		_r=$(px_send $H "$PX_PORT" l0 -k -t 10)
+		logwait 10 "$PX_LOG" "close: done; .*:$PL (2 attempts"
+		px_check "a silent close after the header: one new header" \
+		    px_match "$_r" "got:PROXY TCP4 127.0.0.2 127.0.0.1 \
+[0-9]* $PX_PORT$_crlf"
+		px_check "... on the second attempt, 0 bytes up" grep -q \
+		    "close: done; .*:$PL (2 attempts, last: closed); 0 bytes up" \
+		    "$PX_LOG"
+		reap "$_late"
+	fi
 	reap "$PX_PID"
 
 	if [ -z "$HAVE6" ]; then

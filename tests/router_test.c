@@ -3,7 +3,8 @@
  * configuration of the original ProxyMachine's tests (requests 'a', 'b',
  * 'c', 'd', 'e' * 2048 + 'f', 'g', "connect reject", "inactivity") and a
  * few more cases for the core's own tests ("p1", "p2", "h1", "h2", "l1":
- * a PROXY header of that version to A, hap or late; "where": a reply that
+ * a PROXY header of that version to A, hap or late; "l0": one to late,
+ * without the request; "where": a reply that
  * says the listener and the client).  The table names the backends:
  *
  *	a	host:port	tagging echo backend A
@@ -178,6 +179,11 @@ router_route(const unsigned char *buf, size_t len,
 	    (buf[1] == '1' || buf[1] == '2')) {
 		remote(r, buf[0] == 'p' ? B_A : buf[0] == 'h' ? B_HAP : B_LATE);
 		r->proxy = buf[1] - '0';
+	} else if (is(buf, len, "l0")) {
+		/* The header alone, without the request. */
+		remote(r, B_LATE);
+		r->proxy = 1;
+		r->data = "";
 	} else if (is(buf, len, "where")) {
 		k = pm_listener(&sa);
 		r->action = PM_CLOSE;
