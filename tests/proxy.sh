@@ -303,10 +303,7 @@ px_haproxy()
 
 px_with_haproxy()
 {
-	if ! have haproxy; then
-		need haproxy "PROXY protocol against HAProxy"
-		return
-	fi
+	need "PROXY protocol against HAProxy" haproxy || return
 	_hb=$(freeport)		# accept-proxy, logs the source
 	_hf1=$(freeport)	# send-proxy to the proxy's -a port
 	_hf2=$(freeport)	# send-proxy-v2 to it
