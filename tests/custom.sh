@@ -109,7 +109,7 @@ cu_main()
 	cu_table SSH "$CU_TABLE"
 	cu_proxy "$CU_TABLE" "$CU_LOG"
 	logged "custom: the table is loaded" "$CU_LOG" \
-	    "16 prefixes from .*, default 127.0.0.1:$cu_dp, wait 1000 ms"
+	    "16 prefixes, 0 name lines, 0 client rules from .*, default 127.0.0.1:$cu_dp, wait 1000 ms"
 
 	# HTTP and TLS with real clients.
 	if [ -n "$cu_hp" ]; then
@@ -215,11 +215,11 @@ cu_main()
 	is "custom: no default: unknown bytes are closed" \
 	    "$(sendhex "$CU_PP" 'xyz' -k -t 30)" ""
 	logged "custom: no default: the close is logged" \
-	    "$T/cunodef.log" '"xyz" matches no prefix and there is no default'
+	    "$T/cunodef.log" '"xyz" matches no line and there is no default'
 	is "custom: no default: a silent client is closed" \
 	    "$(sendhex "$CU_PP" '' -k -t 30)" ""
 	logged "custom: no default: the silent close is logged" \
-	    "$T/cunodef.log" 'silent, "" matches no prefix'
+	    "$T/cunodef.log" 'silent, "" matches no line'
 	is "custom: no default: a prefix still routes" \
 	    "$(sendhex "$CU_PP" 'SSH-1')" "$(tohex 'SSH:SSH-1')"
 	reap "$CU_PID"
