@@ -44,7 +44,6 @@
 #include <sys/socket.h>
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../router.h"
@@ -289,12 +288,14 @@ parse_option(struct entry *e, const struct field *f, char *err,
 		return pm_net_parse(v, &e->from[e->nfrom++], err, errlen);
 	}
 	if (strncmp(f->s, "listen=", 7) == 0) {
-		if (v[0] < '0' || v[0] > '9' || strlen(v) > 3) {
+		if (*v == '\0' || strlen(v) > 3 ||
+		    strspn(v, "0123456789") != strlen(v)) {
 			snprintf(err, errlen, "%s: expected listen=N, the "
 			    "listener's number from 0", f->s);
 			return -1;
 		}
-		e->listener = (int)strtol(v, NULL, 10);
+		for (e->listener = 0; *v != '\0'; v++)
+			e->listener = e->listener * 10 + (*v - '0');
 		return 0;
 	}
 	if (e->close)

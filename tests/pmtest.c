@@ -1746,8 +1746,9 @@ cmd_splits(int argc, char **argv)
 	static unsigned char	 buf[PMT_CHUNK];
 	static char		 tags[64][40];
 	static size_t		 counts[64];
-	FILE			*f;
 	size_t			 n, cut, i, run, ntags = 0;
+	ssize_t			 r;
+	int			 fd;
 	long long		 ms = 2;
 	char			 tag[40];
 
@@ -1756,10 +1757,10 @@ cmd_splits(int argc, char **argv)
 	else if (argc != 4)
 		usage_cmd();
 	port_arg(argv[2]);
-	if ((f = fopen(argv[3], "rb")) == NULL)
+	if ((fd = open(argv[3], O_RDONLY)) == -1 ||
+	    (r = read(fd, buf, sizeof(buf))) == -1 || close(fd) == -1)
 		err(1, "%s", argv[3]);
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
+	n = (size_t)r;
 	if (n == 0)
 		badarg("FILE (empty)", argv[3]);
 	backstop((long long)(n + 1) * 11000);
