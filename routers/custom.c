@@ -56,7 +56,7 @@
 
 /*
  * The most prefix, sni, alpn and host lines a table may hold, besides the
- * default.  Each costs about 700 bytes, twice (the table in force and the
+ * default.  Each costs about 800 bytes, twice (the table in force and the
  * one a reload parses into), and every new client is matched against each
  * of them.
  */
@@ -620,7 +620,9 @@ name_matches(const struct entry *e, const struct sniff_hello *tls,
 		return tls != NULL && sniff_alpn_has(tls, e->prefix,
 		    e->plen);
 	case K_HOST:
-		if (http == NULL || http->hostlen == 0 ||
+		/* A host name only: no IP-literal, no odd byte. */
+		if (http == NULL || !sniff_name_ok((const unsigned char *)
+		    http->name, http->hostlen, 1) ||
 		    !sniff_name_match((const char *)e->prefix, e->plen,
 		    (const unsigned char *)http->name, http->hostlen))
 			return 0;

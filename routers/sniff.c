@@ -492,7 +492,10 @@ sniff_http(const unsigned char *buf, size_t len, size_t max,
 	}
 #undef NEED
 
-	/* An absolute-form target names the host (RFC 9112 3.2.2). */
+	/* HTTP/1.1 must send Host (RFC 9112 3.2). */
+	if (hosts == 0 && minor >= 1)
+		return SNIFF_NO;
+	/* An absolute-form target names the host (3.2.2). */
 	for (j = 0; j < tlen && buf[tgt + j] != ':' && buf[tgt + j] != '/';
 	    j++)
 		;
@@ -507,6 +510,6 @@ sniff_http(const unsigned char *buf, size_t len, size_t max,
 		    SNIFF_NO : SNIFF_OK;
 	}
 	if (hosts == 0)
-		return minor >= 1 ? SNIFF_NO : SNIFF_OK;
+		return SNIFF_OK;
 	return host_set(val, flen, h) == -1 ? SNIFF_NO : SNIFF_OK;
 }

@@ -469,6 +469,12 @@ cu_names()
 	    'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n'
 	cu_route "custom: an absolute-form target names the host" N \
 	    'GET http://fold.test/ HTTP/1.1\r\nHost: x\r\n\r\n'
+	cu_route "custom: HTTP/1.0 needs no Host: absolute-form" N \
+	    'GET http://fold.test/ HTTP/1.0\r\n\r\n'
+	cu_route "custom: HTTP/1.1 needs Host, absolute-form too" ND \
+	    'GET http://fold.test/ HTTP/1.1\r\n\r\n'
+	cu_route "custom: a Host with an odd byte matches no wildcard" ND \
+	    'GET / HTTP/1.0\r\nHost: a!b.example.org:8080\r\n\r\n'
 	is "custom: a head cut short by the client's end: the default" \
 	    "$(sendhex "$CU_PP" 'GET / HTTP/1.1\r\nHost: fold.test\r\n')" \
 	    "$(tohex 'ND:GET / HTTP/1.1\r\nHost: fold.test\r\n')"
