@@ -634,10 +634,10 @@ cu_rules()
 	printf '%s\n' 'deny 127.0.0.0/8 "go away\r\n"' 'allow any' \
 	    "* 127.0.0.1:$cu_nd" >"$T/curules.conf"
 	cu_proxy "$T/curules.conf" "$T/curules.log"
-	# It is refused as it connects: it sends nothing, so that the
-	# reply is not lost to the reset that unread bytes would bring.
+	# It is refused as it connects, its request unread: the core's
+	# lingering close keeps the reply from a reset.
 	is "custom: a denied client gets the deny line's reply" \
-	    "$(sendhex "$CU_PP" '' -k)" \
+	    "$(sendhex "$CU_PP" 'GET / HTTP/1.0\r\n\r\n' -k)" \
 	    "$(tohex 'go away\r\n')"
 	logged "custom: the refusal is logged with its network" \
 	    "$T/curules.log" 'custom: client refused (127.0.0.0/8)'
@@ -645,6 +645,8 @@ cu_rules()
 	printf '%s\n' 'allow 10.0.0.0/8' 'allow fd00::/8' \
 	    "* 127.0.0.1:$cu_nd" >"$T/curules.conf"
 	cu_proxy "$T/curules.conf" "$T/curules.log"
+	# Closed without a reply: it sends nothing, or the unread bytes
+	# would make the close a reset.
 	is "custom: a client no allow line holds is closed" \
 	    "$(sendhex "$CU_PP" '' -k)" ""
 	logged "custom: ... and logged" "$T/curules.log" \
