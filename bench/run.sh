@@ -19,8 +19,8 @@
 #   PMB_ROUNDS	rounds (at least 3 for medians; default from PMB_SPEED)
 #   PMB_SECS	seconds of each timed run (conn, tls, rr)
 #   PMB_BYTES	bytes of each bulk run, all streams (suffix k, m, g)
-#   PMB_TARGETS	targets, default "direct proxy proxysni proxycopy proxypoll
-#		proxykq haproxy haproxy1 socat"
+#   PMB_TARGETS	targets, default "direct proxy proxysni proxycopy
+#		proxypoll proxykq haproxy haproxy1 socat"
 #   PMB_WORKS	workloads, default "up1 up8 down1 down8 conn tls rr"
 #   PMB_IDLE	idle connection counts, default "1000 10000" ("" skips)
 #   PMB_OUT	file that receives the raw key=value lines
@@ -679,8 +679,8 @@ END {
 	}
 	if (("proxysni", "tls", "cpu_us_per_conn", 1) in v) {
 		print ""
-		print "Issue 13 target, proxysni (by server name) x proxy (by " \
-		    "prefix):"
+		print "Issue 13 target, proxysni (by server name) x proxy " \
+		    "(by prefix):"
 		goal("TLS hello CPU/conn <= 1.05x", ratio("proxysni", "proxy",
 		    "tls", "cpu_us_per_conn"), "<=", 1.05)
 	}

@@ -6,11 +6,12 @@
 #
 # seconds is each harness's time (default 60).  Without harness names it
 # runs them all: route-ROUTER and load-ROUTER for each router, conf, addr,
-# text, tls and http.  It prints one line of libFuzzer's final numbers per harness and
-# exits non-zero when a harness does not build or finds a crash (the input
-# is saved as fuzz/build/crash-HARNESS-*; run the harness on it to see the
-# report).  The corpus that grows is kept in fuzz/build/corpus/HARNESS;
-# fuzz/corpus/HARNESS is the seed corpus, never written.
+# text, tls and http.  It prints one line of libFuzzer's final numbers
+# per harness and exits non-zero when a harness does not build or finds a
+# crash (the input is saved as fuzz/build/crash-HARNESS-*; run the
+# harness on it to see the report).  The corpus that grows is kept in
+# fuzz/build/corpus/HARNESS; fuzz/corpus/HARNESS is the seed corpus, never
+# written.
 #
 # Needs clang with libFuzzer (Debian: clang and libclang-rt-dev).
 # Environment: FUZZ_CC (clang), FUZZ_BUILD (fuzz/build), FUZZ_FLAGS

@@ -746,6 +746,9 @@ void
 router_route(const unsigned char *buf, size_t len,
     const struct sockaddr *peer, int expired, struct pm_route *route)
 {
+	static const char *const kinds[] = { "prefix", "sni", "alpn", "host" };
+	static const char *const proxies[] = { "", ", PROXY v1",
+	    ", PROXY v2" };
 	const struct table	*t = cur;
 	const struct entry	*e;
 	const struct rule	*r;
@@ -812,11 +815,9 @@ router_route(const unsigned char *buf, size_t len,
 			if (name_matches(e, tls == SNIFF_OK ? &hello : NULL,
 			    http == SNIFF_OK ? &host : NULL)) {
 				decide(e, route);
-				pm_note("custom: %s %s%s", e->kind == K_SNI ?
-				    "sni" : e->kind == K_ALPN ? "alpn" : "host",
+				pm_note("custom: %s %s%s", kinds[e->kind],
 				    pm_quote(e->prefix, e->plen, bs,
-				    sizeof(bs)), e->proxy == 0 ? "" :
-				    e->proxy == 1 ? ", PROXY v1" : ", PROXY v2");
+				    sizeof(bs)), proxies[e->proxy]);
 				return;
 			}
 		}

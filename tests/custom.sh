@@ -260,14 +260,16 @@ cu_main()
 	    '* 127.0.0.1:1' '"" 127.0.0.1:1' 'x close a b' 'wait 1' \
 	    '\x4 127.0.0.1:1' 'x' 'a b c d e' 'x 127.0.0.1:1 connect=-1' \
 	    '"x #y 127.0.0.1:1' 'x\' 'sni' 'sni a_b!c 127.0.0.1:1' \
-	    'sni *. 127.0.0.1:1' 'sni a..b 127.0.0.1:1' 'host a:x 127.0.0.1:1' \
+	    'sni *. 127.0.0.1:1' 'sni a..b 127.0.0.1:1' \
+	    'host a:x 127.0.0.1:1' \
 	    'alpn "" 127.0.0.1:1' 'x 127.0.0.1:1 proxy=3' \
 	    'x 127.0.0.1:1 from=300.0.0.0/8' 'x 127.0.0.1:1 from=10.0.0.1/8' \
 	    'x 127.0.0.1:1 listen=a' 'x close "r" connect=1' 'allow' \
 	    'deny 10.0.0.0/8 a b' 'allow 1::/129' 'x close from=any x'; do
 		printf '# ok\n* 127.0.0.1:1\nwait 2\n%s\n' "$cu_bad" \
 		    >"$T/cubad.conf"
-		badstart "custom: bad table line '$cu_bad'" "$T/cubad.conf:4: " \
+		badstart "custom: bad table line '$cu_bad'" \
+		    "$T/cubad.conf:4: " \
 		    $RUN "$CU_BIN" -c "$T/cubad.conf" -h 127.0.0.1 -p "$cu_ep"
 	done
 	badstart "custom: no -c is an error" 'needs a table' \
@@ -298,8 +300,8 @@ cu_tlsbe()
 	    -out "$T/cus$1/cert.pem" >/dev/null 2>&1 || return 1
 	cu_sp=$(freeport)
 	spawn sh -c 'cd "$1" && exec openssl s_server -accept "127.0.0.1:$2" \
-	    -cert cert.pem -key key.pem -WWW -quiet </dev/null >/dev/null 2>&1' \
-	    sh "$T/cus$1" "$cu_sp"
+	    -cert cert.pem -key key.pem -WWW -quiet </dev/null >/dev/null \
+	    2>&1' sh "$T/cus$1" "$cu_sp"
 	cu_spid=$LASTPID
 	waitport 127.0.0.1 "$cu_sp"
 }
@@ -403,7 +405,7 @@ cu_names()
 	host www.example.org	127.0.0.1:${cu_w1:-1}
 	host *.example.org:8080	127.0.0.1:$cu_np
 	host *.example.org	127.0.0.1:${cu_w2:-1}
-	host secret.test	127.0.0.1:${cu_w1:-1}	from=10.0.0.0/8 from=fd00::/8
+	host secret.test 127.0.0.1:${cu_w1:-1} from=10.0.0.0/8 from=fd00::/7
 	host secret.test	close "HTTP/1.0 403 Forbidden\\r\\n\\r\\n"
 	host fold.test		127.0.0.1:$cu_np
 	host other.test		127.0.0.1:${cu_w1:-1}	listen=1
@@ -447,7 +449,8 @@ cu_names()
 		is "custom: curl over HTTP by Host (with its port)" \
 		    "$(cu_curl www.example.org who http)" "web one"
 		is "custom: curl over HTTP, Host in another case, no port" \
-		    "$(cu_curl 127.0.0.1 who http -H 'Host: WWW.EXAMPLE.ORG')" \
+		    "$(cu_curl 127.0.0.1 who http \
+		    -H 'Host: WWW.EXAMPLE.ORG')" \
 		    "web one"
 		is "custom: curl over HTTP, the wildcard" \
 		    "$(cu_curl a.example.org who http)" "web two"
@@ -495,6 +498,37 @@ cu_names()
 	done
 }
 
+# cu_nc FILE: the first 4 bytes of the reply to FILE, sent whole
+# with an end of file after it.
+cu_nc()
+{
+	"$PMTEST" nc 127.0.0.1 "$CU_PP" -t 20 <"$1" >"$T/cunc.out" \
+	    2>/dev/null
+	head -c 4 "$T/cunc.out"
+}
+
+# cu_splits NAME FILE TAG: every way of sending FILE reaches TAG.
+cu_splits()
+{
+	_cusn=$(($(wc -c <"$2") + 1))
+	is "$1: whole, cut at each offset, a byte at a time" \
+	    "$(timeout 120 "$PMTEST" splits 127.0.0.1 "$CU_PP" "$2" \
+	    -d 1)" "$3 $_cusn"
+}
+
+# cu_grab FILE SCRIPT: what the client that sh -c SCRIPT runs sends
+# first (SCRIPT's $1 is the port to send it to), in FILE.
+cu_grab()
+{
+	_cucp=$(freeport)
+	spawn "$PMTEST" capture 127.0.0.1 "$_cucp" "$1" 20
+	_cucpid=$LASTPID
+	waitport 127.0.0.1 "$_cucp"
+	sh -c "$2" sh "$_cucp" </dev/null >/dev/null 2>&1
+	waitexit "$_cucpid" 20
+	[ "$WAITRC" = 0 ] && [ -s "$1" ]
+}
+
 # Byte-at-a-time equivalence: ClientHellos captured from openssl s_client
 # and curl, and curl's request head, sent whole, cut at every offset, and
 # a byte at a time (pmtest splits) through the proxy to tagged echo
@@ -523,45 +557,17 @@ cu_equiv()
 	cu_buf=$(sed -n 's/.* of \([0-9]*\)-byte buffers.*/\1/p' \
 	    "$T/cuequiv.log" | head -n 1)
 
-	# cu_nc FILE: the first 4 bytes of the reply to FILE, sent whole
-	# with an end of file after it.
-	cu_nc()
-	{
-		"$PMTEST" nc 127.0.0.1 "$CU_PP" -t 20 <"$1" >"$T/cunc.out" \
-		    2>/dev/null
-		head -c 4 "$T/cunc.out"
-	}
-	# cu_splits NAME FILE TAG: every way of sending FILE reaches TAG.
-	cu_splits()
-	{
-		_cusn=$(($(wc -c <"$2") + 1))
-		is "$1: whole, cut at each offset, a byte at a time" \
-		    "$(timeout 120 "$PMTEST" splits 127.0.0.1 "$CU_PP" "$2" \
-		    -d 1)" "$3 $_cusn"
-	}
-	# cu_grab FILE SCRIPT: what the client that sh -c SCRIPT runs sends
-	# first (SCRIPT's $1 is the port to send it to), in FILE.
-	cu_grab()
-	{
-		_cucp=$(freeport)
-		spawn "$PMTEST" capture 127.0.0.1 "$_cucp" "$1" 20
-		_cucpid=$LASTPID
-		waitport 127.0.0.1 "$_cucp"
-		sh -c "$2" sh "$_cucp" </dev/null >/dev/null 2>&1
-		waitexit "$_cucpid" 20
-		[ "$WAITRC" = 0 ] && [ -s "$1" ]
-	}
 	if [ $cu_tls = 1 ]; then
-		if cu_grab "$T/cuh-openssl" 'echo Q | timeout 20 openssl \
-		    s_client -connect 127.0.0.1:$1 -servername www.example.org \
-		    -alpn h2,http/1.1'; then
+		if cu_grab "$T/cuh-openssl" 'echo Q | timeout 20 \
+		    openssl s_client -connect 127.0.0.1:$1 \
+		    -servername www.example.org -alpn h2,http/1.1'; then
 			cu_splits "custom: openssl s_client's ClientHello" \
 			    "$T/cuh-openssl" SNI
-			# A malformed hello: legacy_version 4.3 (RFC 8446 4.1.2).
+			# Malformed: legacy_version 4.3 (RFC 8446 4.1.2).
 			cp "$T/cuh-openssl" "$T/cuh-bad"
 			printf '\004' | dd of="$T/cuh-bad" bs=1 seek=9 \
 			    conv=notrunc 2>/dev/null
-			cu_splits "custom: a malformed hello takes the TLS prefix" \
+			cu_splits "custom: a malformed hello: the TLS prefix" \
 			    "$T/cuh-bad" TLS
 			head -c 100 "$T/cuh-openssl" >"$T/cuh-short"
 			is "custom: a hello cut short by the client's end" \
@@ -572,14 +578,15 @@ cu_equiv()
 		if cu_grab "$T/cuh-curl" 'timeout 20 curl -sk --resolve \
 		    www.example.org:$1:127.0.0.1 https://www.example.org:$1/'
 		then
-			cu_splits "custom: curl's ClientHello" "$T/cuh-curl" SNI
+			cu_splits "custom: curl's ClientHello" \
+			    "$T/cuh-curl" SNI
 		else
 			fail "custom: capture curl's hello"
 		fi
 		if cu_grab "$T/cuh-curlip" \
 		    'timeout 20 curl -sk https://127.0.0.1:$1/'; then
-			cu_splits "custom: curl's hello to an IP address (no SNI, ALPN h2)" \
-			    "$T/cuh-curlip" ALPN
+			cu_splits "custom: curl's hello to an IP address \
+(no SNI, ALPN h2)" "$T/cuh-curlip" ALPN
 		else
 			fail "custom: capture curl's hello to an IP address"
 		fi
