@@ -405,7 +405,7 @@ cu_names()
 	host www.example.org	127.0.0.1:${cu_w1:-1}
 	host *.example.org:8080	127.0.0.1:$cu_np
 	host *.example.org	127.0.0.1:${cu_w2:-1}
-	host secret.test 127.0.0.1:${cu_w1:-1} from=10.0.0.0/8 from=fd00::/7
+	host secret.test 127.0.0.1:${cu_w1:-1} from=10.0.0.0/8 from=fc00::/7
 	host secret.test	close "HTTP/1.0 403 Forbidden\\r\\n\\r\\n"
 	host fold.test		127.0.0.1:$cu_np
 	host other.test		127.0.0.1:${cu_w1:-1}	listen=1
