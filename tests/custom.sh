@@ -554,6 +554,8 @@ cu_equiv()
 	wait			2
 	EOF
 	cu_proxy "$T/cuequiv.conf" "$T/cuequiv.log"
+	# The buffer's size, from the line the proxy logs once it listens.
+	waitfor 10 grep -q -e '-byte buffers' "$T/cuequiv.log"
 	cu_buf=$(sed -n 's/.* of \([0-9]*\)-byte buffers.*/\1/p' \
 	    "$T/cuequiv.log" | head -n 1)
 
