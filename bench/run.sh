@@ -118,7 +118,8 @@ variant()
 	say "run.sh: $_v: $*"
 	echo "run.sh: $_v: $*" | sed "s|$TOP/||g" >> "$T/builds"
 	${CC:-cc} -std=c99 -D_DEFAULT_SOURCE ${CFLAGS:--O2} -DPM_MAXCONN=10240 \
-	    "$@" -o "$T/$_v" "$TOP/proxymachine.c" "$TOP/routers/custom.c" >&2
+	    "$@" -o "$T/$_v" "$TOP/proxymachine.c" "$TOP/small.c" \
+	    "$TOP/routers/custom.c" >&2
 }
 KQSHIM=
 [ "$(uname -s)" = Linux ] &&
