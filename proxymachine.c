@@ -31,7 +31,8 @@
  * the listener; stats, signals and shutdown; running as a service;
  * messages between processes; the resolver process and reloads; workers
  * (-w); the event loop and main().  Each section starts with a line
- * "--- name ---".
+ * "--- name ---".  What static builds put in place of libc's is in
+ * small.c.
  */
 
 /* --- Configuration and tunables ---------------------------------- */
@@ -291,6 +292,83 @@ sys_ncpu(void)
 }
 
 /*
+ * Syslog: opened when the proxy detaches (and again in the resolver, which
+ * closes every descriptor it does not know), for facility daemon, each
+ * line with the pid of the process that sends it.
+ */
+#ifdef HAVE_DEVLOG
+static int	 devlog = -1;
+
+static void
+syslog_close(void)
+{
+	if (devlog != -1)
+		close(devlog);
+	devlog = -1;
+}
+
+/* Connects to /dev/log; until that works, lines are dropped. */
+static void
+syslog_open(void)
+{
+	struct sockaddr_un	 sun;
+
+	syslog_close();
+	if ((devlog = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, "/dev/log", sizeof("/dev/log"));
+	if (connect(devlog, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		syslog_close();
+}
+
+/*
+ * Sends "<PRI>proxymachine[PID]: msg", connecting again once when syslogd
+ * has gone (restarted) or was not there.
+ */
+static void
+syslog_send(int prio, const char *msg)
+{
+	char	 b[1280];
+	int	 n, again;
+
+	n = snprintf(b, sizeof(b), "<%d>proxymachine[%ld]: %s",
+	    LOG_DAEMON | prio, (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(b))
+		n = sizeof(b) - 1;
+	for (again = 0; again < 2; again++) {
+		if (devlog != -1 && send(devlog, b, (size_t)n, 0) != -1)
+			return;
+		if (devlog != -1 && errno != ECONNREFUSED &&
+		    errno != ECONNRESET && errno != ENOTCONN && errno != EPIPE)
+			return;
+		syslog_open();
+	}
+}
+#else
+static void
+syslog_open(void)
+{
+	openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+static void
+syslog_close(void)
+{
+	closelog();
+}
+
+static void
+syslog_send(int prio, const char *msg)
+{
+	syslog(prio, "%s", msg);
+}
+#endif
+
+/*
  * Tunables.  Each can be overridden at build time with -DNAME=value (the
  * Makefile passes MAXCONN and BUFSIZE through).
  */
@@ -396,7 +474,10 @@ sys_ncpu(void)
 #ifndef PM_ACCEPT_PAUSE
 #define PM_ACCEPT_PAUSE		1000
 #endif
-/* Descriptors kept for the listener, the log and the signal pipe. */
+/*
+ * Descriptors kept for the listener, the log and the signal pipe (and one
+ * more for each listener past the first).
+ */
 #ifndef PM_RESERVE_FDS
 #define PM_RESERVE_FDS		16
 #endif
@@ -413,6 +494,24 @@ sys_ncpu(void)
 #endif
 #ifndef PM_RESPAWN_MS
 #define PM_RESPAWN_MS		1000
+#endif
+/*
+ * Listeners (each -h at each -p and -a) at most: each costs a descriptor
+ * and a few hundred bytes.
+ */
+#ifndef PM_LISTENERS
+#define PM_LISTENERS		8
+#endif
+/*
+ * A PROXY header from a load balancer in front (-a): its most bytes (v1
+ * takes 107; v2 16 and its addresses, 232 with Unix sockets, and its
+ * extensions), and how long it may take to arrive whole.
+ */
+#ifndef PM_PROXYIN_MAX
+#define PM_PROXYIN_MAX		512
+#endif
+#ifndef PM_PROXYIN_MS
+#define PM_PROXYIN_MS		3000
 #endif
 /*
  * A table file is read whole, up to this many bytes.  On reload the
@@ -434,8 +533,9 @@ sys_ncpu(void)
  * -D.
  *
  * PM_SMALL, which make static and make size set when they build with
- * musl, puts a few lines of our own in place of what libc brings; no
- * feature goes.  For Linux (musl, or glibc without _FORTIFY_SOURCE):
+ * musl, puts a few lines of our own (small.c, the small libc) in place of
+ * what libc brings; no feature goes.  For Linux (musl, or glibc without
+ * _FORTIFY_SOURCE):
  *   PM_SMALL_PRINTF	snprintf, vsnprintf, err, errx and warnx: the
  *			integer conversions, no floating point	11.5 KiB
  *   PM_SMALL_MALLOC	malloc and its kin: a mapping per block (enough:
@@ -446,25 +546,62 @@ sys_ncpu(void)
  *   PM_SMALL_SYSCALL	fork, setuid, setgid, setgroups, setrlimit:
  *			bare system calls (one thread; fork needs
  *			_Fork, musl 1.2.2 or glibc 2.34)	 3.5 KiB
+ *   PM_SMALL_LOOKUP	qsort, strstr and mbstowcs (the C locale's),
+ *			for getaddrinfo: short and slow		 4.5 KiB
  *
  * PM_TINY (make tiny) is PM_SMALL, and leaves out:
  *   PM_NUMERIC		host names: -h and the tables take numeric
- *			addresses only (no getaddrinfo)		23.0 KiB
+ *			addresses only (no getaddrinfo)		18.1 KiB
  *   PM_NO_WORKERS	-w: one process				 3.8 KiB
  * and on its own:
  *   PM_NO_PRIVDROP	-u and -t: it runs as it was started	 1.4 KiB
  */
 #ifdef PM_TINY
-#define PM_SMALL
 #define PM_NUMERIC
 #define PM_NO_WORKERS
 #endif
-#ifdef PM_SMALL
-#define PM_SMALL_PRINTF
-#define PM_SMALL_MALLOC
-#define PM_SMALL_GETOPT
-#define PM_SMALL_PASSWD
-#define PM_SMALL_SYSCALL
+
+/*
+ * The knobs as constants, for code that the compiler drops when one is
+ * off, and what usage() and -V say of them.  PM_TEST_HOOKS is set for the
+ * test binaries only (see test_lookup_delay()).
+ */
+#ifdef PM_NUMERIC
+#define HAVE_NAMES	0
+#define LEFT_N		", numeric addresses only"
+#else
+#define HAVE_NAMES	1
+#define LEFT_N		""
+#endif
+#ifdef PM_NO_WORKERS
+#define HAVE_WORKERS	0
+#define USAGE_W		""
+#define HELP_W		""
+#define LEFT_W		", no -w"
+#else
+#define HAVE_WORKERS	1
+#define USAGE_W		" [-w workers]"
+#define HELP_W		"  -w, --workers N       N processes share the port " \
+			"(0: one per CPU)\n"
+#define LEFT_W		""
+#endif
+#ifdef PM_NO_PRIVDROP
+#define HAVE_PRIVDROP	0
+#define USAGE_TU	""
+#define HELP_TU		""
+#define LEFT_TU		", no -u or -t"
+#else
+#define HAVE_PRIVDROP	1
+#define USAGE_TU	" [-t dir] [-u user]"
+#define HELP_TU		"  -t, --chroot DIR      chroot to DIR after " \
+			"binding\n" \
+			"  -u, --user USER       run as USER after binding\n"
+#define LEFT_TU		""
+#endif
+#ifdef PM_TEST_HOOKS
+#define TEST_HOOKS	1
+#else
+#define TEST_HOOKS	0
 #endif
 
 #if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
@@ -516,8 +653,10 @@ enum cstate {
 /* Connection flags. */
 #define F_BDATA		0x0001	/* the backend has sent a byte */
 #define F_LINGER	0x0002	/* closing: reply written, draining */
-#define F_UNROUTED	0x0004	/* routing: ask once the reply is out */
-#define F_EXPIRED	0x0008	/* and with expired set */
+#define F_PROXYIN	0x0004	/* a PROXY header is still to come */
+#define F_LOCAL		0x0008	/* LOCAL(c) is known */
+#define F_UNROUTED	0x0010	/* routing: ask once the reply is out */
+#define F_EXPIRED	0x0020	/* and with expired set */
 
 /* What the I/O helpers return besides a count: see buf_read(). */
 #define IO_ERROR	(-1)	/* failed, errno set */
@@ -585,6 +724,8 @@ struct conn {
 	uint64_t	 wait;		/* routing: ask again at, 0: none */
 	uint32_t	 heldok;	/* down.held: the reply once connected, */
 	uint32_t	 heldfail;	/* then the one if that fails */
+	unsigned char	 lis;		/* the listener it came in on */
+	unsigned char	 hdr;		/* PROXY header bytes in front of up */
 	int		 lookup;	/* lookups[] index + 1, 0: none */
 	int		 lkstatus;	/* a lookup failed at once, else -1 */
 	const char	*lkwhy;		/* why a lookup failed, for the log */
@@ -601,8 +742,11 @@ static struct conn	 conns[PM_MAXCONN];
  */
 static char		 notes[PM_MAXCONN][PM_NOTEMAX];
 static unsigned char	 replies[PM_MAXCONN][PM_REPLYMAX];
+/* And the address each client connected to, for PROXY headers. */
+static struct sockaddr_in6 locals[PM_MAXCONN];
 #define NOTE(c)		(notes[(c) - conns])
 #define REPLIES(c)	(replies[(c) - conns])
+#define LOCAL(c)	(&locals[(c) - conns])
 static int		 slotfree[PM_MAXCONN];
 static int		 nslotfree;
 static int		 slotfresh;		/* never used yet: from */
@@ -640,10 +784,18 @@ static uint64_t		 nconn_total;		/* connections accepted */
 static uint64_t		 now;			/* monotonic ms */
 static uint64_t		 next_timer = TIME_NEVER;	/* lower bound */
 
-static int		 lfd = -1;		/* listener */
-static char		 laddr[PM_ADDRSTRLEN];	/* what it is bound to */
-static struct sockaddr_storage lss;		/* the same, resolved */
-static socklen_t	 lsslen;		/* 0: not known yet */
+/* The listeners, in the order -h and -p name them. */
+static struct listener {
+	int		 fd;
+	int		 proxy;			/* expects a PROXY header */
+	struct sockaddr_storage ss;		/* what it is bound to */
+	socklen_t	 sslen;
+	char		 addr[PM_ADDRSTRLEN];	/* the same, as text */
+	uint64_t	 accepted;
+} lis[PM_LISTENERS];
+static int		 nlis;
+/* Every listener's address, for the title and the log. */
+static char		 laddr[PM_LISTENERS * (PM_ADDRSTRLEN + 8)];
 static uint64_t		 accept_resume;		/* paused until, 0: not */
 static int		 accept_failing;	/* said so in the log */
 static int		 pool_full;		/* said so in the log */
@@ -677,8 +829,6 @@ static const unsigned char *replay;	/* the records, in LOAD_REPLAY */
 static size_t		 replaylen;
 
 static const char	*conf_path;
-static char		*bind_host;		/* kept: argv is the title */
-static char		*bind_port;
 static int		 verbosity = PM_LOG_INFO;	/* the last level logged */
 static int		 stamped = 1;		/* lines start with the time */
 static int		 use_syslog;		/* detached: log there */
@@ -773,12 +923,13 @@ static struct {
 #endif
 static struct pm_answer	 answer;		/* the one being delivered */
 
-/* Workers (-w): worker is 1..nworkers in one, 0 in the master or alone. */
-#ifdef PM_NO_WORKERS
-#define nworkers	1		/* the master's code goes */
-#else
-static int		 nworkers = 1;
-#endif
+/*
+ * Workers (-w): worker is 1..nworkers in one, 0 in the master or alone.
+ * nworkers is what -w set (nworkers_w); without HAVE_WORKERS it is the
+ * constant 1, and the master's code goes.
+ */
+static int		 nworkers_w = 1;
+#define nworkers	(HAVE_WORKERS ? nworkers_w : 1)
 static int		 worker;
 static char		 wtag[16];		/* "wK " in a worker's log */
 static int		 master_fd = -1;	/* a worker's pipe from it */
@@ -809,6 +960,7 @@ static struct {
 	uint64_t	 buf_waits;		/* readers put in line */
 	uint64_t	 route_reclaimed;	/* closed for their buffer */
 	uint64_t	 self_refused;		/* destination: ourselves */
+	uint64_t	 proxy_bad;		/* PROXY headers refused */
 	uint64_t	 spliced;		/* bytes moved with splice */
 } st;
 static int		 title_dirty = 1;
@@ -828,31 +980,101 @@ static struct burst	 silent_burst;	/* a backend said nothing */
 static struct burst	 wait_burst;	/* readers wait for a buffer */
 static struct burst	 lookup_burst;	/* too many lookups at once */
 
-static void	usage(int);
-static int	fd_printf(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static int	addr_is_self(const struct sockaddr *);
+/*
+ * Prototypes of the static functions, section by section in the order
+ * of the file (the event layer's backends declare their own).
+ */
+/* Configuration and tunables. */
+static ssize_t	sys_splice(int, int, size_t);
+static int	sys_pipe(int[2]);
+static int	sys_socket(int, int *);
+static int	sys_accept(int, struct sockaddr *, socklen_t *, int *);
+static int	sys_setproctitle(const char *);
+static int	sys_pledge(const char *);
+static int	sys_unveil(const char *, const char *);
+static void	sys_closefrom(int);
+static int	sys_ncpu(void);
+static void	syslog_close(void);
+static void	syslog_open(void);
+static void	syslog_send(int, const char *);
+/* Logging. */
 static void	log_flush(void);
+static void	log_stamp(char *, size_t, time_t);
 static void	log_line(int, const char *, va_list);
 static void	log_at(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-/* The level is tested first, so a quiet log costs no formatting. */
-#define log_notice(...)	do { if (verbosity >= PM_LOG_NOTICE) \
-			    log_at(PM_LOG_NOTICE, __VA_ARGS__); } while (0)
-#define log_info(...)	do { if (verbosity >= PM_LOG_INFO) \
-			    log_at(PM_LOG_INFO, __VA_ARGS__); } while (0)
-#define log_debug(...)	do { if (verbosity >= PM_LOG_DEBUG) \
-			    log_at(PM_LOG_DEBUG, __VA_ARGS__); } while (0)
 static void	log_warnx(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
+static void	log_errno(int, const char *, va_list);
 static void	log_warn(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-static void	fatal(const char *, ...)
-		    __attribute__((format(printf, 1, 2), noreturn));
 static void	fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
+static void	fatal(const char *, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+static uint64_t	burst_say(struct burst *);
+static const char *burst_tail(uint64_t, char *, size_t);
+/* Addresses and tables, for the core and the routers. */
+static void	addr_ntop4(const unsigned char *, char *, size_t);
+static void	addr_ntop6(const unsigned char *, char *, size_t);
+static void	rec_put(const void *, size_t);
+static void	rec_item(int, const char *, size_t, const void *, size_t);
+static int	replay_find(int, int, const char *, size_t,
+		    const unsigned char **, size_t *);
+static void	test_lookup_delay(const char *);
+static int	addr_numeric(const char *, in_port_t,
+		    struct sockaddr_storage *, socklen_t *);
+static long	num_parse(const char *, long);
+static int	addr_resolve(const char *, const char *, int,
+		    struct sockaddr_storage *, socklen_t *, char *, size_t);
+static int	addr_lookup(const char *, const char *, int,
+		    struct sockaddr_storage *, socklen_t *, char *, size_t);
+static const struct sockaddr *addr_unmap(const struct sockaddr *,
+		    struct sockaddr_in *);
+static in_port_t	addr_port(const struct sockaddr *);
+static size_t	addr_bytes(const struct sockaddr *, const unsigned char **);
+static int	addr_cmp(const struct sockaddr *, const struct sockaddr *);
+static int	addr_local(const struct sockaddr *);
+static int	addr_is_self(const struct sockaddr *);
+static int	conf_slurp(const char *, char **, size_t *, char *, size_t);
+static int	conf_uncomment(char *);
+static int	conf_lines(const char *, const char *, size_t,
+		    int (*)(void *, char *, char *, size_t), void *, char *,
+		    size_t);
+/* Clock and timers. */
 static uint64_t	clock_ms(void);
 static void	timer_set(struct conn *, uint64_t);
+/* The memory budget, buffers and splice pipes. */
+static void	pool_init(void);
+static void *mem_map(void *, size_t, int);
+static int	mem_parse(const char *, uint64_t *);
+static void	mem_init(uint64_t, const char *);
+static void	mem_share(void);
+static int	buf_get(struct buf *, int);
+static uint64_t	mem_trim(void);
+static void	dir_wait(struct dir *);
+static void	mem_reclaim(void);
+static void	dir_unwait(struct dir *);
+static int	pipes_fit(int);
+static void	pipe_close(int);
+static int	pipe_get(struct buf *);
+static void	pipe_put(struct buf *);
+static void	pipe_trim(int);
+static ssize_t	pipe_in(int, struct buf *);
+static ssize_t	pipe_out(int, struct buf *);
+static void	buf_put(struct buf *);
+static void	buf_free(unsigned char *);
+static size_t	buf_room(struct buf *);
+static int	buf_takes(const struct buf *);
+static ssize_t	buf_read(int, struct buf *);
+static ssize_t	buf_write(int, struct buf *);
+static int	buf_append(struct buf *, const void *, size_t);
+static void	buf_inline(struct buf *, unsigned char *, size_t);
+static int	buf_set(struct buf *, const void *, size_t);
+static int	buf_prepend(struct buf *, const void *, size_t);
+static void	buf_trim(struct buf *, size_t, size_t);
+static void	buf_bulk(struct buf *);
+/* Descriptors. */
 static ssize_t	fd_read(int, void *, size_t);
 static ssize_t	fd_write(int, const void *, size_t);
 static ssize_t	fd_drain(int);
@@ -860,17 +1082,44 @@ static int	fd_socket(int);
 static int	fd_setup(int);
 static void	fd_nodelay(int);
 static int	fd_error(int);
-static int	buf_get(struct buf *, int);
-static void	buf_put(struct buf *);
-static void	buf_free(unsigned char *);
-static void	mem_reclaim(void);
-static ssize_t	buf_read(int, struct buf *);
-static ssize_t	buf_write(int, struct buf *);
-static void	conn_new(int, struct sockaddr_storage *);
+/* The event layer. */
+static void	ev_note(int);
+static void	ev_knone(int);
+static void	ev_kinit(void);
+static void	ev_close(void);
+static int	ev_wait(int);
+static void	ev_init(void);
+static void	ev_set(int, int, short);
+static void	ev_forget(int);
+static void	ev_fresh(int);
+static short	ev_take(int);
+/* Connections. */
+static void	conn_close_backend(struct conn *);
+static void	dir_init(struct dir *, struct conn *, struct side *,
+		    struct side *);
+static uint64_t	conn_upn(const struct conn *);
+static void	conn_new(int, struct sockaddr_storage *, int);
 static void	conn_close(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	conn_log(struct conn *, const char *);
+static void	conn_close_all(void);
+static void	conn_hook(struct conn *, void (*)(const struct pm_route *));
+static int	dir_reads(const struct dir *);
+static int	dir_drains(const struct dir *);
+static int	dir_writes(const struct dir *);
+static int	dir_done(const struct dir *);
+static short	dir_in(const struct dir *);
+static short	dir_out(const struct dir *);
+static int	dir_step(struct dir *, short, short, struct moved *);
 static void	conn_events(struct conn *);
+static size_t	proxy_header(const struct conn *, int, unsigned char *);
+static int	conn_proxy(struct conn *);
+static void	addr_make(void *, size_t, const unsigned char *,
+		    const unsigned char *);
+static int	proxy_parse(const unsigned char *, size_t,
+		    struct sockaddr_storage *, struct sockaddr_in6 *,
+		    const char **);
+static int	conn_proxyin(struct conn *);
 static int	conn_route(struct conn *, int);
 static int	conn_decide(struct conn *, int, const struct pm_answer *);
 static int	conn_lookup(struct conn *);
@@ -895,54 +1144,85 @@ static int	conn_client_io(struct conn *, short);
 static int	conn_relay(struct conn *, short, short, int *);
 static void	conn_io(struct conn *, short, short);
 static void	conn_timer(struct conn *);
+/* Timers and the process title. */
 static void	timers_run(void);
 static void	title_init(int, char **);
 static void	title_update(void);
-static void	accept_batch(void);
-static void	listen_events(void);
-static void	listener_addr(const char *, const char *);
+/* The listeners. */
+static void	listener_addr(const char *, const char *, int);
 static void	listener_open(void);
+static void	listener_close(void);
+static void	listen_events(void);
+static void	accept_batch(int);
+static void	fd_limit(void);
+/* Stats, signals and shutdown. */
+static void	stats_log(void);
+static void	quit(int)
+		    __attribute__((noreturn));
+static void	sig_handler(int);
 static void	signals_init(void);
 static void	signals_run(void);
 static void	stop_begin(int);
 static void	stop_check(void);
-static void	pool_init(void);
-static void	ev_init(void);
-static void	ev_close(void);
-static void	ev_set(int, int, short);
-static void	ev_forget(int);
-static short	ev_take(int);
-static int	ev_wait(int);
-static void	stats_log(void);
-static void	quit(int)
+/* Running as a service. */
+static int	daemonize(void);
+static int	fd_printf(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	pidfile_write(void);
+static struct passwd *pwcopy(const struct passwd *);
+static void	privdrop(const struct passwd *, const char *);
+static void	usage(int)
 		    __attribute__((noreturn));
 #ifndef PM_NO_MAIN
+/* Messages between processes. */
 static struct blob *blob_new(uint32_t, uint32_t, size_t);
 static void	blob_put(struct blob *);
+static uint32_t	msg_field(const struct blob *, int);
+static void	msgin_reset(struct msgin *);
+static void	msgout_set(struct msgout *, struct blob *);
 static int	msg_read(int, struct msgin *, const char **);
+static struct blob *msg_take(struct msgin *);
 static int	msg_write(int, struct msgout *);
+static void	fds_close_from(int);
+/* The resolver process and reloads. */
+static struct blob *resolver_answer(const struct blob *);
 static void	resolver_main(int, const struct passwd *, int,
 		    const sigset_t *)
 		    __attribute__((noreturn));
 static int	resolver_start(const struct passwd *, int);
 static void	resolver_lost(const char *);
+static char *exit_str(int, char *, size_t);
+static void	resolver_reaped(int);
 static int	resolver_tick(void);
-static void	resolver_events(void);
-static void	resolver_io(short);
 static void	children_reap(void);
 static void	reload_request(void);
 static int	reload_apply(const struct blob *, char *, size_t);
+static int	reload_log(const struct blob *);
+static void	worker_send(int);
 static void	workers_table(struct blob *);
+static void	resolver_io(short);
+static void	resolver_events(void);
 static void	master_io(void);
+/* Workers (-w). */
 static void	workers_signal(int);
 static void	worker_init(int, int);
 static int	worker_start(int);
-static void	master(void);
 static void	master_signals(void);
+static void	master(void);
 static void	master_gone(void);
+/* The event loop and main(). */
+static void	slot_run(int);
 static void	serve(void)
 		    __attribute__((noreturn));
 #endif
+
+/* The level is tested first, so a quiet log costs no formatting. */
+#define log_notice(...)	do { if (verbosity >= PM_LOG_NOTICE) \
+			    log_at(PM_LOG_NOTICE, __VA_ARGS__); } while (0)
+#define log_info(...)	do { if (verbosity >= PM_LOG_INFO) \
+			    log_at(PM_LOG_INFO, __VA_ARGS__); } while (0)
+#define log_debug(...)	do { if (verbosity >= PM_LOG_DEBUG) \
+			    log_at(PM_LOG_DEBUG, __VA_ARGS__); } while (0)
 
 #define IDF	"#%llu "
 #define ID(c)	((unsigned long long)(c)->id)
@@ -984,83 +1264,6 @@ log_flush(void)
 	}
 	loglen = 0;
 }
-
-/*
- * Syslog: opened when the proxy detaches (and again in the resolver, which
- * closes every descriptor it does not know), for facility daemon, each
- * line with the pid of the process that sends it.
- */
-#ifdef HAVE_DEVLOG
-static int	 devlog = -1;
-
-static void
-syslog_close(void)
-{
-	if (devlog != -1)
-		close(devlog);
-	devlog = -1;
-}
-
-/* Connects to /dev/log; until that works, lines are dropped. */
-static void
-syslog_open(void)
-{
-	struct sockaddr_un	 sun;
-
-	syslog_close();
-	if ((devlog = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, "/dev/log", sizeof("/dev/log"));
-	if (connect(devlog, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		syslog_close();
-}
-
-/*
- * Sends "<PRI>proxymachine[PID]: msg", connecting again once when syslogd
- * has gone (restarted) or was not there.
- */
-static void
-syslog_send(int prio, const char *msg)
-{
-	char	 b[1280];
-	int	 n, again;
-
-	n = snprintf(b, sizeof(b), "<%d>proxymachine[%ld]: %s",
-	    LOG_DAEMON | prio, (long)getpid(), msg);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(b))
-		n = sizeof(b) - 1;
-	for (again = 0; again < 2; again++) {
-		if (devlog != -1 && send(devlog, b, (size_t)n, 0) != -1)
-			return;
-		if (devlog != -1 && errno != ECONNREFUSED &&
-		    errno != ECONNRESET && errno != ENOTCONN && errno != EPIPE)
-			return;
-		syslog_open();
-	}
-}
-#else
-static void
-syslog_open(void)
-{
-	openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-}
-
-static void
-syslog_close(void)
-{
-	closelog();
-}
-
-static void
-syslog_send(int prio, const char *msg)
-{
-	syslog(prio, "%s", msg);
-}
-#endif
 
 /*
  * Writes the time t (seconds since 1970) in UTC as 2026-01-31T23:59:59
@@ -1444,11 +1647,11 @@ replay_find(int a, int b, const char *key, size_t keylen,
 	return 0;
 }
 
-#ifdef PM_TEST_HOOKS
 /*
- * Test binaries only: a name server that takes PM_TEST_LOOKUP_DELAY_MS
- * (from the environment) to answer for a name, not for an address, so
- * that the suite can show that no connection waits for it.
+ * Test binaries only (TEST_HOOKS): a name server that takes
+ * PM_TEST_LOOKUP_DELAY_MS (from the environment) to answer for a name, not
+ * for an address, so that the suite can show that no connection waits for
+ * it.
  */
 static void
 test_lookup_delay(const char *host)
@@ -1458,7 +1661,7 @@ test_lookup_delay(const char *host)
 	const char	*s;
 	long		 ms;
 
-	if ((s = getenv("PM_TEST_LOOKUP_DELAY_MS")) == NULL ||
+	if (!TEST_HOOKS || (s = getenv("PM_TEST_LOOKUP_DELAY_MS")) == NULL ||
 	    inet_pton(AF_INET, host, a) == 1 ||
 	    inet_pton(AF_INET6, host, a) == 1)
 		return;
@@ -1469,9 +1672,7 @@ test_lookup_delay(const char *host)
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
 }
-#endif
 
-#ifdef PM_NUMERIC
 /*
  * Reads host as a numeric IPv4 or IPv6 address, with port; returns 0, or
  * -1 when it is not one.
@@ -1496,7 +1697,6 @@ addr_numeric(const char *host, in_port_t port, struct sockaddr_storage *ss,
 		return -1;
 	return 0;
 }
-#endif
 
 /*
  * Reads s, a decimal number from 0 to max; returns it, or -1 when s is
@@ -1521,27 +1721,23 @@ static int
 addr_resolve(const char *host, const char *port, int passive,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
-#ifndef PM_NUMERIC
 	struct addrinfo	 hints, *res;
 	int		 e;
-#endif
 	long		 n = num_parse(port, 65535);
 
 	if (n < 1) {
 		snprintf(err, errlen, "bad port '%s'", port);
 		return -1;
 	}
-#ifdef PM_TEST_HOOKS
 	test_lookup_delay(host);
-#endif
-#ifdef PM_NUMERIC
-	(void)passive;
-	if (addr_numeric(host, (in_port_t)n, ss, sslen) == -1) {
-		snprintf(err, errlen, "%s: not a numeric address (this build "
-		    "looks up no names)", host);
-		return -1;
+	if (!HAVE_NAMES) {
+		if (addr_numeric(host, (in_port_t)n, ss, sslen) == -1) {
+			snprintf(err, errlen, "%s: not a numeric address "
+			    "(this build looks up no names)", host);
+			return -1;
+		}
+		return 0;
 	}
-#else
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -1559,7 +1755,6 @@ addr_resolve(const char *host, const char *port, int passive,
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*sslen = res->ai_addrlen;
 	freeaddrinfo(res);
-#endif
 	return 0;
 }
 
@@ -1628,8 +1823,9 @@ pm_addr_parse(const char *spec, const char *defport,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
 	char		 host[256];
-	const char	*port, *colon, *close;
+	const char	*port, *colon, *close, *h = spec;
 	size_t		 hlen;
+	int		 k;
 
 	if (spec[0] == '[') {
 		if ((close = strchr(spec, ']')) == NULL) {
@@ -1646,7 +1842,7 @@ pm_addr_parse(const char *spec, const char *defport,
 			    spec);
 			return -1;
 		}
-		spec++;
+		h++;
 	} else if ((colon = strrchr(spec, ':')) != NULL &&
 	    strchr(spec, ':') == colon) {
 		hlen = (size_t)(colon - spec);
@@ -1663,13 +1859,13 @@ pm_addr_parse(const char *spec, const char *defport,
 		snprintf(err, errlen, "'%s': bad host", spec);
 		return -1;
 	}
-	memcpy(host, spec, hlen);
+	memcpy(host, h, hlen);
 	host[hlen] = '\0';
 	if (addr_lookup(host, port, 0, ss, sslen, err, errlen) == -1)
 		return -1;
-	if (addr_is_self((struct sockaddr *)ss)) {
+	if ((k = addr_is_self((struct sockaddr *)ss)) > 0) {
 		snprintf(err, errlen, "'%s' is this proxy's own listening "
-		    "address (%s): a loop", spec, laddr);
+		    "address (%s): a loop", spec, lis[k - 1].addr);
 		return -1;
 	}
 	return 0;
@@ -1701,6 +1897,22 @@ addr_port(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)(const void *)sa)->sin_port;
 	return ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port;
+}
+
+/*
+ * Returns the length of the address of sa (4 for IPv4, 16 for IPv6, else
+ * 0) and points *a at its bytes.
+ */
+static size_t
+addr_bytes(const struct sockaddr *sa, const unsigned char **a)
+{
+	if (sa->sa_family == AF_INET) {
+		*a = (const void *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+		return 4;
+	}
+	*a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	return sa->sa_family == AF_INET6 ? 16 : 0;
 }
 
 /*
@@ -1754,29 +1966,31 @@ addr_local(const struct sockaddr *sa)
 }
 
 /*
- * Returns whether a connect to sa (IPv4 or IPv6) would reach this proxy's
- * own listener: the same port, and the listener's address, any address
- * when sa is unspecified, or any address of this host when the listener
- * is bound to all of them (:: may take IPv4 as well).
+ * Returns whether a connect to sa (IPv4 or IPv6) would reach one of this
+ * proxy's own listeners, as 1 + its index, else 0: the same port, and the
+ * listener's address, any address when sa is unspecified, or any address
+ * of this host when the listener is bound to all of them (:: may take
+ * IPv4 as well).
  */
 static int
 addr_is_self(const struct sockaddr *sa)
 {
 	struct sockaddr_in	 a4, l4;
 	const struct sockaddr	*a, *l;
+	int			 k;
 
-	if (lsslen == 0 || (sa->sa_family != AF_INET &&
-	    sa->sa_family != AF_INET6))
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return 0;
 	a = addr_unmap(sa, &a4);
-	l = addr_unmap((const struct sockaddr *)&lss, &l4);
-	if (addr_port(a) != addr_port(l))
-		return 0;
-	if (addr_cmp(a, l) <= 0)
-		return 1;
-	if (addr_cmp(l, a) == -1 && (l->sa_family == AF_INET6 ||
-	    a->sa_family == AF_INET))
-		return addr_local(a);
+	for (k = 0; k < nlis; k++) {
+		l = addr_unmap((const struct sockaddr *)&lis[k].ss, &l4);
+		if (addr_port(a) != addr_port(l))
+			continue;
+		if (addr_cmp(a, l) <= 0 || (addr_cmp(l, a) == -1 &&
+		    (l->sa_family == AF_INET6 || a->sa_family == AF_INET) &&
+		    addr_local(a)))
+			return k + 1;
+	}
 	return 0;
 }
 
@@ -1849,12 +2063,7 @@ pm_net_match(const struct pm_net *net, const struct sockaddr *sa)
 	sa = addr_unmap(sa, &sin);
 	if (sa->sa_family != net->family)
 		return 0;
-	if (sa->sa_family == AF_INET)
-		a = (const unsigned char *)
-		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	else
-		a = ((const struct sockaddr_in6 *)(const void *)sa)->
-		    sin6_addr.s6_addr;
+	(void)addr_bytes(sa, &a);
 	full = net->bits / 8;
 	rest = net->bits % 8;
 	if (memcmp(a, net->addr, (size_t)full) != 0)
@@ -1863,13 +2072,21 @@ pm_net_match(const struct pm_net *net, const struct sockaddr *sa)
 	    ((a[full] ^ net->addr[full]) & (0xff00 >> rest) & 0xff) == 0;
 }
 
-/* One listener: every connection came in on it. */
 int
 pm_listener(const struct sockaddr **sa)
 {
+	int	 k = routing != NULL ? routing->lis : 0;
+
 	if (sa != NULL)
-		*sa = (const struct sockaddr *)&lss;
-	return 0;
+		*sa = (const struct sockaddr *)&lis[k].ss;
+	return k;
+}
+
+const struct sockaddr *
+pm_listener_addr(int k)
+{
+	return k >= 0 && k < nlis ? (const struct sockaddr *)&lis[k].ss :
+	    NULL;
 }
 
 char *
@@ -2750,6 +2967,25 @@ buf_set(struct buf *b, const void *p, size_t len)
 	return 0;
 }
 
+/*
+ * Puts the len bytes at p in front of those b holds.  Returns 0, or -1
+ * when they do not fit or no buffer is left.
+ */
+static int
+buf_prepend(struct buf *b, const void *p, size_t len)
+{
+	if (b->pipe != 0 || len > PM_BUFSIZE - b->len || buf_get(b, 0) == -1)
+		return -1;
+	if (b->off < len) {
+		memmove(b->p + len, b->p + b->off, b->len);
+		b->off = (uint32_t)len;
+	}
+	b->off -= (uint32_t)len;
+	b->len += (uint32_t)len;
+	memcpy(b->p + b->off, p, len);
+	return 0;
+}
+
 /* Keeps the len bytes of b that start at from, of those it holds. */
 static void
 buf_trim(struct buf *b, size_t from, size_t len)
@@ -2864,7 +3100,7 @@ fd_error(int fd)
 /*
  * The event layer: everything that knows how descriptors are watched.
  *
- * Callers name what they watch with an id (EV_LISTEN, EV_SIGNAL,
+ * Callers name what they watch with an id (EV_LISTEN(listener), EV_SIGNAL,
  * EV_MASTER, EV_CLIENT(slot), EV_BACKEND(slot)), say what it waits for
  * with ev_set(id, fd, want) and ev_forget(id) once its descriptor is
  * closed.  ev_wait() waits and lists the ids that have events in
@@ -2907,15 +3143,14 @@ fd_error(int fd)
 #define EV_NAME		"poll"
 #endif
 
-#define EV_LISTEN	0	/* the listener */
-#define EV_SIGNAL	1	/* the signal pipe */
-#define EV_MASTER	2	/* a worker's pipe from its master */
-#define EV_RESOLVER	3	/* the socket to the resolver process */
-#define EV_LOOKUP(k)	(4 + (k))	/* a resolver process for lookups */
-#define EV_CONN0	(4 + PM_RESOLVERS)
-#define EV_CLIENT(i)	(EV_CONN0 + 2 * (int)(i))
-#define EV_BACKEND(i)	(EV_CONN0 + 2 * (int)(i) + 1)
-#define EV_SLOT(id)	(((id) - EV_CONN0) / 2)	/* of a slot's id */
+#define EV_SIGNAL	0	/* the signal pipe */
+#define EV_MASTER	1	/* a worker's pipe from its master */
+#define EV_RESOLVER	2	/* the socket to the resolver process */
+#define EV_LISTEN(k)	(3 + (int)(k))		/* listener k */
+#define EV_LOOKUP(k)	(EV_LISTEN(PM_LISTENERS) + (int)(k))	/* resolver k */
+#define EV_CLIENT(i)	(EV_LOOKUP(PM_RESOLVERS) + 2 * (int)(i))
+#define EV_BACKEND(i)	(EV_CLIENT(i) + 1)
+#define EV_SLOT(id)	(((id) - EV_CLIENT(0)) / 2)	/* of a slot's id */
 /* What in the events reported for a socket makes a read or write worth it. */
 #define EV_READABLE	(EV_IN | EV_HUP | EV_ERR)
 #define EV_WRITABLE	(EV_OUT | EV_HUP | EV_ERR)
@@ -2946,6 +3181,8 @@ static int		 ev_fd = -1;		/* the kernel's set */
 
 static int	ev_kcreate(void);
 static void	ev_ksync(int);
+static void	ev_sync(void);
+static void	ev_found(int, int *, short);
 
 /* Notes that id changed, for the next ev_wait(). */
 static void
@@ -3047,7 +3284,7 @@ ev_ksync(int id)
 	ev.data.u64 = (uint64_t)(uint32_t)fd << 32 | (uint32_t)id;
 #ifdef EPOLLEXCLUSIVE
 	/* Workers share the listener: wake one of them, not all. */
-	if (id == EV_LISTEN && worker > 0)
+	if (id < EV_CLIENT(0) && id >= EV_LISTEN(0) && worker > 0)
 		ev.events |= EPOLLEXCLUSIVE;
 #endif
 	if (old != -1 && fd != old &&
@@ -3096,6 +3333,9 @@ ev_wait(int timeout)
 static struct kevent	 kq_chg[PM_EVENTS];
 static int		 nkq_chg;
 static struct kevent	 kq_out[PM_EVENTS];
+
+static void	kq_flush(void);
+static void	kq_change(int, int, int, int);
 
 static int
 ev_kcreate(void)
@@ -3375,8 +3615,18 @@ dir_init(struct dir *d, struct conn *c, struct side *from, struct side *to)
 	d->to = to;
 }
 
+/*
+ * Returns the client's bytes that c has sent its backend (its PROXY
+ * header is not one of them).
+ */
+static uint64_t
+conn_upn(const struct conn *c)
+{
+	return c->up.n > c->hdr ? c->up.n - c->hdr : 0;
+}
+
 static void
-conn_new(int fd, struct sockaddr_storage *peer)
+conn_new(int fd, struct sockaddr_storage *peer, int k)
 {
 	struct conn	*c;
 	char		 a[PM_ADDRSTRLEN];
@@ -3396,6 +3646,8 @@ conn_new(int fd, struct sockaddr_storage *peer)
 		c->id = (c->id - 1) * (uint64_t)nworkers + (uint64_t)worker;
 	c->born = now;
 	c->peer = *peer;
+	c->lis = (unsigned char)k;
+	lis[k].accepted++;
 	ev_fresh(EV_CLIENT(i));
 	ev_fresh(EV_BACKEND(i));
 	if (i > hiwater)
@@ -3404,9 +3656,16 @@ conn_new(int fd, struct sockaddr_storage *peer)
 		nconn_max = nconn;
 	pipe_trim(0);
 	title_dirty = 1;
-	log_debug(IDF "accept %s", ID(c),
-	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)));
+	log_debug(IDF "accept %s on %s", ID(c),
+	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)), lis[k].addr);
 	c->state = C_ROUTING;
+	if (lis[k].proxy) {
+		/* The router is asked once the header has come. */
+		c->flags |= F_PROXYIN;
+		timer_set(c, now + PM_PROXYIN_MS);
+		conn_events(c);
+		return;
+	}
 	timer_set(c, now + PM_ROUTE_TIMEOUT);
 	if (conn_route(c, 0) == 0)
 		conn_events(c);
@@ -3422,7 +3681,7 @@ conn_close(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	st.up += c->up.n;
+	st.up += conn_upn(c);
 	st.down += c->down.n;
 	if (verbosity >= PM_LOG_INFO)
 		conn_log(c, why);
@@ -3474,7 +3733,7 @@ conn_log(struct conn *c, const char *why)
 	    tries, c->lkwhy != NULL ? "; lookup: " : "",
 	    c->lkwhy != NULL ? c->lkwhy : "",
 	    NOTE(c)[0] != '\0' ? "; " : "", NOTE(c),
-	    (unsigned long long)c->up.n, (unsigned long long)c->down.n,
+	    (unsigned long long)conn_upn(c), (unsigned long long)c->down.n,
 	    (unsigned long long)(now - c->born) / 1000,
 	    (unsigned long long)(now - c->born) % 1000);
 }
@@ -3627,6 +3886,226 @@ conn_events(struct conn *c)
 	    -1 : c->client.fd, ce);
 	ev_set(EV_BACKEND(i), c->backend.dead || (be == 0 && c->up.shut) ?
 	    -1 : c->backend.fd, be);
+}
+
+/*
+ * The PROXY protocol (HAProxy's proxy-protocol.txt): a header, text (v1)
+ * or binary (v2), in front of a connection's first bytes, that says from
+ * which address and to which one the client connected.
+ */
+#define PROXY_HDRMAX	108	/* v1 at most, with its NUL; v2 at most 52 */
+static const unsigned char	 proxy_sig[] = "\r\n\r\n\0\r\nQUIT\n";
+
+/*
+ * Writes into h (PROXY_HDRMAX bytes) the PROXY header of version v (1 or
+ * 2) for c: its client, and the address it connected to.  An IPv4 client
+ * of a dual-stack listener is TCP4.  Returns its length.
+ */
+static size_t
+proxy_header(const struct conn *c, int v, unsigned char *h)
+{
+	struct sockaddr_in	 s4, d4;
+	const struct sockaddr	*s, *d;
+	const unsigned char	*sa, *da;
+	char			 st[INET6_ADDRSTRLEN], dt[INET6_ADDRSTRLEN];
+	in_port_t		 sp, dp;
+	size_t			 n;
+
+	s = addr_unmap((const struct sockaddr *)&c->peer, &s4);
+	d = addr_unmap((const struct sockaddr *)LOCAL(c), &d4);
+	if ((n = addr_bytes(s, &sa)) != addr_bytes(d, &da))
+		n = 0;			/* not known: UNKNOWN, UNSPEC */
+	sp = addr_port(s);
+	dp = addr_port(d);
+	if (v == 1) {
+		if (n == 0)
+			return (size_t)snprintf((char *)h, PROXY_HDRMAX,
+			    "PROXY UNKNOWN\r\n");
+		if (n == 4) {
+			addr_ntop4(sa, st, sizeof(st));
+			addr_ntop4(da, dt, sizeof(dt));
+		} else {
+			addr_ntop6(sa, st, sizeof(st));
+			addr_ntop6(da, dt, sizeof(dt));
+		}
+		return (size_t)snprintf((char *)h, PROXY_HDRMAX, "PROXY TCP%c "
+		    "%s %s %u %u\r\n", n == 4 ? '4' : '6', st, dt, ntohs(sp),
+		    ntohs(dp));
+	}
+	memcpy(h, proxy_sig, 12);
+	h[12] = 0x21;			/* version 2, PROXY */
+	h[13] = n == 4 ? 0x11 : n == 16 ? 0x21 : 0;	/* TCP over v4, v6 */
+	h[14] = 0;
+	h[15] = (unsigned char)(n > 0 ? 2 * n + 4 : 0);
+	if (n > 0) {
+		memcpy(h + 16, sa, n);
+		memcpy(h + 16 + n, da, n);
+		memcpy(h + 16 + 2 * n, &sp, 2);
+		memcpy(h + 18 + 2 * n, &dp, 2);
+	}
+	return 16 + h[15];
+}
+
+/*
+ * Puts the PROXY header c's route asks for in front of the bytes for its
+ * backend, in place of what is left of one put there for an earlier
+ * attempt.  Returns 0, or -1 when it does not fit.
+ */
+static int
+conn_proxy(struct conn *c)
+{
+	unsigned char	 h[PROXY_HDRMAX];
+	socklen_t	 len = sizeof(*LOCAL(c));
+	size_t		 n;
+
+	if (c->route.proxy != 1 && c->route.proxy != 2)
+		return 0;
+	if (c->up.n < c->hdr)
+		buf_trim(&c->up.buf, c->hdr - c->up.n, c->up.buf.len -
+		    (c->hdr - c->up.n));
+	c->up.n = 0;
+	if (!(c->flags & F_LOCAL)) {
+		c->flags |= F_LOCAL;
+		if (getsockname(c->client.fd, (struct sockaddr *)LOCAL(c),
+		    &len) == -1)
+			LOCAL(c)->sin6_family = 0;	/* UNKNOWN */
+	}
+	n = proxy_header(c, c->route.proxy, h);
+	c->hdr = (unsigned char)n;
+	return buf_prepend(&c->up.buf, h, n);
+}
+
+/*
+ * Makes ss (a sockaddr_in6 or larger) the address of n bytes (4: IPv4,
+ * 16: IPv6) at a, and the port at pt (network byte order).
+ */
+static void
+addr_make(void *ss, size_t n, const unsigned char *a, const unsigned char *pt)
+{
+	struct sockaddr_in	*sin = ss;
+	struct sockaddr_in6	*sin6 = ss;
+
+	memset(ss, 0, sizeof(*sin6));
+	if (n == 4) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, a, 4);
+		memcpy(&sin->sin_port, pt, 2);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, a, 16);
+		memcpy(&sin6->sin6_port, pt, 2);
+	}
+}
+
+/*
+ * Reads the PROXY header (v1 or v2) at the start of the len bytes at p,
+ * from a load balancer in front.  Returns its length once it is whole,
+ * with the addresses it carries in *src and *dst, or with both left alone
+ * when it carries none to use (v2's LOCAL, UNKNOWN, other families); 0
+ * while more bytes may complete it; -1 when it is not one, with *why.
+ */
+static int
+proxy_parse(const unsigned char *p, size_t len, struct sockaddr_storage *src,
+    struct sockaddr_in6 *dst, const char **why)
+{
+	unsigned char		 a[2][16], pt[2][2];
+	char			 line[PROXY_HDRMAX], *f[7];
+	const unsigned char	*nl;
+	size_t			 n, alen;
+	long			 port;
+	int			 i, nf;
+
+	*why = "not a PROXY header";
+	if (p[0] == 'P') {
+		n = len < 6 ? len : 6;
+		if (memcmp(p, "PROXY ", n) != 0)
+			return -1;
+		n = len < PROXY_HDRMAX - 1 ? len : PROXY_HDRMAX - 1;
+		if ((nl = memchr(p, '\n', n)) == NULL) {
+			*why = "PROXY header too long";
+			return len < PROXY_HDRMAX - 1 ? 0 : -1;
+		}
+		n = (size_t)(nl - p);
+		if (p[n - 1] != '\r' || memchr(p, '\0', n) != NULL)
+			return -1;
+		memcpy(line, p, n - 1);
+		line[n - 1] = '\0';
+		n++;
+		nf = pm_conf_split(line, f, 7);
+		if (nf >= 2 && strcmp(f[1], "UNKNOWN") == 0)
+			return (int)n;
+		if (nf != 6 || (strcmp(f[1], "TCP4") != 0 &&
+		    strcmp(f[1], "TCP6") != 0))
+			return -1;
+		alen = f[1][3] == '4' ? 4 : 16;
+		for (i = 0; i < 2; i++) {
+			if (inet_pton(alen == 4 ? AF_INET : AF_INET6, f[2 + i],
+			    a[i]) != 1 ||
+			    (port = num_parse(f[4 + i], 65535)) == -1)
+				return -1;
+			pt[i][0] = (unsigned char)(port >> 8);
+			pt[i][1] = (unsigned char)port;
+		}
+	} else {
+		n = len < 12 ? len : 12;
+		if (memcmp(p, proxy_sig, n) != 0)
+			return -1;
+		if (len < 16)
+			return 0;
+		if ((p[12] & 0xf0) != 0x20 || (p[12] & 0x0f) > 1) {
+			*why = "PROXY v2 header of an unknown version or command";
+			return -1;
+		}
+		n = 16 + ((size_t)p[14] << 8 | p[15]);
+		if (n > PM_PROXYIN_MAX) {
+			*why = "PROXY header too long";
+			return -1;
+		}
+		if (len < n)
+			return 0;
+		if ((p[12] & 0x0f) == 0 || (p[13] != 0x11 && p[13] != 0x21))
+			return (int)n;		/* LOCAL, or not TCP */
+		alen = p[13] == 0x11 ? 4 : 16;
+		if (n < 16 + 2 * alen + 4) {
+			*why = "PROXY v2 header too short for its addresses";
+			return -1;
+		}
+		for (i = 0; i < 2; i++) {
+			memcpy(a[i], p + 16 + i * alen, alen);
+			memcpy(pt[i], p + 16 + 2 * alen + 2 * i, 2);
+		}
+	}
+	addr_make(src, alen, a[0], pt[0]);
+	addr_make(dst, alen, a[1], pt[1]);
+	return (int)n;
+}
+
+/*
+ * Takes the PROXY header a listener that expects one (-a) reads first:
+ * its addresses become the client's, then the router is asked.  Returns
+ * 0, or -1 if the connection was closed.
+ */
+static int
+conn_proxyin(struct conn *c)
+{
+	struct buf	*b = &c->up.buf;
+	const char	*why;
+	int		 n;
+
+	LOCAL(c)->sin6_family = 0;
+	if ((n = proxy_parse(b->p + b->off, b->len, &c->peer, LOCAL(c),
+	    &why)) == 0)
+		return 0;
+	if (n == -1) {
+		st.proxy_bad++;
+		conn_close(c, "%s (%u bytes)", why, (unsigned)b->len);
+		return -1;
+	}
+	c->flags &= ~F_PROXYIN;
+	if (LOCAL(c)->sin6_family != 0)
+		c->flags |= F_LOCAL;
+	buf_trim(b, (size_t)n, b->len - (size_t)n);
+	return conn_route(c, 0);
 }
 
 /*
@@ -3813,10 +4292,14 @@ conn_route_remote(struct conn *c)
 		goto nobuf;
 	if (r->data != NULL && buf_set(&c->up.buf, r->data, r->datalen) == -1)
 		goto nobuf;
+	if (conn_proxy(c) == -1) {
+		conn_close(c, "no room for the PROXY header");
+		return -1;
+	}
 	pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a));
-	log_debug(IDF "route: %s (%u bytes to send, %zu-byte reply%s)", ID(c),
-	    a, (unsigned)c->up.buf.len, rlen, down->held ?
-	    " held for the connect" : "");
+	log_debug(IDF "route: %s (%u bytes to send, %u of them a PROXY "
+	    "header; %zu-byte reply%s)", ID(c), a, (unsigned)c->up.buf.len,
+	    (unsigned)c->hdr, rlen, down->held ? " held for the connect" : "");
 	r->data = r->reply = r->ok_reply = r->fail_reply = NULL;
 	r->datalen = r->replylen = r->ok_replylen = r->fail_replylen = 0;
 	c->wait = 0;
@@ -4167,7 +4650,8 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 	uint64_t	 n;
 
 	if (!(c->flags & F_BDATA)) {
-		if (c->up.n == 0) {
+		/* Nothing of the client's sent: its PROXY header again. */
+		if (c->up.n <= c->hdr && conn_proxy(c) == 0) {
 			c->down.eof = c->up.shut = c->backend.dead = 0;
 			return conn_connect_failed(c, why);
 		}
@@ -4252,7 +4736,7 @@ conn_client_eof(struct conn *c)
 	switch (c->state) {
 	case C_ROUTING:
 		/* No more bytes will come: a last question. */
-		if (c->up.buf.len > 0)
+		if (c->up.buf.len > 0 && !(c->flags & F_PROXYIN))
 			return conn_route(c, 1);
 		conn_close(c, "client closed before a route (%u bytes)",
 		    (unsigned)c->up.buf.len);
@@ -4289,7 +4773,8 @@ conn_client_io(struct conn *c, short crev)
 		touched = 1;
 		if ((n = buf_read(c->client.fd, &c->up.buf)) > 0 &&
 		    c->state == C_ROUTING)
-			return conn_route(c, 0);
+			return (c->flags & F_PROXYIN) ? conn_proxyin(c) :
+			    conn_route(c, 0);
 		if (n == IO_NOBUF)
 			dir_wait(&c->up);
 		if (n == 0)
@@ -4409,6 +4894,12 @@ conn_timer(struct conn *c)
 	c->deadline = 0;
 	switch (c->state) {
 	case C_ROUTING:
+		if (c->flags & F_PROXYIN) {
+			st.proxy_bad++;
+			conn_close(c, "no whole PROXY header within %d ms (%u "
+			    "bytes)", PM_PROXYIN_MS, (unsigned)c->up.buf.len);
+			return;
+		}
 		if (now >= c->born + PM_ROUTE_TIMEOUT) {
 			st.route_timeouts++;
 			conn_close(c, "no route within %d ms (%u bytes)",
@@ -4536,7 +5027,7 @@ title_init(int argc, char **argv)
 static void
 title_update(void)
 {
-	char	 t[256], w[32];
+	char	 t[sizeof(laddr) + 128], w[32];
 
 	title_dirty = 0;
 	w[0] = '\0';
@@ -4570,55 +5061,92 @@ title_update(void)
 /* --- The listener ------------------------------------------------ */
 
 /*
- * Resolves the address to listen on, before the table is read: a table
- * may not route to it.
+ * Resolves one more address to listen on, before the table is read: a
+ * table may not route to it.  proxy: it expects a PROXY header.
  */
 static void
-listener_addr(const char *host, const char *port)
+listener_addr(const char *host, const char *port, int proxy)
 {
-	char	 e[256];
+	struct listener	*l = &lis[nlis];
+	char		 e[256];
+	size_t		 n = strlen(laddr);
 
-	if (addr_lookup(host, port, 1, &lss, &lsslen, e, sizeof(e)) == -1)
+	if (addr_lookup(host, port, 1, &l->ss, &l->sslen, e, sizeof(e)) == -1)
 		errx(1, "listen address: %s", e);
-	pm_addr_str((struct sockaddr *)&lss, laddr, sizeof(laddr));
+	pm_addr_str((struct sockaddr *)&l->ss, l->addr, sizeof(l->addr));
+	l->fd = -1;
+	l->proxy = proxy;
+	snprintf(laddr + n, sizeof(laddr) - n, "%s%s%s", nlis > 0 ? " " : "",
+	    l->addr, proxy ? "/proxy" : "");
+	nlis++;
 }
 
 static void
 listener_open(void)
 {
-	int	 one = 1;
+	struct listener	*l, *m;
+	int		 one = 1;
 
 	log_flush();		/* what the table said, should this fail */
-	if ((lfd = socket(lss.ss_family, SOCK_STREAM, 0)) == -1)
-		err(1, "socket");
-	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == -1)
-		err(1, "setsockopt SO_REUSEADDR");
-	if (bind(lfd, (struct sockaddr *)&lss, lsslen) == -1)
-		err(1, "bind %s", laddr);
-	if (listen(lfd, SOMAXCONN) == -1)
-		err(1, "listen %s", laddr);
-	if (fd_setup(lfd) == -1)
-		err(1, "fcntl");
-	fd_nodelay(lfd);
-	ev_set(EV_LISTEN, lfd, POLLIN);
-}
-
-/* Polls the listener only while a connection can be taken. */
-static void
-listen_events(void)
-{
-	if (lfd == -1 || stopping || nconn >= maxconn ||
-	    (accept_resume != 0 && now < accept_resume))
-		ev_set(EV_LISTEN, -1, POLLIN);
-	else {
-		accept_resume = 0;
-		ev_set(EV_LISTEN, lfd, POLLIN);
+	for (l = lis; l < lis + nlis; l++) {
+		if ((l->fd = socket(l->ss.ss_family, SOCK_STREAM, 0)) == -1)
+			err(1, "socket");
+		if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == -1)
+			err(1, "setsockopt SO_REUSEADDR");
+		/*
+		 * An IPv6 listener beside an IPv4 one at its port takes
+		 * IPv6 only, as on OpenBSD: -h 0.0.0.0 -h :: works anywhere.
+		 */
+		for (m = lis; m < lis + nlis; m++)
+			if (l->ss.ss_family == AF_INET6 &&
+			    m->ss.ss_family == AF_INET &&
+			    addr_port((struct sockaddr *)&m->ss) ==
+			    addr_port((struct sockaddr *)&l->ss) &&
+			    setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one)) == -1)
+				err(1, "setsockopt IPV6_V6ONLY");
+		if (bind(l->fd, (struct sockaddr *)&l->ss, l->sslen) == -1)
+			err(1, "bind %s", l->addr);
+		if (listen(l->fd, SOMAXCONN) == -1)
+			err(1, "listen %s", l->addr);
+		if (fd_setup(l->fd) == -1)
+			err(1, "fcntl");
+		fd_nodelay(l->fd);
+		ev_set(EV_LISTEN(l - lis), l->fd, POLLIN);
 	}
 }
 
+/* Closes the listeners: shutting down. */
 static void
-accept_batch(void)
+listener_close(void)
+{
+	int	 k;
+
+	for (k = 0; k < nlis; k++)
+		if (lis[k].fd != -1) {
+			close(lis[k].fd);
+			lis[k].fd = -1;
+			ev_forget(EV_LISTEN(k));
+		}
+}
+
+/* Polls the listeners only while a connection can be taken. */
+static void
+listen_events(void)
+{
+	int	 k, off = stopping || nconn >= maxconn ||
+		    (accept_resume != 0 && now < accept_resume);
+
+	if (!off)
+		accept_resume = 0;
+	for (k = 0; k < nlis; k++)
+		ev_set(EV_LISTEN(k), off ? -1 : lis[k].fd, POLLIN);
+}
+
+/* Accepts what listener l has waiting, up to a batch. */
+static void
+accept_batch(int l)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
@@ -4634,7 +5162,8 @@ accept_batch(void)
 			break;
 		}
 		len = sizeof(ss);
-		fd = sys_accept(lfd, (struct sockaddr *)&ss, &len, &later);
+		fd = sys_accept(lis[l].fd, (struct sockaddr *)&ss, &len,
+		    &later);
 		if (fd != -1 && later) {
 			if (fd_setup(fd) == -1) {
 				log_warn("accept: fcntl");
@@ -4678,7 +5207,7 @@ accept_batch(void)
 				return;
 			}
 		}
-		conn_new(fd, &ss);
+		conn_new(fd, &ss, l);
 	}
 }
 
@@ -4687,7 +5216,8 @@ static void
 fd_limit(void)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + PM_RESERVE_FDS;
+	rlim_t		 keep = PM_RESERVE_FDS + (rlim_t)nlis - 1;
+	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + keep;
 	rlim_t		 old, left;
 
 	maxconn = PM_MAXCONN;
@@ -4712,10 +5242,10 @@ fd_limit(void)
 			    (unsigned long long)rl.rlim_cur);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		if (rl.rlim_cur < PM_RESERVE_FDS + 2)
+		if (rl.rlim_cur < keep + 2)
 			errx(1, "descriptor limit %llu is too low",
 			    (unsigned long long)rl.rlim_cur);
-		left = rl.rlim_cur - PM_RESERVE_FDS;
+		left = rl.rlim_cur - keep;
 		/* Pipes get at most a sixteenth of what is left. */
 		if (pipemax > (int)(left / 32))
 			pipemax = (int)(left / 32);
@@ -4733,11 +5263,17 @@ static void
 stats_log(void)
 {
 	uint64_t	 up = st.up, down = st.down;
+	char		 l[sizeof(laddr) + PM_LISTENERS * 24];
+	size_t		 n = 0;
 	int		 i;
 
+	for (i = 0; i < nlis; i++)
+		n += (size_t)snprintf(l + n, sizeof(l) - n, "%s%s%s %llu",
+		    i > 0 ? ", " : "", lis[i].addr, lis[i].proxy ? "/proxy" : "",
+		    (unsigned long long)lis[i].accepted);
 	for (i = 0; i <= hiwater; i++)
 		if (conns[i].state != C_FREE) {
-			up += conns[i].up.n;
+			up += conn_upn(&conns[i]);
 			down += conns[i].down.n;
 		}
 	log_notice("stats: %d open (most %d, pool %d), %llu accepted; "
@@ -4746,8 +5282,8 @@ stats_log(void)
 	    "errors: %llu connect (%llu retries), "
 	    "%llu inactivity, %llu routing timeouts, %llu routing buffers "
 	    "full, %llu closed by the router, %llu client, %llu backend, "
-	    "%llu accept, %llu no socket, %llu for itself", nconn, nconn_max,
-	    maxconn,
+	    "%llu accept, %llu no socket, %llu for itself, %llu bad PROXY "
+	    "headers; accepted on %s", nconn, nconn_max, maxconn,
 	    (unsigned long long)nconn_total, (unsigned long long)up,
 	    (unsigned long long)down, (unsigned long long)st.spliced,
 	    buffresh - nbuffree, nbuf, (unsigned long long)st.buf_waits,
@@ -4762,7 +5298,8 @@ stats_log(void)
 	    (unsigned long long)st.backend_errors,
 	    (unsigned long long)st.accept_errors,
 	    (unsigned long long)st.local_errors,
-	    (unsigned long long)st.self_refused);
+	    (unsigned long long)st.self_refused,
+	    (unsigned long long)st.proxy_bad, l);
 }
 
 /* Flushes the log, removes the pid file and exits. */
@@ -4899,11 +5436,7 @@ stop_begin(int how)
 {
 	stopping = how;
 	accept_resume = 0;
-	if (lfd != -1) {
-		close(lfd);
-		lfd = -1;
-		ev_forget(EV_LISTEN);
-	}
+	listener_close();
 	if (how == STOP_FAST) {
 		stop_deadline = now + PM_TERM_GRACE;
 		log_notice("fast shutdown: not accepting; waiting at most %d ms "
@@ -5020,7 +5553,6 @@ pidfile_write(void)
 	}
 }
 
-#ifndef PM_NO_PRIVDROP
 /* Returns a copy of what privdrop() needs from pw, or NULL. */
 static struct passwd *
 pwcopy(const struct passwd *pw)
@@ -5034,7 +5566,6 @@ pwcopy(const struct passwd *pw)
 		return NULL;
 	return &copy;
 }
-#endif
 
 /*
  * Enters dir (chroot) and becomes user pw, for good.  Called once the
@@ -5045,12 +5576,10 @@ pwcopy(const struct passwd *pw)
 static void
 privdrop(const struct passwd *pw, const char *dir)
 {
-#ifdef PM_NO_PRIVDROP
-	(void)pw;
-	(void)dir;
-#else
 	char	 msg[512];
 
+	if (!HAVE_PRIVDROP)
+		return;
 	if (dir != NULL && (chroot(dir) == -1 || chdir("/") == -1))
 		snprintf(msg, sizeof(msg), "chroot %s: %s", dir,
 		    strerror(errno));
@@ -5070,54 +5599,21 @@ privdrop(const struct passwd *pw, const char *dir)
 	log_flush();
 	warnx("%s", msg);
 	quit(1);
-#endif
 }
-
-/* What usage() says of the options a build may leave out. */
-#ifdef PM_NO_PRIVDROP
-#define USAGE_TU	""
-#define HELP_TU		""
-#else
-#define USAGE_TU	" [-t dir] [-u user]"
-#define HELP_TU		"  -t, --chroot DIR      chroot to DIR after " \
-			"binding\n" \
-			"  -u, --user USER       run as USER after binding\n"
-#endif
-#ifdef PM_NO_WORKERS
-#define USAGE_W		""
-#define HELP_W		""
-#else
-#define USAGE_W		" [-w workers]"
-#define HELP_W		"  -w, --workers N       N processes share the port " \
-			"(0: one per CPU)\n"
-#endif
-/* What -V says a build leaves out. */
-#ifdef PM_NUMERIC
-#define LEFT_N		", numeric addresses only"
-#else
-#define LEFT_N		""
-#endif
-#ifdef PM_NO_WORKERS
-#define LEFT_W		", no -w"
-#else
-#define LEFT_W		""
-#endif
-#ifdef PM_NO_PRIVDROP
-#define LEFT_TU		", no -u or -t"
-#else
-#define LEFT_TU		""
-#endif
 
 static void
 usage(int status)
 {
 	fd_printf(status ? STDERR_FILENO : STDOUT_FILENO,
-	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-m MiB] "
-	    "[-P pidfile]\n"
-	    "                    [-p port]" USAGE_TU USAGE_W "\n"
+	    "usage: proxymachine [-dqVv] [-a port] [-c config] [-h host] "
+	    "[-m MiB]\n"
+	    "                    [-P pidfile] [-p port]" USAGE_TU USAGE_W "\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
+	    "  -a, --accept-proxy PORT  as -p, for a PROXY header first\n"
+	    "      (-h, -p and -a repeat: each host at each port, %d at "
+	    "most)\n"
 	    "  -d, --daemon          detach, and log to syslog\n"
 	    "  -P, --pidfile FILE    write the process id to FILE\n"
 	    HELP_TU HELP_W
@@ -5126,7 +5622,7 @@ usage(int status)
 	    "  -v, --verbose         log routing waits too\n"
 	    "  -V, --version         print the version and exit\n"
 	    "      --help            print this help and exit\n",
-	    router_name, PM_MEMORY);
+	    router_name, PM_LISTENERS, PM_MEMORY);
 	exit(status);
 }
 
@@ -6230,7 +6726,7 @@ worker_start(int k)
 static void
 master_signals(void)
 {
-	int	 n;
+	int	 k, n;
 
 	if (got_stats) {
 		got_stats = 0;
@@ -6261,9 +6757,13 @@ master_signals(void)
 			workers_signal(SIGQUIT);
 		}
 	}
-	if (stopping && lfd != -1) {
-		close(lfd);	/* refused once the workers close theirs */
-		lfd = -1;
+	if (stopping) {
+		/* Refused once the workers close theirs. */
+		for (k = 0; k < nlis; k++)
+			if (lis[k].fd != -1) {
+				close(lis[k].fd);
+				lis[k].fd = -1;
+			}
 	}
 }
 
@@ -6395,7 +6895,7 @@ serve(void)
 			timeout = next_timer > now ?
 			    (int)(next_timer - now > INT_MAX ? INT_MAX :
 			    next_timer - now) : 0;
-		if (accept_resume != 0 && lfd != -1 && (timeout == -1 ||
+		if (accept_resume != 0 && !stopping && (timeout == -1 ||
 		    accept_resume - now < (uint64_t)timeout))
 			timeout = accept_resume > now ?
 			    (int)(accept_resume - now) : 0;
@@ -6423,8 +6923,9 @@ serve(void)
 			if ((id = ev_ready[i]) >= EV_CLIENT(0))
 				slot_run(EV_SLOT(id));
 		/* Accept last: a new slot must not see stale events. */
-		if (ev_take(EV_LISTEN))
-			accept_batch();
+		for (i = 0; i < nlis; i++)
+			if (ev_take(EV_LISTEN(i)))
+				accept_batch(i);
 		if (now >= next_timer)
 			timers_run();
 	}
@@ -6437,6 +6938,7 @@ main(int argc, char *argv[])
 		{ "config",	required_argument,	NULL,	'c' },
 		{ "host",	required_argument,	NULL,	'h' },
 		{ "port",	required_argument,	NULL,	'p' },
+		{ "accept-proxy", required_argument,	NULL,	'a' },
 		{ "quiet",	no_argument,		NULL,	'q' },
 		{ "verbose",	no_argument,		NULL,	'v' },
 		{ "version",	no_argument,		NULL,	'V' },
@@ -6451,31 +6953,38 @@ main(int argc, char *argv[])
 	};
 	/* -m as given, for the log: its copy lives as long as the process. */
 	static const char *mem_mb = MEMORY_STR(PM_MEMORY);
-	const char	*host = "0.0.0.0", *port = "5432";
-	const char	*root = NULL;
-#ifndef PM_NO_PRIVDROP
-	const char	*user = NULL;
-#endif
+	const char	*hosts[PM_LISTENERS], *ports[PM_LISTENERS];
+	int		 proxy[PM_LISTENERS], nh = 0, np = 0, i, j;
+	const char	*root = NULL, *user = NULL;
 	uint64_t	 mem_bytes = (uint64_t)PM_MEMORY * 1048576;
 	struct passwd	*pw = NULL;
 	int		 detach = 0, ready = -1;
 	char		 e[512];
-#ifndef PM_NO_WORKERS
 	long		 l;
-#endif
 	int		 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:dh:m:P:p:qt:u:vVw:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:c:dh:m:P:p:qt:u:vVw:",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
 			break;
 		case 'h':
-			host = optarg;
-			break;
+		case 'a':
 		case 'p':
-			port = optarg;
+			if (*optarg == '\0') {
+				warnx("-%c: empty %s", ch, ch == 'h' ? "host" :
+				    "port");
+				usage(1);
+			}
+			if (nh == PM_LISTENERS || np == PM_LISTENERS)
+				goto toomany;
+			if (ch == 'h')
+				hosts[nh++] = optarg;
+			else {
+				proxy[np] = ch == 'a';
+				ports[np++] = optarg;
+			}
 			break;
 		case 'd':
 			detach = 1;
@@ -6483,14 +6992,16 @@ main(int argc, char *argv[])
 		case 'P':
 			pidfile = optarg;
 			break;
-#ifndef PM_NO_PRIVDROP
 		case 't':
+			if (!HAVE_PRIVDROP)
+				usage(1);
 			root = optarg;
 			break;
 		case 'u':
+			if (!HAVE_PRIVDROP)
+				usage(1);
 			user = optarg;
 			break;
-#endif
 		case 'm':
 			mem_mb = optarg;
 			if (mem_parse(optarg, &mem_bytes) == -1) {
@@ -6499,16 +7010,16 @@ main(int argc, char *argv[])
 				usage(1);
 			}
 			break;
-#ifndef PM_NO_WORKERS
 		case 'w':
+			if (!HAVE_WORKERS)
+				usage(1);
 			if ((l = num_parse(optarg, PM_MAXWORKERS)) == -1) {
 				warnx("-w '%s': not a number from 0 to %d",
 				    optarg, PM_MAXWORKERS);
 				usage(1);
 			}
-			nworkers = (int)l;
+			nworkers_w = (int)l;
 			break;
-#endif
 		case 'q':
 			verbosity = PM_LOG_NOTICE;
 			break;
@@ -6533,25 +7044,28 @@ main(int argc, char *argv[])
 		warnx("unexpected argument: %s", argv[optind]);
 		usage(1);
 	}
-#ifndef PM_NO_WORKERS
 	if (nworkers == 0) {		/* one per CPU */
-		nworkers = sys_ncpu() > PM_MAXWORKERS ? PM_MAXWORKERS :
+		nworkers_w = sys_ncpu() > PM_MAXWORKERS ? PM_MAXWORKERS :
 		    sys_ncpu();
 	}
-#endif
-	if (*host == '\0' || *port == '\0') {
-		warnx("%s", *host == '\0' ? "-h: empty host" :
-		    "-p: empty port");
+	if (nh == 0)
+		hosts[nh++] = "0.0.0.0";
+	if (np == 0) {
+		proxy[np] = 0;
+		ports[np++] = "5432";
+	}
+	if (nh * np > PM_LISTENERS) {
+toomany:
+		warnx("more than %d listeners (each -h at each -p and -a)",
+		    PM_LISTENERS);
 		usage(1);
 	}
-#ifndef PM_NO_PRIVDROP
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(1, "no such user: %s", user);
 	if (pw != NULL && (pw = pwcopy(pw)) == NULL)
 		err(1, "malloc");
 	if (root != NULL && access(root, X_OK) == -1)
 		err(1, "chroot %s", root);
-#endif
 	/*
 	 * Detached, we leave the working directory: the table's path is
 	 * made absolute from it (by hand: realpath(3) is 1.5 KB of a static
@@ -6570,9 +7084,7 @@ main(int argc, char *argv[])
 		conf_path = abs;
 	}
 	/* The title overwrites argv: keep what we need elsewhere. */
-	if ((bind_host = strdup(host)) == NULL ||
-	    (bind_port = strdup(port)) == NULL ||
-	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
+	if ((conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
 	    (pidfile != NULL && (pidfile = strdup(pidfile)) == NULL) ||
 	    (root != NULL && (root = strdup(root)) == NULL) ||
 	    (mem_mb = strdup(mem_mb)) == NULL)
@@ -6592,7 +7104,9 @@ main(int argc, char *argv[])
 	if (nworkers > 1 && nbuf / nworkers < 4)
 		errx(1, "-m %s: %d buffers cannot give each of %d workers the "
 		    "4 it needs: raise -m or lower -w", mem_mb, nbuf, nworkers);
-	listener_addr(bind_host, bind_port);
+	for (i = 0; i < nh; i++)
+		for (j = 0; j < np; j++)
+			listener_addr(hosts[i], ports[j], proxy[j]);
 	if (router_load(conf_path, e, sizeof(e)) == -1) {
 		log_flush();
 		errx(1, "%s", e);
@@ -6660,463 +7174,3 @@ main(int argc, char *argv[])
 }
 #endif /* PM_NO_MAIN */
 
-/*
- * Small replacements for what a static binary takes from libc (the size
- * knobs of the tunables).
- */
-
-#ifdef PM_SMALL_PRINTF
-/*
- * vsnprintf(3), snprintf(3), err(3), errx(3) and warnx(3), for the core
- * and the router, in place of libc's: the conversions c, d, i, s, u, x,
- * X and %, the flags - and 0, a width, a precision for s (either may be
- * *), and the sizes h and hh (read as int), l, ll, j, z and t (as z).
- * No floating point.
- */
-int
-vsnprintf(char *s, size_t size, const char *fmt, va_list ap)
-{
-	char			 num[3 * sizeof(uintmax_t)], *d;
-	const char		*p, *digits;
-	uintmax_t		 v;
-	intmax_t		 sv;
-	size_t			 n = 0, len;
-	int			 left, zero, width, prec, mod, neg, base;
-
-#define PUT(ch)	do { if (n + 1 < size) s[n] = (ch); n++; } while (0)
-	for (; *fmt != '\0'; fmt++) {
-		if (*fmt != '%' || *++fmt == '%') {
-			PUT(*fmt);
-			continue;
-		}
-		left = zero = width = neg = mod = 0;
-		prec = -1;
-		for (;; fmt++) {
-			if (*fmt == '-')
-				left = 1;
-			else if (*fmt == '0')
-				zero = 1;
-			else if (*fmt != '+' && *fmt != ' ' && *fmt != '#')
-				break;
-		}
-		if (*fmt == '*') {
-			if ((width = va_arg(ap, int)) < 0) {
-				left = 1;
-				width = -width;
-			}
-			fmt++;
-		} else
-			for (; *fmt >= '0' && *fmt <= '9'; fmt++)
-				width = width * 10 + (*fmt - '0');
-		if (*fmt == '.') {
-			prec = 0;
-			if (*++fmt == '*') {
-				prec = va_arg(ap, int);
-				fmt++;
-			} else
-				for (; *fmt >= '0' && *fmt <= '9'; fmt++)
-					prec = prec * 10 + (*fmt - '0');
-		}
-		/* mod: 0 int, 1 long, 2 long long, 3 size_t, 4 intmax_t. */
-		for (;; fmt++) {
-			if (*fmt == 'l')
-				mod++;
-			else if (*fmt == 'z' || *fmt == 't')
-				mod = 3;
-			else if (*fmt == 'j')
-				mod = 4;
-			else if (*fmt != 'h')
-				break;
-		}
-		if (*fmt == '\0')
-			break;
-		d = num + sizeof(num);
-		base = 10;
-		digits = "0123456789abcdef";
-		switch (*fmt) {
-		case 'c':
-			*--d = (char)va_arg(ap, int);
-			break;
-		case 's':
-			if ((p = va_arg(ap, const char *)) == NULL)
-				p = "(null)";
-			for (len = 0; (prec < 0 || len < (size_t)prec) &&
-			    p[len] != '\0'; len++)
-				;
-			goto out;
-		case 'd':
-		case 'i':
-			sv = mod == 0 ? va_arg(ap, int) :
-			    mod == 1 ? va_arg(ap, long) :
-			    mod == 2 ? va_arg(ap, long long) :
-			    mod == 3 ? va_arg(ap, ssize_t) :
-			    va_arg(ap, intmax_t);
-			neg = sv < 0;
-			v = neg ? 0 - (uintmax_t)sv : (uintmax_t)sv;
-			goto number;
-		case 'X':
-			digits = "0123456789ABCDEF";
-			/* FALLTHROUGH */
-		case 'x':
-			base = 16;
-			/* FALLTHROUGH */
-		case 'u':
-			v = mod == 0 ? va_arg(ap, unsigned int) :
-			    mod == 1 ? va_arg(ap, unsigned long) :
-			    mod == 2 ? va_arg(ap, unsigned long long) :
-			    mod == 3 ? va_arg(ap, size_t) :
-			    va_arg(ap, uintmax_t);
-number:
-			do {
-				*--d = digits[v % (unsigned)base];
-				v /= (unsigned)base;
-			} while (v != 0);
-			break;
-		default:
-			*--d = *fmt;
-			break;
-		}
-		p = d;
-		len = (size_t)(num + sizeof(num) - d);
-out:
-		width -= (int)len + neg;
-		if (neg && zero)
-			PUT('-');
-		for (; !left && width > 0; width--)
-			PUT(zero && *fmt != 's' ? '0' : ' ');
-		if (neg && !zero)
-			PUT('-');
-		while (len-- > 0)
-			PUT(*p++);
-		for (; width > 0; width--)
-			PUT(' ');
-	}
-#undef PUT
-	if (size > 0)
-		s[n < size ? n : size - 1] = '\0';
-	return n > INT_MAX ? -1 : (int)n;
-}
-
-int
-snprintf(char *s, size_t size, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(s, size, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-/* Writes "prog: message", then ": strerror(e)" unless e is -1, to stderr. */
-static void
-err_say(int e, const char *fmt, va_list ap)
-{
-	char	 msg[1024];
-
-	msg[0] = '\0';
-	if (fmt != NULL)
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-	fd_printf(STDERR_FILENO, "%s: %s%s%s\n", program_invocation_short_name,
-	    msg, e == -1 || fmt == NULL ? "" : ": ", e == -1 ? "" :
-	    strerror(e));
-}
-
-void
-err(int status, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 e = errno;
-
-	va_start(ap, fmt);
-	err_say(e, fmt, ap);
-	va_end(ap);
-	exit(status);
-}
-
-void
-errx(int status, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	err_say(-1, fmt, ap);
-	va_end(ap);
-	exit(status);
-}
-
-void
-warnx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	err_say(-1, fmt, ap);
-	va_end(ap);
-}
-#endif /* PM_SMALL_PRINTF */
-
-#ifdef PM_SMALL_MALLOC
-/*
- * malloc(3), calloc(3), realloc(3) and free(3), in place of libc's: each
- * block is a mapping of its own, its size in the BLOCK_HDR bytes before
- * it.  Enough for what allocates here (start-up, table loads, the
- * resolver's lookups; never a connection): a block costs a page at least.
- */
-#define BLOCK_HDR	16		/* keeps the block's alignment */
-
-void *
-malloc(size_t n)
-{
-	size_t	*p;
-
-	if (n > SIZE_MAX / 2) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = mmap(NULL, n + BLOCK_HDR, PROT_READ | PROT_WRITE,
-	    /* An anonymous mapping takes -1 for a descriptor. */
-	    /* cppcheck-suppress invalidFunctionArg */
-	    MAP_PRIVATE | MAP_ANON, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	*p = n + BLOCK_HDR;
-	return (unsigned char *)p + BLOCK_HDR;
-}
-
-void
-free(void *q)
-{
-	size_t	*p;
-
-	if (q == NULL)
-		return;
-	p = (size_t *)((uintptr_t)q - BLOCK_HDR);
-	munmap(p, *p);
-}
-
-/* A new mapping is zeroed already. */
-void *
-calloc(size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return malloc(n * size);
-}
-
-void *
-realloc(void *q, size_t n)
-{
-	size_t	 old;
-	void	*nq;
-
-	if (q == NULL)
-		return malloc(n);
-	old = *(size_t *)((uintptr_t)q - BLOCK_HDR) - BLOCK_HDR;
-	if (n <= old)
-		return q;
-	if ((nq = malloc(n)) == NULL)
-		return NULL;
-	memcpy(nq, q, old);
-	free(q);
-	return nq;
-}
-#endif /* PM_SMALL_MALLOC */
-
-#ifdef PM_SMALL_SYSCALL
-/*
- * fork(2), setuid(2), setgid(2), setgroups(2) and setrlimit(2), in place
- * of libc's, as bare system calls.  The proxy has one thread: what libc
- * adds for the others (each thread's ids and limits changed together,
- * its locks held across a fork) is not needed.  Linux only; on 32-bit
- * systems the calls for 32-bit ids are the *32 ones.
- */
-#ifndef SYS_setuid32
-#define SYS_setuid32	SYS_setuid
-#define SYS_setgid32	SYS_setgid
-#define SYS_setgroups32	SYS_setgroups
-#endif
-#ifdef __GLIBC__
-#define RLIMIT_RES_T	__rlimit_resource_t	/* an enum, with _GNU_SOURCE */
-#else
-#define RLIMIT_RES_T	int
-#endif
-
-pid_t
-fork(void)
-{
-	return _Fork();
-}
-
-int
-setuid(uid_t uid)
-{
-	return (int)syscall(SYS_setuid32, uid);
-}
-
-int
-setgid(gid_t gid)
-{
-	return (int)syscall(SYS_setgid32, gid);
-}
-
-int
-setgroups(size_t n, const gid_t *groups)
-{
-	return (int)syscall(SYS_setgroups32, n, groups);
-}
-
-int
-setrlimit(RLIMIT_RES_T resource, const struct rlimit *rl)
-{
-	return (int)syscall(SYS_prlimit64, 0, resource, rl, NULL);
-}
-#endif /* PM_SMALL_SYSCALL */
-
-#ifdef PM_SMALL_GETOPT
-/*
- * getopt_long(3), in place of libc's, for what main() asks of it: short
- * options, alone or grouped, their argument attached or the next word;
- * long options as --name=value or --name value, or by a prefix that
- * names one; "--".  Options end at the first operand (no permutation:
- * the proxy takes none).  A bad option is said on stderr, as '?'.
- */
-char	*optarg;
-int	 optind = 1;
-
-int
-getopt_long(int argc, char *const argv[], const char *opts,
-    const struct option *longopts, int *longindex)
-{
-	static int		 pos;	/* in a group of short options */
-	const struct option	*o, *match = NULL;
-	const char		*a, *eq, *s;
-	size_t			 len;
-	int			 n = 0, c;
-
-	optarg = NULL;
-	if (pos == 0) {
-		if (optind >= argc || (a = argv[optind])[0] != '-' ||
-		    a[1] == '\0')
-			return -1;
-		if (a[1] == '-') {
-			optind++;
-			if (a[2] == '\0')
-				return -1;
-			a += 2;
-			eq = strchr(a, '=');
-			len = eq != NULL ? (size_t)(eq - a) : strlen(a);
-			for (o = longopts; o->name != NULL; o++)
-				if (strncmp(o->name, a, len) == 0) {
-					match = o;
-					if (o->name[len] == '\0') {
-						n = 1;
-						break;
-					}
-					n++;
-				}
-			if (n != 1) {
-				warnx("%s option: --%.*s", n > 1 ?
-				    "ambiguous" : "unrecognized", (int)len, a);
-				return '?';
-			}
-			if (match->has_arg == no_argument && eq != NULL) {
-				warnx("option takes no argument: --%s",
-				    match->name);
-				return '?';
-			}
-			if (match->has_arg != no_argument) {
-				if (eq != NULL)
-					optarg = (char *)eq + 1;
-				else if (optind < argc)
-					optarg = argv[optind++];
-				else {
-					warnx("option requires an argument: "
-					    "--%s", match->name);
-					return '?';
-				}
-			}
-			if (longindex != NULL)
-				*longindex = (int)(match - longopts);
-			if (match->flag != NULL) {
-				*match->flag = match->val;
-				return 0;
-			}
-			return match->val;
-		}
-		pos = 1;
-	}
-	a = argv[optind];
-	c = (unsigned char)a[pos];
-	if (a[++pos] == '\0') {
-		optind++;
-		pos = 0;
-	}
-	if (c == ':' || (s = strchr(opts, c)) == NULL) {
-		warnx("unrecognized option: -%c", c);
-		return '?';
-	}
-	if (s[1] == ':') {
-		if (pos != 0) {
-			optarg = (char *)a + pos;
-			optind++;
-			pos = 0;
-		} else if (optind < argc)
-			optarg = argv[optind++];
-		else {
-			warnx("option requires an argument: -%c", c);
-			return '?';
-		}
-	}
-	return c;
-}
-#endif /* PM_SMALL_GETOPT */
-
-#if defined(PM_SMALL_PASSWD) && !defined(PM_NO_PRIVDROP)
-/*
- * getpwnam(3), in place of libc's, for what privdrop() needs (the ids):
- * the user's line in /etc/passwd, which is what musl's reads too, before
- * it asks an nscd (a cache daemon, for users kept elsewhere).
- */
-struct passwd *
-getpwnam(const char *name)
-{
-	static struct passwd	 pw;
-	char			*text, *p, *end, *nl, e[256];
-	size_t			 len, nlen = strlen(name);
-	uint64_t		 id[2];
-	int			 i;
-
-	if (conf_slurp("/etc/passwd", &text, &len, e, sizeof(e)) == -1)
-		return NULL;
-	for (p = text, end = text + len; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		/* name:password:uid:gid:gecos:home:shell */
-		if ((size_t)(nl - p) <= nlen || memcmp(p, name, nlen) != 0 ||
-		    p[nlen] != ':')
-			continue;
-		for (p += nlen + 1; p < nl && *p != ':'; p++)
-			;
-		for (i = 0; i < 2 && p < nl - 1 && *p == ':' &&
-		    p[1] >= '0' && p[1] <= '9'; i++)
-			for (id[i] = 0, p++; p < nl && *p >= '0' && *p <= '9' &&
-			    id[i] <= UINT32_MAX; p++)
-				id[i] = id[i] * 10 + (uint64_t)(*p - '0');
-		if (i < 2 || p == nl || *p != ':' || id[0] > UINT32_MAX ||
-		    id[1] > UINT32_MAX)
-			continue;
-		free(text);
-		memset(&pw, 0, sizeof(pw));
-		pw.pw_name = (char *)(uintptr_t)name;
-		pw.pw_uid = (uid_t)id[0];
-		pw.pw_gid = (gid_t)id[1];
-		return &pw;
-	}
-	free(text);
-	return NULL;
-}
-#endif /* PM_SMALL_PASSWD */
