@@ -37,12 +37,14 @@
 enum pm_action {
 	PM_NOOP,	/* nothing yet: ask again when more bytes arrive */
 	PM_REMOTE,	/* connect to addr and relay */
-	PM_CLOSE	/* close the client, after sending reply if set */
+	PM_CLOSE,	/* close the client, after sending reply if set */
+	PM_REPLY,	/* send reply to the client, and keep routing */
+	PM_LOOKUP	/* look host up; router_resolved() decides then */
 };
 
 /*
- * One decision.  The core zeroes it before each call to router_route():
- * a router that sets nothing answers PM_NOOP.
+ * One decision.  The core zeroes it before each call to router_route(),
+ * all but state: a router that sets nothing answers PM_NOOP.
  *
  * PM_REMOTE: addr/addrlen name the backend (resolved when the table was
  *   loaded: router_route() never resolves).  data/datalen, when data is
@@ -74,6 +76,54 @@ enum pm_action {
  *   the connection end.
  * PM_NOOP: wait_ms, when not 0, asks the core to call router_route()
  *   again with `expired' set if no new byte arrives within that time.
+ * PM_REPLY: reply/replylen (at most PM_BUFSIZE bytes; reply NULL: none)
+ *   are sent to the client now, and routing goes on as after PM_NOOP
+ *   (wait_ms too): the reply and keep waiting of a protocol in which the
+ *   server answers before the client names what it wants.  The core
+ *   calls router_route() again only once the reply is written whole: a
+ *   client that does not read it is asked nothing more, and is closed at
+ *   the routing timeout.  Asked with `expired' set at the client's end of
+ *   file, PM_REPLY is PM_CLOSE with that reply.
+ *
+ * PM_LOOKUP: host/hostlen (1 to PM_HOSTMAX bytes, no NUL; it need not
+ *   end in a NUL) is a name to look up, for port (1 to 65535) and family
+ *   (AF_UNSPEC for any address, AF_INET or AF_INET6 for one kind).  The
+ *   core copies the name, sends it to a resolver process and parks the
+ *   connection: router_route() is not called while it waits; the
+ *   client's bytes are still read into the buffer (and its end of file
+ *   noted), and the client's leaving ends the wait.  The answer comes to
+ *   this connection only, as one call of router_resolved(), whose
+ *   decision is taken as router_route()'s is.  One lookup at a time per
+ *   connection, PM_LOOKUPS at a time per serving process (waiting for a
+ *   free resolver or asked); past that a lookup fails at once, busy.
+ *   The other fields are not read.
+ *
+ * state is the router's own word about the connection: 0 at the first
+ * call, then whatever the router left in it at its last call, kept by
+ * the core until the connection closes (the hooks see it too).  consume,
+ * with PM_NOOP and PM_REPLY, is how many of the bytes handed over (at
+ * most len) the decision used up: the core drops them from the front of
+ * the buffer, so the next call sees only what came after them, and if
+ * bytes are left it calls router_route() again at once (when the reply
+ * is written) on what is left, without waiting for a read.  A router
+ * that answers in phases keeps its phase in state and consumes each
+ * phase's message: it is then never asked twice about the same message
+ * (a reply is never sent twice, whether the call comes with new bytes,
+ * with `expired', or at once), and a phase cannot be skipped by sending
+ * the next message early, as it is read in the phase it belongs to.
+ *
+ * With them a router can speak first or answer before routing:
+ *   - SOCKS5: the method selection, then RFC 1929's username and
+ *     password, then the request;
+ *   - server-first protocols: PM_REPLY on the first call (len 0) sends a
+ *     greeting (an SMTP, FTP or POP3 banner, a MySQL handshake), and the
+ *     client's answer to it routes;
+ *   - STARTTLS: answer the client's plain-text STARTTLS (SMTP, IMAP,
+ *     POP3, XMPP) and consume it, then route on the TLS ClientHello that
+ *     follows, by its server name, to a TLS backend;
+ *   - PostgreSQL: answer an SSLRequest with `S' (TLS follows, routed by
+ *     its ClientHello) or `N' (consume it and route on the
+ *     StartupMessage, by database or user).
  *
  * data and the replies may point into the router's own static storage or
  * into the bytes it was handed: the core copies them before it calls the
@@ -101,6 +151,37 @@ struct pm_route {
 	size_t			 ok_replylen;
 	size_t			 fail_replylen;
 	int			 proxy;
+	unsigned int		 state;
+	size_t			 consume;
+	const char		*host;
+	size_t			 hostlen;
+	int			 port;
+	int			 family;
+};
+
+/*
+ * What a lookup found, for router_resolved().  status is PM_FOUND with
+ * naddr addresses (1 to PM_ANSWERMAX, in the resolver's order of
+ * preference, each with the port asked for), or why there are none:
+ * PM_NOTFOUND, the name does not exist or has no address of the family
+ * asked for; PM_TRYAGAIN, the name servers failed for now; PM_TIMEDOUT,
+ * no answer within PM_LOOKUP_TIMEOUT (5 s unless the core was built
+ * otherwise); PM_BUSY, too many lookups in flight: refused without
+ * asking; PM_FAILED, anything else (no resolver process, a build that
+ * looks up no names, a name the core will not ask about).  pm_lookup_str()
+ * says it in words.
+ */
+#define PM_HOSTMAX	255
+#define PM_ANSWERMAX	8
+
+enum { PM_FOUND, PM_NOTFOUND, PM_TRYAGAIN, PM_TIMEDOUT, PM_BUSY,
+    PM_FAILED };
+
+struct pm_answer {
+	int			 status;
+	int			 naddr;
+	struct sockaddr_storage	 addr[PM_ANSWERMAX];
+	socklen_t		 addrlen[PM_ANSWERMAX];
 };
 
 /*
@@ -108,6 +189,10 @@ struct pm_route {
  *
  * router_name is the router's name, as shown in the log and the process
  * title.
+ *
+ * router_lookups is 1 for a router that answers PM_LOOKUP, 0 for one that
+ * never does: the core then starts no resolver process for lookups, and
+ * a PM_LOOKUP fails at once (PM_FAILED).
  *
  * router_load() reads the table at path (NULL when -c was not given).  It
  * is called once before the proxy listens and again on SIGHUP.  On success
@@ -129,10 +214,12 @@ struct pm_route {
  * router_route() decides for the len bytes at buf, every byte the client
  * at peer has sent so far (not just the new ones; at most PM_BUFSIZE).
  * It runs on the event loop: it does no I/O, no allocation and no name
- * lookup.  The core calls it, until it answers other than PM_NOOP:
+ * lookup.  The core calls it, until it answers other than PM_NOOP or
+ * PM_REPLY:
  *   - once when the client connects, with len 0 (a router may decide
  *     then, for a protocol in which the server speaks first);
  *   - after every read that brought new bytes;
+ *   - at once, when a decision consumed bytes and left some (above);
  *   - with expired set, on the same bytes, when a PM_NOOP asked for a
  *     wait_ms that ran out without a new byte;
  *   - with expired set, once more, when the client ends its stream (its
@@ -147,6 +234,17 @@ struct pm_route {
  * buffer full (len is PM_BUFSIZE), and when no decision came within its
  * routing timeout (PM_ROUTE_TIMEOUT, 30 s unless built otherwise).
  *
+ * router_resolved() decides, in place of router_route(), once the lookup
+ * a PM_LOOKUP asked for is answered (answer) or failed: for the len bytes
+ * at buf, every byte the client has sent so far and not consumed, from
+ * the client at peer.  route is zeroed but for state, as for
+ * router_route(), and its decision is taken the same way: a remote among
+ * the addresses found, a reply, a close, a wait, or another lookup.  The
+ * client may have ended its stream while the lookup ran (no more bytes
+ * will come then, as with `expired'): a PM_NOOP or a PM_REPLY is then a
+ * close.  A router that never answers PM_LOOKUP defines it empty: it is
+ * never called.
+ *
  * The hooks tell the router about a backend that failed; route is its
  * decision, with data and the replies cleared.  router_connect_error() is
  * called when the backend at route->addr could not be had: every connect
@@ -160,9 +258,13 @@ struct pm_route {
  * call pm_note(); the core closes the connection after them.
  */
 extern const char	router_name[];
+extern const int	router_lookups;
 int	router_load(const char *path, char *err, size_t errlen);
 void	router_route(const unsigned char *buf, size_t len,
 	    const struct sockaddr *peer, int expired, struct pm_route *route);
+void	router_resolved(const unsigned char *buf, size_t len,
+	    const struct sockaddr *peer, const struct pm_answer *answer,
+	    struct pm_route *route);
 void	router_connect_error(const struct pm_route *route);
 void	router_idle_error(const struct pm_route *route);
 
@@ -202,7 +304,13 @@ void	router_idle_error(const struct pm_route *route);
  * each -p or -a port, in that order), and stores the address it listens
  * on in *sa when sa is not NULL.  Call it from router_route() and the
  * hooks.  The peer of a connection to a listener given with -a is the
- * client its PROXY header names.
+ * client its PROXY header names.  pm_listener_addr() returns the address
+ * listener k listens on, or NULL when there is no listener k; it serves
+ * router_load() too, which may warn about them.
+ *
+ * pm_lookup_str() returns the words for a lookup's status ("found", "not
+ * found", "temporary failure", "timed out", "too many lookups in flight",
+ * "failed").
  *
  * pm_addr_str() writes "1.2.3.4:80" or "[::1]:80" for sa into buf (len
  * bytes; PM_ADDRSTRLEN is enough) and returns buf.
@@ -272,11 +380,13 @@ int	pm_addr_parse(const char *spec, const char *defport,
 	    struct sockaddr_storage *ss, socklen_t *sslen,
 	    char *err, size_t errlen);
 char	*pm_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+const char *pm_lookup_str(int status);
 int	pm_net_parse(const char *s, struct pm_net *net, char *err,
 	    size_t errlen);
 int	pm_net_match(const struct pm_net *net, const struct sockaddr *sa);
 char	*pm_net_str(const struct pm_net *net, char *buf, size_t len);
 int	pm_listener(const struct sockaddr **sa);
+const struct sockaddr *pm_listener_addr(int k);
 int	pm_conf_read(const char *path,
 	    int (*fn)(void *arg, char *line, char *err, size_t errlen),
 	    void *arg, char *err, size_t errlen);

@@ -219,6 +219,10 @@ fz_tables(const char **a, const char **b)
 	    "alice 127.0.0.1\n"
 	    "dave [2001:db8::10]:9418\r\n";
 	static const char *const	 socks4_a =
+	    "client allow 192.0.2.0/24\n"
+	    "client deny any\n"
+	    "deny *.invalid\n"
+	    "allow *.example.org port 80 proxy=2\n"
 	    "allow 127.0.0.0/8 ports 80-81\n"
 	    "allow 127.0.0.1 port 443\n"
 	    "deny 127.0.0.0/8\n"
@@ -306,6 +310,10 @@ action_name(enum pm_action a)
 		return "remote";
 	case PM_CLOSE:
 		return "close";
+	case PM_REPLY:
+		return "reply";
+	case PM_LOOKUP:
+		return "lookup";
 	}
 	return "?";
 }
@@ -342,7 +350,7 @@ dec_print(const char *what, const struct fz_dec *d)
  * contract of router.h, and copy it into d.  Return nothing; abort on a
  * broken contract.
  *
- * The contract checked: the action is one of the three; the timeouts are
+ * The contract checked: the action is one of router.h's; the timeouts are
  * not negative; data and the replies, when set, are at most PM_BUFSIZE
  * bytes, and for a remote twice the reply and the two held for the
  * backend together too, and every byte of them can be read (copying them
@@ -354,6 +362,19 @@ void
 fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
     struct fz_dec *d)
 {
+	fz_decide(buf, len, cap, expired, NULL, d);
+}
+
+/*
+ * As fz_route(), but with router_resolved() and the answer ans when ans
+ * is not NULL.  A lookup is checked too: a name of 1 to PM_HOSTMAX bytes
+ * that can be read (within the client's bytes when it points into them),
+ * a port, a family.
+ */
+void
+fz_decide(const unsigned char *buf, size_t len, size_t cap, int expired,
+    const struct pm_answer *ans, struct fz_dec *d)
+{
 	struct sockaddr_in	 peer;
 	struct pm_route		 r;
 
@@ -363,13 +384,34 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 	peer.sin_addr.s_addr = htonl(0xc0000263);	/* 192.0.2.99 */
 
 	memset(&r, 0, sizeof(r));
-	router_route(buf, len, (struct sockaddr *)&peer, expired, &r);
+	if (ans != NULL)
+		router_resolved(buf, len, (struct sockaddr *)&peer, ans, &r);
+	else
+		router_route(buf, len, (struct sockaddr *)&peer, expired, &r);
+
+	d->port = d->family = 0;
+	bytes_take("host", r.action == PM_LOOKUP ? r.host : NULL, r.hostlen,
+	    buf, len, cap, &d->host);
+	if (r.action == PM_LOOKUP) {
+		if (r.host == NULL || r.hostlen == 0 ||
+		    r.hostlen > PM_HOSTMAX ||
+		    memchr(d->host.p, '\0', d->host.len) != NULL)
+			fz_fail("len %zu: a lookup of %zu bytes, or with a "
+			    "NUL", len, r.hostlen);
+		if (r.port < 1 || r.port > 65535 || (r.family != AF_UNSPEC &&
+		    r.family != AF_INET && r.family != AF_INET6))
+			fz_fail("len %zu: a lookup for port %d, family %d",
+			    len, r.port, r.family);
+		d->port = r.port;
+		d->family = r.family;
+	}
 
 	memset(&d->addr, 0, sizeof(d->addr));
 	d->addrlen = 0;
 	if (r.action != PM_NOOP && r.action != PM_REMOTE &&
-	    r.action != PM_CLOSE)
-		fz_fail("len %zu: action %d is none of the three", len,
+	    r.action != PM_CLOSE && r.action != PM_REPLY &&
+	    r.action != PM_LOOKUP)
+		fz_fail("len %zu: action %d is none of router.h's", len,
 		    (int)r.action);
 	if (r.proxy < 0 || r.proxy > 2)
 		fz_fail("len %zu: proxy %d is not 0, 1 or 2", len, r.proxy);
@@ -477,7 +519,8 @@ fz_same(const struct fz_dec *a, const struct fz_dec *b)
 	    same_bytes(&a->ok_reply, &b->ok_reply) &&
 	    same_bytes(&a->fail_reply, &b->fail_reply) &&
 	    a->connect_ms == b->connect_ms && a->idle_ms == b->idle_ms &&
-	    a->wait_ms == b->wait_ms;
+	    a->wait_ms == b->wait_ms && same_bytes(&a->host, &b->host) &&
+	    a->port == b->port && a->family == b->family;
 }
 
 /*
@@ -500,6 +543,9 @@ equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
 	    !same_bytes(&a->ok_reply, &b->ok_reply) ||
 	    !same_bytes(&a->fail_reply, &b->fail_reply))
 		return 0;
+	if (a->action == PM_LOOKUP)
+		return same_bytes(&a->host, &b->host) && a->port == b->port &&
+		    a->family == b->family;
 	if (a->action != PM_REMOTE)
 		return 1;
 	if (!bytes_eq((const void *)&a->addr, a->addrlen,
@@ -555,6 +601,55 @@ equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
  * on the input cut there, which the fuzzer tries too.
  */
 #define FZ_NEAR	32
+
+/*
+ * The lookup dk asked for on the k bytes at buf (of cap), answered each
+ * way: found (an IPv4 and an IPv6 address, or only the IPv6 one), and
+ * each failure.  router_resolved() must keep the contract, and decide
+ * the same twice.  Return nothing; abort when it does not.
+ */
+static void
+fz_answers(unsigned char *buf, size_t k, size_t cap, const struct fz_dec *dk)
+{
+	static struct fz_dec	 d, e;
+	static struct pm_answer	 ans;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	int			 st, v6only, ways;
+
+	FZ_POISON(buf, cap);
+	FZ_UNPOISON(buf, k);
+	for (st = PM_FOUND; st <= PM_FAILED; st++) {
+		ways = st == PM_FOUND ? 2 : 1;
+		for (v6only = 0; v6only < ways; v6only++) {
+			memset(&ans, 0, sizeof(ans));
+			ans.status = st;
+			if (st == PM_FOUND) {
+				sin6 = (struct sockaddr_in6 *)&ans.addr[0];
+				sin6->sin6_family = AF_INET6;
+				sin6->sin6_port = htons((uint16_t)dk->port);
+				sin6->sin6_addr.s6_addr[0] = 0x20;
+				sin6->sin6_addr.s6_addr[1] = 0x01;
+				sin6->sin6_addr.s6_addr[15] = 1;
+				ans.addrlen[0] = sizeof(*sin6);
+				sin = (struct sockaddr_in *)&ans.addr[1];
+				sin->sin_family = AF_INET;
+				sin->sin_port = htons((uint16_t)dk->port);
+				sin->sin_addr.s_addr = htonl(0xc0000201);
+				ans.addrlen[1] = sizeof(*sin);
+				ans.naddr = v6only ? 1 : 2;
+			}
+			fz_decide(buf, k, cap, 0, &ans, &d);
+			fz_decide(buf, k, cap, 0, &ans, &e);
+			if (!fz_same(&d, &e)) {
+				dec_print("first", &d);
+				dec_print("again", &e);
+				fz_fail("two answers (%s) to the same lookup "
+				    "decide differently", pm_lookup_str(st));
+			}
+		}
+	}
+}
 
 void
 fz_stream(const unsigned char *data, size_t n)
@@ -614,6 +709,8 @@ fz_stream(const unsigned char *data, size_t n)
 			    "in one read", k, m);
 		}
 	}
+	if (dk.action == PM_LOOKUP)
+		fz_answers(buf, k, cap, &dk);
 	FZ_UNPOISON(buf, cap);
 	free(buf);
 

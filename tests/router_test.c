@@ -16,12 +16,24 @@
  *	late	host:port	a backend that starts late (refused at first)
  *	hap	host:port	a backend that reads a PROXY header (HAProxy)
  *	hookfile path		where the error hooks write the remote
+ *	banner text		a greeting sent when a client connects
+ *
+ * "lookup:NAME\n" looks NAME up (IPv4, the port of backend A, 1 s at
+ * most; "lookupslow:NAME\n" the core's PM_LOOKUP_TIMEOUT), then routes what follows to the first address found, or closes
+ * with "lookup: WHY\n".
+ *
+ * "hello\n" starts a dialogue in phases (PM_REPLY, state and consume):
+ * the proxy answers "hi\n" and wants "pw\n" (anything else: "bad\n" and
+ * close), answers that "ok\n", then routes what follows as above.
  *
  * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
  */
 
 #include <sys/types.h>
 #include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -38,11 +50,16 @@ struct table {
 	struct sockaddr_storage	 addr[B_MAX];
 	socklen_t		 len[B_MAX];
 	char			 hookfile[512];
+	char			 banner[64];
 };
+
+/* The phases of a connection, in route->state. */
+enum { T_NEW, T_GREETED, T_HELLO, T_AUTHED };
 
 static struct table	 cur, next;
 
 const char	 router_name[] = "test";
+const int	 router_lookups = 1;
 
 /* Parses one table line into next; returns 0, or -1 with err set. */
 static int
@@ -55,6 +72,10 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 	if (pm_conf_split(line, f, 3) != 2) {
 		snprintf(err, errlen, "expected: name host:port");
 		return -1;
+	}
+	if (strcmp(f[0], "banner") == 0) {
+		snprintf(next.banner, sizeof(next.banner), "%s", f[1]);
+		return 0;
 	}
 	if (strcmp(f[0], "hookfile") == 0) {
 		snprintf(next.hookfile, sizeof(next.hookfile), "%s", f[1]);
@@ -109,7 +130,8 @@ partial(const unsigned char *buf, size_t len)
 {
 	static const char *const known[] = {
 		"connect reject", "inactivity", "xfer\n", "flood\n", "wait",
-		"six", "slow", "late", "where"
+		"six", "slow", "late", "where", "hello\n", "lookup:",
+		"lookupslow:"
 	};
 	size_t	 i;
 
@@ -127,10 +149,60 @@ router_route(const unsigned char *buf, size_t len,
 	const struct sockaddr	*sa;
 	char			 la[PM_ADDRSTRLEN], pa[PM_ADDRSTRLEN];
 	size_t			 i;
-	int			 k;
+	int			 k, slow;
 
-	if (len == 0 && !expired) {
+	if (r->state == T_NEW && len == 0 && !expired &&
+	    cur.banner[0] != '\0') {
+		r->action = PM_REPLY;
+		r->reply = cur.banner;
+		r->replylen = strlen(cur.banner);
+		r->state = T_GREETED;
+		return;
+	}
+	if (r->state == T_HELLO) {
+		r->wait_ms = 200;	/* asked again, expired: no reply */
+		if (starts(buf, len, "pw\n")) {
+			r->action = PM_REPLY;
+			r->reply = "ok\n";
+			r->replylen = 3;
+			r->consume = 3;
+			r->state = T_AUTHED;
+		} else if (len < 3 && memcmp(buf, "pw\n", len) == 0)
+			r->action = PM_NOOP;
+		else {
+			r->action = PM_CLOSE;
+			r->reply = "bad\n";
+			r->replylen = 4;
+		}
+		return;
+	}
+	if (r->state != T_AUTHED && starts(buf, len, "hello\n")) {
+		r->action = PM_REPLY;
+		r->reply = "hi\n";
+		r->replylen = 3;
+		r->consume = 6;
+		r->state = T_HELLO;
+		r->wait_ms = 200;
+		return;
+	}
+	if (len == 0) {
 		r->action = PM_NOOP;
+		return;
+	}
+	if (starts(buf, len, "lookup:") || starts(buf, len, "lookupslow:")) {
+		slow = buf[6] != ':';
+		for (i = slow ? 11 : 7; i < len && buf[i] != '\n'; i++)
+			;
+		r->action = PM_NOOP;
+		if (i == len)
+			return;
+		r->action = PM_LOOKUP;
+		r->host = (const char *)buf + (slow ? 11 : 7);
+		r->hostlen = i - (slow ? 11 : 7);
+		r->port = ntohs(((struct sockaddr_in *)&cur.addr[B_A])->
+		    sin_port);
+		r->family = AF_INET;
+		r->connect_ms = slow ? 0 : 1000;
 		return;
 	}
 	if (is(buf, len, "a"))
@@ -209,6 +281,32 @@ router_route(const unsigned char *buf, size_t len,
 		r->action = PM_NOOP;
 	else
 		r->action = PM_CLOSE;
+}
+
+/* Routes to the first address found, or says why there is none. */
+void
+router_resolved(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, const struct pm_answer *answer,
+    struct pm_route *r)
+{
+	static char	 why[64];
+	const unsigned char *nl;
+
+	(void)peer;
+	if (answer->status != PM_FOUND) {
+		snprintf(why, sizeof(why), "lookup: %s\n",
+		    pm_lookup_str(answer->status));
+		r->action = PM_CLOSE;
+		r->reply = why;
+		r->replylen = strlen(why);
+		return;
+	}
+	nl = memchr(buf, '\n', len);	/* the request's end */
+	r->action = PM_REMOTE;
+	r->addr = answer->addr[0];
+	r->addrlen = answer->addrlen[0];
+	r->data = nl + 1;
+	r->datalen = len - (size_t)(nl + 1 - buf);
 }
 
 /* Writes the remote to the hook file, as the original's tests did. */
