@@ -114,8 +114,9 @@ static: $(SRCS) routers/$(ROUTER).c
 	    routers/$(ROUTER).c
 
 # The minimal static binary: PM_TINY, the small functions of PM_SMALL,
-# numeric addresses only (no name lookups) and no -w (what each saves:
-# the size knobs in proxymachine.c).
+# numeric addresses only (no name lookups), no -w, no PROXY protocol (no
+# -a) and one listener (what each saves: the size knobs in
+# proxymachine.c).
 tiny: $(SRCS) routers/$(ROUTER).c
 	@cc="$(CC)"; $(PICKCC); \
 	echo "$$cc -DPM_TINY ... -static -o $(PROG)-tiny (router $(ROUTER))"; \

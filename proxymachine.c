@@ -497,10 +497,14 @@ syslog_send(int prio, const char *msg)
 #endif
 /*
  * Listeners (each -h at each -p and -a) at most: each costs a descriptor
- * and a few hundred bytes.
+ * and a few hundred bytes.  PM_TINY (below) takes one, as the original.
  */
 #ifndef PM_LISTENERS
+#ifdef PM_TINY
+#define PM_LISTENERS		1
+#else
 #define PM_LISTENERS		8
+#endif
 #endif
 /*
  * A PROXY header from a load balancer in front (-a): its most bytes (v1
@@ -551,14 +555,22 @@ syslog_send(int prio, const char *msg)
  *
  * PM_TINY (make tiny) is PM_SMALL, and leaves out:
  *   PM_NUMERIC		host names: -h and the tables take numeric
- *			addresses only (no getaddrinfo)		18.1 KiB
- *   PM_NO_WORKERS	-w: one process				 3.8 KiB
+ *			addresses only (no getaddrinfo), and a
+ *			router's PM_LOOKUP fails at once (no
+ *			resolver processes for lookups)		21.0 KiB
+ *   PM_NO_WORKERS	-w: one process				 3.9 KiB
+ *   PM_NO_PROXYPROTO	the PROXY protocol: no -a, and a route
+ *			that asks for a header (proxy=1 or 2) is
+ *			refused as its backend would be: its
+ *			fail reply, then the close		 2.4 KiB
+ * and sets PM_LISTENERS (above) to 1: one -h, one -p	 0.2 KiB
  * and on its own:
  *   PM_NO_PRIVDROP	-u and -t: it runs as it was started	 1.4 KiB
  */
 #ifdef PM_TINY
 #define PM_NUMERIC
 #define PM_NO_WORKERS
+#define PM_NO_PROXYPROTO
 #endif
 
 /*
@@ -584,6 +596,26 @@ syslog_send(int prio, const char *msg)
 #define HELP_W		"  -w, --workers N       N processes share the port " \
 			"(0: one per CPU)\n"
 #define LEFT_W		""
+#endif
+#ifdef PM_NO_PROXYPROTO
+#define HAVE_PROXYPROTO	0
+#define USAGE_A		""
+#define HELP_A		""
+#define OR_A		""
+#define LEFT_A		", no PROXY protocol"
+#else
+#define HAVE_PROXYPROTO	1
+#define USAGE_A		" [-a port]"
+#define HELP_A		"  -a, --accept-proxy PORT  as -p, for a PROXY " \
+			"header first\n"
+#define OR_A		" and -a"
+#define LEFT_A		""
+#endif
+#if PM_LISTENERS > 1
+#define HELP_LIS	"      (-h, -p" OR_A " repeat: each host at each " \
+			"port, " MEMORY_STR(PM_LISTENERS) " at most)\n"
+#else
+#define HELP_LIS	""
 #endif
 #ifdef PM_NO_PRIVDROP
 #define HAVE_PRIVDROP	0
@@ -630,6 +662,11 @@ syslog_send(int prio, const char *msg)
 #define MAP_ANON	MAP_ANONYMOUS
 #endif
 
+/* getaddrinfo(3)'s "no address for the name", where it is not NONAME. */
+#ifndef EAI_NODATA
+#define EAI_NODATA	EAI_NONAME
+#endif
+
 /* limits.h may leave them out (then pathconf(2) knows); POSIX's least. */
 #ifndef PIPE_BUF
 #define PIPE_BUF	512
@@ -653,7 +690,8 @@ enum cstate {
 /* Connection flags. */
 #define F_BDATA		0x0001	/* the backend has sent a byte */
 #define F_LINGER	0x0002	/* closing: reply written, draining */
-#define F_PROXYIN	0x0004	/* a PROXY header is still to come */
+/* A PROXY header is still to come (never in a build without -a). */
+#define F_PROXYIN	(HAVE_PROXYPROTO ? 0x0004 : 0)
 #define F_LOCAL		0x0008	/* LOCAL(c) is known */
 #define F_UNROUTED	0x0010	/* routing: ask once the reply is out */
 #define F_EXPIRED	0x0020	/* and with expired set */
@@ -914,13 +952,11 @@ struct lkproc {
 };
 static struct lkproc	 lkp[PM_RESOLVERS];	/* this process's */
 static int		 nlkp;			/* of them, running */
-#ifndef PM_NO_WORKERS
 /* The master's: those of each worker, row k for worker k. */
 static struct {
 	pid_t		 pid;
 	int		 fd;
 } lkrow[PM_MAXWORKERS + 1][PM_RESOLVERS];
-#endif
 static struct pm_answer	 answer;		/* the one being delivered */
 
 /*
@@ -979,6 +1015,7 @@ static struct burst	 connect_burst;	/* a backend could not be had */
 static struct burst	 silent_burst;	/* a backend said nothing */
 static struct burst	 wait_burst;	/* readers wait for a buffer */
 static struct burst	 lookup_burst;	/* too many lookups at once */
+static struct burst	 proxy_burst;	/* a PROXY header this build lacks */
 
 /*
  * Prototypes of the static functions, section by section in the order
@@ -1128,6 +1165,7 @@ static void	lookup_drop(struct conn *);
 static void	lookup_dispatch(void);
 static void	lookup_io(int);
 static struct blob *lookup_answer(const struct blob *);
+static int	conn_route_close(struct conn *);
 static int	conn_route_remote(struct conn *);
 static int	conn_connect(struct conn *);
 static int	conn_connect_done(struct conn *, short);
@@ -1203,6 +1241,12 @@ static void	workers_table(struct blob *);
 static void	resolver_io(short);
 static void	resolver_events(void);
 static void	master_io(void);
+/* Lookups for the routers (the rest are above, for the connections). */
+static int	lookup_fork(const struct passwd *, int, pid_t *, int *);
+static int	lookups_start(const struct passwd *);
+static void	lookups_take(int);
+static void	lookups_watch(void);
+static void	lookup_lost(int, const char *);
 /* Workers (-w). */
 static void	workers_signal(int);
 static void	worker_init(int, int);
@@ -3656,7 +3700,7 @@ conn_new(int fd, struct sockaddr_storage *peer, int k)
 	log_debug(IDF "accept %s on %s", ID(c),
 	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)), lis[k].addr);
 	c->state = C_ROUTING;
-	if (lis[k].proxy) {
+	if (HAVE_PROXYPROTO && lis[k].proxy) {
 		/* The router is asked once the header has come. */
 		c->flags |= F_PROXYIN;
 		timer_set(c, now + PM_PROXYIN_MS);
@@ -3957,6 +4001,8 @@ conn_proxy(struct conn *c)
 
 	if (c->route.proxy != 1 && c->route.proxy != 2)
 		return 0;
+	if (!HAVE_PROXYPROTO)
+		return -1;
 	if (c->up.n < c->hdr)
 		buf_trim(&c->up.buf, c->hdr - c->up.n, c->up.buf.len -
 		    (c->hdr - c->up.n));
@@ -4210,25 +4256,7 @@ again:
 		}
 		return 0;
 	case PM_CLOSE:
-		st.router_closes++;
-		if (r->reply == NULL) {
-			conn_close(c, "router closed (%u bytes)",
-			    (unsigned)b->len);
-			return -1;
-		}
-		buf_inline(&c->down.buf, REPLIES(c), r->replylen);
-		/* Short of buffers, the client's bytes are done with. */
-		if (buf_append(&c->down.buf, r->reply, r->replylen) == -1 &&
-		    (buf_put(&c->up.buf), buf_append(&c->down.buf, r->reply,
-		    r->replylen)) == -1) {
-			conn_close(c, "router reply of %zu bytes too long",
-			    r->replylen);
-			return -1;
-		}
-		log_debug(IDF "route: close after a %zu-byte reply", ID(c),
-		    r->replylen);
-		r->reply = NULL;
-		return conn_finish(c);
+		return conn_route_close(c);
 	case PM_REMOTE:
 		return conn_route_remote(c);
 	case PM_LOOKUP:
@@ -4237,6 +4265,36 @@ again:
 		conn_close(c, "router gave unknown action %d", r->action);
 		return -1;
 	}
+}
+
+/*
+ * Takes the router's close: at once, or after its reply.  Returns 0, or
+ * -1 if the connection was closed.
+ */
+static int
+conn_route_close(struct conn *c)
+{
+	struct pm_route	*r = &c->route;
+
+	st.router_closes++;
+	if (r->reply == NULL) {
+		conn_close(c, "router closed (%u bytes)",
+		    (unsigned)c->up.buf.len);
+		return -1;
+	}
+	buf_inline(&c->down.buf, REPLIES(c), r->replylen);
+	/* Short of buffers, the client's bytes are done with. */
+	if (buf_append(&c->down.buf, r->reply, r->replylen) == -1 &&
+	    (buf_put(&c->up.buf), buf_append(&c->down.buf, r->reply,
+	    r->replylen)) == -1) {
+		conn_close(c, "router reply of %zu bytes too long",
+		    r->replylen);
+		return -1;
+	}
+	log_debug(IDF "route: close after a %zu-byte reply", ID(c),
+	    r->replylen);
+	r->reply = NULL;
+	return conn_finish(c);
 }
 
 /*
@@ -4289,11 +4347,20 @@ conn_route_remote(struct conn *c)
 		goto nobuf;
 	if (r->data != NULL && buf_set(&c->up.buf, r->data, r->datalen) == -1)
 		goto nobuf;
+	pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a));
 	if (conn_proxy(c) == -1) {
+		if (!HAVE_PROXYPROTO) {
+			if ((k = burst_say(&proxy_burst)) > 0)
+				log_warnx(IDF "route to %s asks for a PROXY "
+				    "header, which this build does not send: "
+				    "refused%s", ID(c), a, burst_tail(k, tail,
+				    sizeof(tail)));
+			return conn_giveup(c, "PROXY header asked for: this "
+			    "build sends none");
+		}
 		conn_close(c, "no room for the PROXY header");
 		return -1;
 	}
-	pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a));
 	log_debug(IDF "route: %s (%u bytes to send, %u of them a PROXY "
 	    "header; %zu-byte reply%s)", ID(c), a, (unsigned)c->up.buf.len,
 	    (unsigned)c->hdr, rlen, down->held ? " held for the connect" : "");
@@ -4353,7 +4420,7 @@ conn_lookup(struct conn *c)
 	    PM_LOOKUP_TIMEOUT));
 	for (i = 0; i < PM_LOOKUPS && lookups[i].id != 0; i++)
 		;
-	if (nlkp == 0 || i == PM_LOOKUPS) {
+	if (!HAVE_NAMES || nlkp == 0 || i == PM_LOOKUPS) {
 		c->lkstatus = nlkp == 0 ? PM_FAILED : PM_BUSY;
 		if (nlkp > 0 && (k = burst_say(&lookup_burst)) > 0)
 			log_warnx(IDF "%d lookups in flight: refused%s", ID(c),
@@ -4393,7 +4460,8 @@ conn_answer(struct conn *c, int status)
 	if (status != PM_FOUND || answer.status != PM_FOUND) {
 		memset(&answer, 0, sizeof(answer));
 		answer.status = status != PM_FOUND ? status : PM_FAILED;
-		c->lkwhy = pm_lookup_str(answer.status);
+		c->lkwhy = HAVE_NAMES ? pm_lookup_str(answer.status) :
+		    "failed: this build looks up no names";
 		log_debug(IDF "lookup: %s", ID(c), c->lkwhy);
 	} else
 		log_debug(IDF "lookup: %d address%s, the first %s", ID(c),
@@ -5072,7 +5140,7 @@ listener_addr(const char *host, const char *port, int proxy)
 		errx(1, "listen address: %s", e);
 	pm_addr_str((struct sockaddr *)&l->ss, l->addr, sizeof(l->addr));
 	l->fd = -1;
-	l->proxy = proxy;
+	l->proxy = HAVE_PROXYPROTO && proxy;
 	snprintf(laddr + n, sizeof(laddr) - n, "%s%s%s", nlis > 0 ? " " : "",
 	    l->addr, proxy ? "/proxy" : "");
 	nlis++;
@@ -5602,15 +5670,13 @@ static void
 usage(int status)
 {
 	fd_printf(status ? STDERR_FILENO : STDOUT_FILENO,
-	    "usage: proxymachine [-dqVv] [-a port] [-c config] [-h host] "
+	    "usage: proxymachine [-dqVv]" USAGE_A " [-c config] [-h host] "
 	    "[-m MiB]\n"
 	    "                    [-P pidfile] [-p port]" USAGE_TU USAGE_W "\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
-	    "  -a, --accept-proxy PORT  as -p, for a PROXY header first\n"
-	    "      (-h, -p and -a repeat: each host at each port, %d at "
-	    "most)\n"
+	    HELP_A HELP_LIS
 	    "  -d, --daemon          detach, and log to syslog\n"
 	    "  -P, --pidfile FILE    write the process id to FILE\n"
 	    HELP_TU HELP_W
@@ -5619,7 +5685,7 @@ usage(int status)
 	    "  -v, --verbose         log routing waits too\n"
 	    "  -V, --version         print the version and exit\n"
 	    "      --help            print this help and exit\n",
-	    router_name, PM_LISTENERS, PM_MEMORY);
+	    router_name, PM_MEMORY);
 	exit(status);
 }
 
@@ -5802,7 +5868,7 @@ resolver_answer(const struct blob *req)
 	int		 rc = -1;
 
 	e[0] = '\0';
-	if (msg_field(req, 4) == M_LOOKUP)
+	if (HAVE_NAMES && msg_field(req, 4) == M_LOOKUP)
 		return lookup_answer(req);
 	if (msg_field(req, 4) != M_RELOAD)
 		snprintf(e, sizeof(e), "unknown request %lu",
@@ -6268,18 +6334,13 @@ master_io(void)
 static struct blob *
 lookup_answer(const struct blob *req)
 {
-#ifndef PM_NUMERIC
 	struct addrinfo	 hints, *res, *ai;
-	int		 e;
-#else
-	struct sockaddr_storage ss;
-	socklen_t	 sslen;
-#endif
 	struct blob	*b;
 	unsigned char	*p;
 	char		 host[PM_HOSTMAX + 1], port[8];
 	size_t		 hl = req->len - MSG_HDR - 8;
 	uint32_t	 family, portn, status = PM_FAILED, n = 0, l;
+	int		 e;
 
 	if ((b = blob_new(M_ADDR, msg_field(req, 8), LK_ANSMAX -
 	    MSG_HDR)) == NULL)
@@ -6293,29 +6354,13 @@ lookup_answer(const struct blob *req)
 	memcpy(host, req->data + MSG_HDR + 8, hl);
 	host[hl] = '\0';
 	snprintf(port, sizeof(port), "%u", (unsigned)portn);
-#ifdef PM_TEST_HOOKS
 	test_lookup_delay(host);
-#endif
-#ifdef PM_NUMERIC
-	if (addr_numeric(host, (in_port_t)portn, &ss, &sslen) == -1 ||
-	    (family != AF_UNSPEC && (uint32_t)ss.ss_family != family))
-		goto done;
-	l = (uint32_t)sslen;
-	memcpy(p, &l, 4);
-	memcpy(p + 4, &ss, sslen);
-	n = 1;
-	status = PM_FOUND;
-#else
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = (int)family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		if (e == EAI_NONAME
-#ifdef EAI_NODATA
-		    || e == EAI_NODATA
-#endif
-		    )
+		if (e == EAI_NONAME || e == EAI_NODATA)
 			status = PM_NOTFOUND;
 		else if (e == EAI_AGAIN)
 			status = PM_TRYAGAIN;
@@ -6332,7 +6377,6 @@ lookup_answer(const struct blob *req)
 	}
 	freeaddrinfo(res);
 	status = n > 0 ? PM_FOUND : PM_NOTFOUND;
-#endif
 done:
 	memcpy(b->data + MSG_HDR, &status, 4);
 	memcpy(b->data + MSG_HDR + 4, &n, 4);
@@ -6386,9 +6430,7 @@ lookup_fork(const struct passwd *pw, int first, pid_t *pid, int *fd)
 static int
 lookups_start(const struct passwd *pw)
 {
-	int	 j;
-#ifndef PM_NO_WORKERS
-	int	 k;
+	int	 j, k;
 
 	if (nworkers > 1) {
 		for (k = 1; k <= nworkers; k++)
@@ -6400,7 +6442,6 @@ lookups_start(const struct passwd *pw)
 		    PM_RESOLVERS);
 		return 0;
 	}
-#endif
 	for (j = 0; j < PM_RESOLVERS; j++) {
 		if (lookup_fork(pw, 1, &lkp[j].pid, &lkp[j].fd) == -1)
 			return -1;
@@ -6417,7 +6458,6 @@ lookups_start(const struct passwd *pw)
 static void
 lookups_take(int k)
 {
-#ifndef PM_NO_WORKERS
 	int	 i, j;
 
 	for (i = 1; i <= nworkers; i++)
@@ -6431,9 +6471,6 @@ lookups_take(int k)
 		}
 	/* A worker started again may get answers its last one asked for. */
 	lookup_gen = (uint32_t)getpid() & 0xffff;
-#else
-	(void)k;
-#endif
 }
 
 /* Watches the sockets of this process's resolvers for lookups. */
@@ -6442,7 +6479,7 @@ lookups_watch(void)
 {
 	int	 j;
 
-	for (j = 0; j < PM_RESOLVERS; j++)
+	for (j = 0; HAVE_NAMES && j < PM_RESOLVERS; j++)
 		if (lkp[j].pid > 0)
 			ev_set(EV_LOOKUP(j), lkp[j].fd, EV_IN);
 }
@@ -6912,7 +6949,7 @@ serve(void)
 			master_io();
 		if ((rev = ev_take(EV_RESOLVER)) != 0)
 			resolver_io(rev);
-		for (i = 0; i < PM_RESOLVERS; i++)
+		for (i = 0; HAVE_NAMES && i < PM_RESOLVERS; i++)
 			if (ev_take(EV_LOOKUP(i)) != 0)
 				lookup_io(i);
 		/* Each slot once, for its two ids' events together. */
@@ -6950,7 +6987,7 @@ main(int argc, char *argv[])
 	};
 	/* -m as given, for the log: its copy lives as long as the process. */
 	static const char *mem_mb = MEMORY_STR(PM_MEMORY);
-	const char	*hosts[PM_LISTENERS], *ports[PM_LISTENERS];
+	const char	*hosts[PM_LISTENERS], *ports[PM_LISTENERS] = { NULL };
 	int		 proxy[PM_LISTENERS], nh = 0, np = 0, i, j;
 	const char	*root = NULL, *user = NULL;
 	uint64_t	 mem_bytes = (uint64_t)PM_MEMORY * 1048576;
@@ -6966,15 +7003,18 @@ main(int argc, char *argv[])
 		case 'c':
 			conf_path = optarg;
 			break;
-		case 'h':
 		case 'a':
+			if (!HAVE_PROXYPROTO)
+				usage(1);
+			/* FALLTHROUGH */
+		case 'h':
 		case 'p':
 			if (*optarg == '\0') {
 				warnx("-%c: empty %s", ch, ch == 'h' ? "host" :
 				    "port");
 				usage(1);
 			}
-			if (nh == PM_LISTENERS || np == PM_LISTENERS)
+			if ((ch == 'h' ? nh : np) == PM_LISTENERS)
 				goto toomany;
 			if (ch == 'h')
 				hosts[nh++] = optarg;
@@ -7027,8 +7067,8 @@ main(int argc, char *argv[])
 			fd_printf(STDOUT_FILENO,
 			    "proxymachine %s (router %s; %s%s)\n",
 			    PM_VERSION, router_name, ev_name,
-			    HAVE_SPLICE ? ", splice" LEFT_N LEFT_W LEFT_TU :
-			    "" LEFT_N LEFT_W LEFT_TU);
+			    HAVE_SPLICE ? ", splice" LEFT_N LEFT_W LEFT_A
+			    LEFT_TU : "" LEFT_N LEFT_W LEFT_A LEFT_TU);
 			return 0;
 		case 'H':
 			usage(0);
@@ -7053,8 +7093,8 @@ main(int argc, char *argv[])
 	}
 	if (nh * np > PM_LISTENERS) {
 toomany:
-		warnx("more than %d listeners (each -h at each -p and -a)",
-		    PM_LISTENERS);
+		warnx("more than %d listener%s (each -h at each -p" OR_A ")",
+		    PM_LISTENERS, PM_LISTENERS > 1 ? "s" : "");
 		usage(1);
 	}
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
@@ -7126,7 +7166,7 @@ toomany:
 	 * the chroot, where the table and the system's resolver files are.
 	 */
 	if (resolver_start(pw, 1) == -1 ||
-	    (router_lookups && lookups_start(pw) == -1))
+	    (HAVE_NAMES && router_lookups && lookups_start(pw) == -1))
 		quit(1);
 	privdrop(pw, root);
 	if (ready != -1) {
