@@ -403,8 +403,8 @@ realloc(void *q, size_t n)
 
 #ifdef PM_SMALL_SYSCALL
 /*
- * fork(2), setuid(2), setgid(2), setgroups(2) and setrlimit(2), in place
- * of libc's, as bare system calls.  The proxy has one thread: what libc
+ * fork(2), setuid(2), setgid(2), setgroups(2), setrlimit(2) and fcntl(2),
+ * in place of libc's, as bare system calls.  The proxy has one thread: what libc
  * adds for the others (each thread's ids and limits changed together,
  * its locks held across a fork) is not needed.  Linux only; on 32-bit
  * systems the calls for 32-bit ids are the *32 ones.
@@ -448,6 +448,25 @@ int
 setrlimit(RLIMIT_RES_T resource, const struct rlimit *rl)
 {
 	return (int)syscall(SYS_prlimit64, 0, resource, rl, NULL);
+}
+
+/*
+ * fcntl(2), for what the proxy asks of it: F_GETFL, F_SETFL and F_SETFD
+ * on sockets and pipes.  libc's adds what other commands need (F_GETOWN,
+ * F_DUPFD_CLOEXEC on old kernels, locks as cancellation points) and
+ * O_LARGEFILE for files on 32-bit systems.  The argument is read as libc
+ * reads it, whatever the command.
+ */
+int
+fcntl(int fd, int cmd, ...)
+{
+	va_list	 ap;
+	long	 arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 #endif /* PM_SMALL_SYSCALL */
 
