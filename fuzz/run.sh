@@ -6,7 +6,7 @@
 #
 # seconds is each harness's time (default 60).  Without harness names it
 # runs them all: route-ROUTER and load-ROUTER for each router, conf, addr,
-# text, tls and http.  It prints one line of libFuzzer's final numbers
+# text, tls, http and proxyin.  It prints one line of libFuzzer's final numbers
 # per harness and exits non-zero when a harness does not build or finds a
 # crash (the input is saved as fuzz/build/crash-HARNESS-*; run the
 # harness on it to see the report).  The corpus that grows is kept in
@@ -37,7 +37,7 @@ all=""
 for r in $routers; do
 	all="$all route-$r load-$r"
 done
-all="$all conf addr text tls http"
+all="$all conf addr text tls http proxyin"
 harnesses=${*:-$all}
 
 cc=${FUZZ_CC:-clang}
@@ -82,6 +82,8 @@ done
 # The parsers of routers/sniff.c, which fuzz/sniff.c includes.
 build "$b/tls.o" fuzz/sniff.c || exit 1
 build "$b/http.o" fuzz/sniff.c -DFZ_HTTP || exit 1
+# The core's PROXY header reader, which fuzz/proxyin.c includes.
+build "$b/proxyin.o" fuzz/proxyin.c $coreflags || exit 1
 for h in $harnesses; do
 	case $h in
 	route-*|load-*)
@@ -95,6 +97,9 @@ for h in $harnesses; do
 		;;
 	tls|http)
 		link "$h" "$b/$h.o" || exit 1
+		;;
+	proxyin)
+		link "$h" "$b/$h.o" "$b/common.o" "$b/stub.o" || exit 1
 		;;
 	*)
 		echo "fuzz/run.sh: unknown harness $h" >&2
