@@ -494,6 +494,8 @@ enum cstate {
 /* Connection flags. */
 #define F_BDATA		0x0001	/* the backend has sent a byte */
 #define F_LINGER	0x0002	/* closing: reply written, draining */
+#define F_UNROUTED	0x0004	/* routing: ask once the reply is out */
+#define F_EXPIRED	0x0008	/* and with expired set */
 
 /* What the I/O helpers return besides a count: see buf_read(). */
 #define IO_ERROR	(-1)	/* failed, errno set */
@@ -3554,8 +3556,10 @@ conn_events(struct conn *c)
 }
 
 /*
- * Asks the router about the bytes so far and acts on the answer.  Returns
- * 0, or -1 if the connection was closed.
+ * Asks the router about the bytes so far and acts on the answer; again at
+ * once while a PM_NOOP or PM_REPLY consumed bytes and left some.  While a
+ * reply of its is still being written, the question waits for it
+ * (F_UNROUTED).  Returns 0, or -1 if the connection was closed.
  */
 static int
 conn_route(struct conn *c, int expired)
@@ -3563,15 +3567,50 @@ conn_route(struct conn *c, int expired)
 	static const unsigned char	 none[1];
 	struct pm_route			*r = &c->route;
 	struct buf			*b = &c->up.buf;
+	unsigned int			 state;
+	ssize_t				 n;
 
+again:
+	if (c->down.buf.len > 0) {
+		c->flags |= F_UNROUTED | (expired ? F_EXPIRED : 0);
+		return 0;
+	}
+	c->flags &= ~(F_UNROUTED | F_EXPIRED);
+	state = r->state;
 	memset(r, 0, sizeof(*r));
+	r->state = state;
 	routing = c;
 	router_route(b->p != NULL ? b->p + b->off : none, b->len,
 	    (struct sockaddr *)&c->peer, expired, r);
 	routing = NULL;
+	if (r->action == PM_REPLY && c->up.eof)
+		r->action = PM_CLOSE;	/* nobody will answer the reply */
 
 	switch (r->action) {
+	case PM_REPLY:
+		if (r->reply != NULL && r->replylen > 0) {
+			buf_inline(&c->down.buf, REPLIES(c), r->replylen);
+			if (r->replylen > PM_BUFSIZE ||
+			    buf_append(&c->down.buf, r->reply,
+			    r->replylen) == -1) {
+				conn_close(c, "router reply of %zu bytes too "
+				    "long, or no buffer", r->replylen);
+				return -1;
+			}
+		}
+		log_debug(IDF "route: a %zu-byte reply, and wait", ID(c),
+		    r->reply != NULL ? r->replylen : 0);
+		r->reply = NULL;
+		r->replylen = 0;
+		/* FALLTHROUGH */
 	case PM_NOOP:
+		if (r->consume > b->len) {
+			conn_close(c, "router consumed %zu of %u bytes",
+			    r->consume, (unsigned)b->len);
+			return -1;
+		}
+		if (r->consume > 0)
+			buf_trim(b, r->consume, b->len - r->consume);
 		if (b->len >= PM_BUFSIZE) {
 			st.route_full++;
 			conn_close(c, "routing buffer full (%u bytes) "
@@ -3582,8 +3621,24 @@ conn_route(struct conn *c, int expired)
 		timer_set(c, c->born + PM_ROUTE_TIMEOUT);
 		if (c->wait != 0 && c->wait < c->deadline)
 			timer_set(c, c->wait);
-		log_debug(IDF "route: wait (%u bytes)", ID(c),
-		    (unsigned)b->len);
+		if (r->action == PM_NOOP)
+			log_debug(IDF "route: wait (%u bytes)", ID(c),
+			    (unsigned)b->len);
+		if (dir_writes(&c->down)) {
+			/* Send the reply now, not a round later. */
+			if ((n = buf_write(c->client.fd, &c->down.buf)) ==
+			    IO_ERROR)
+				return conn_client_gone(c, errno);
+			if (n > 0)
+				c->down.n += (uint64_t)n;
+		}
+		if (r->consume > 0 && b->len > 0)
+			goto again;	/* each round consumes: bounded */
+		if (c->up.eof) {
+			conn_close(c, "client closed before a route (%u "
+			    "bytes)", (unsigned)b->len);
+			return -1;
+		}
 		return 0;
 	case PM_CLOSE:
 		st.router_closes++;
@@ -4051,9 +4106,8 @@ conn_client_eof(struct conn *c)
 	switch (c->state) {
 	case C_ROUTING:
 		/* No more bytes will come: a last question. */
-		if (c->up.buf.len > 0 && (conn_route(c, 1) == -1 ||
-		    c->state != C_ROUTING))
-			return c->state == C_FREE ? -1 : 0;
+		if (c->up.buf.len > 0)
+			return conn_route(c, 1);
 		conn_close(c, "client closed before a route (%u bytes)",
 		    (unsigned)c->up.buf.len);
 		return -1;
@@ -4098,6 +4152,10 @@ conn_client_io(struct conn *c, short crev)
 			return conn_client_gone(c, errno);
 		if (n > 0)
 			c->down.n += (uint64_t)n;
+		/* A reply of the routing is out: the question it held. */
+		if (c->state == C_ROUTING && (c->flags & F_UNROUTED) &&
+		    c->down.buf.len == 0)
+			return conn_route(c, (c->flags & F_EXPIRED) != 0);
 	}
 	if (!touched && (crev & (POLLERR | POLLHUP)))
 		return conn_client_gone(c, fd_error(c->client.fd));

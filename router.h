@@ -37,12 +37,13 @@
 enum pm_action {
 	PM_NOOP,	/* nothing yet: ask again when more bytes arrive */
 	PM_REMOTE,	/* connect to addr and relay */
-	PM_CLOSE	/* close the client, after sending reply if set */
+	PM_CLOSE,	/* close the client, after sending reply if set */
+	PM_REPLY	/* send reply to the client, and keep routing */
 };
 
 /*
- * One decision.  The core zeroes it before each call to router_route():
- * a router that sets nothing answers PM_NOOP.
+ * One decision.  The core zeroes it before each call to router_route(),
+ * all but state: a router that sets nothing answers PM_NOOP.
  *
  * PM_REMOTE: addr/addrlen name the backend (resolved when the table was
  *   loaded: router_route() never resolves).  data/datalen, when data is
@@ -76,6 +77,41 @@ enum pm_action {
  *   the connection end.
  * PM_NOOP: wait_ms, when not 0, asks the core to call router_route()
  *   again with `expired' set if no new byte arrives within that time.
+ * PM_REPLY: reply/replylen (at most PM_BUFSIZE bytes; reply NULL: none)
+ *   are sent to the client now, and routing goes on as after PM_NOOP
+ *   (wait_ms too): the reply and keep waiting of a protocol in which the
+ *   server answers before the client names what it wants.  The core
+ *   calls router_route() again only once the reply is written whole: a
+ *   client that does not read it is asked nothing more, and is closed at
+ *   the routing timeout.  Asked with `expired' set at the client's end of
+ *   file, PM_REPLY is PM_CLOSE with that reply.
+ *
+ * state is the router's own word about the connection: 0 at the first
+ * call, then whatever the router left in it at its last call, kept by
+ * the core until the connection closes (the hooks see it too).  consume,
+ * with PM_NOOP and PM_REPLY, is how many of the bytes handed over (at
+ * most len) the decision used up: the core drops them from the front of
+ * the buffer, so the next call sees only what came after them, and if
+ * bytes are left it calls router_route() again at once (when the reply
+ * is written) on what is left, without waiting for a read.  A router
+ * that answers in phases keeps its phase in state and consumes each
+ * phase's message: it is then never asked twice about the same message
+ * (a reply is never sent twice, whether the call comes with new bytes,
+ * with `expired', or at once), and a phase cannot be skipped by sending
+ * the next message early, as it is read in the phase it belongs to.
+ *
+ * With them a router can speak first or answer before routing:
+ *   - SOCKS5: the method selection, then RFC 1929's username and
+ *     password, then the request;
+ *   - server-first protocols: PM_REPLY on the first call (len 0) sends a
+ *     greeting (an SMTP, FTP or POP3 banner, a MySQL handshake), and the
+ *     client's answer to it routes;
+ *   - STARTTLS: answer the client's plain-text STARTTLS (SMTP, IMAP,
+ *     POP3, XMPP) and consume it, then route on the TLS ClientHello that
+ *     follows, by its server name, to a TLS backend;
+ *   - PostgreSQL: answer an SSLRequest with `S' (TLS follows, routed by
+ *     its ClientHello) or `N' (consume it and route on the
+ *     StartupMessage, by database or user).
  *
  * data and the replies may point into the router's own static storage or
  * into the bytes it was handed: the core copies them before it calls the
@@ -105,6 +141,8 @@ struct pm_route {
 	int			 proxy;
 	int			 bound;
 	int			 error;
+	unsigned int		 state;
+	size_t			 consume;
 };
 
 /*
@@ -133,10 +171,12 @@ struct pm_route {
  * router_route() decides for the len bytes at buf, every byte the client
  * at peer has sent so far (not just the new ones; at most PM_BUFSIZE).
  * It runs on the event loop: it does no I/O, no allocation and no name
- * lookup.  The core calls it, until it answers other than PM_NOOP:
+ * lookup.  The core calls it, until it answers other than PM_NOOP or
+ * PM_REPLY:
  *   - once when the client connects, with len 0 (a router may decide
  *     then, for a protocol in which the server speaks first);
  *   - after every read that brought new bytes;
+ *   - at once, when a decision consumed bytes and left some (above);
  *   - with expired set, on the same bytes, when a PM_NOOP asked for a
  *     wait_ms that ran out without a new byte;
  *   - with expired set, once more, when the client ends its stream (its

@@ -244,6 +244,51 @@ one byte at a time" 'xfer\none byte at a time' -b
 	reap "$PMPID"
 }
 
+# --- replies before the route (PM_REPLY, state, consume) ----------------
+
+t_phases()
+{
+	pm_start "$PM" "$CONF" || { fail "phases: proxy starts"; return; }
+	expect "phases: reply, reply, then route, in one write" \
+	    "hi
+ok
+$PA:a" 'hello\npw\na'
+	expect "phases: the same a byte at a time" "hi
+ok
+$PA:a" 'hello\npw\na' -b
+	expect "phases: a phase cannot be skipped by sending early" "hi
+bad" 'hello\na'
+	# Asked again with expired set (a 200 ms wait, twice or more)
+	# and with more bytes: the first reply is not sent again.
+	_n=$(logcount "$LOG" "route: wait (0 bytes)")
+	_got=$( { printf 'hello\n'; sleep 0.8; printf 'pw\na'; } |
+	    nc_half $H "$PP")
+	if ! logabove "$LOG" "route: wait (0 bytes)" $((_n + 1)); then
+		fail "phases: no second reply on expired or new bytes" \
+		    "the router was not asked again while waiting"
+	elif [ "$_got" = "hi
+ok
+$PA:a" ]; then
+		ok "phases: no second reply on expired or new bytes"
+	else
+		fail "phases: no second reply on expired or new bytes" \
+		    "got '$_got'"
+	fi
+	expect "phases: end of file in a phase closes" "hi" 'hello\npw'
+	reap "$PMPID"
+
+	# A server-first greeting: the reply of the call at accept.
+	_bc=$T/banner.conf
+	{ cat "$CONF"; echo "banner HELO"; } >"$_bc"
+	pm_start "$PM" "$_bc" || { fail "banner: proxy starts"; return; }
+	expect "banner: sent to a client that says nothing" "HELO" '' \
+	    -w 300
+	expect "banner: then the phases" "HELOhi
+ok
+$PA:a" 'hello\npw\na' -w 300
+	reap "$PMPID"
+}
+
 # --- the relay ---------------------------------------------------------
 
 t_relay()
@@ -1718,6 +1763,7 @@ all|core)
 	t_daemon
 	t_cli
 	t_original
+	t_phases
 	t_relay
 	t_limits
 	t_ends

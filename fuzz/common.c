@@ -295,6 +295,8 @@ action_name(enum pm_action a)
 		return "remote";
 	case PM_CLOSE:
 		return "close";
+	case PM_REPLY:
+		return "reply";
 	}
 	return "?";
 }
@@ -331,7 +333,7 @@ dec_print(const char *what, const struct fz_dec *d)
  * contract of router.h, and copy it into d.  Return nothing; abort on a
  * broken contract.
  *
- * The contract checked: the action is one of the three; the timeouts are
+ * The contract checked: the action is one of router.h's; the timeouts are
  * not negative; data and the replies, when set, are at most PM_BUFSIZE
  * bytes, and for a remote twice the reply and the two held for the
  * backend together too, and every byte of them can be read (copying them
@@ -357,8 +359,8 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 	memset(&d->addr, 0, sizeof(d->addr));
 	d->addrlen = 0;
 	if (r.action != PM_NOOP && r.action != PM_REMOTE &&
-	    r.action != PM_CLOSE)
-		fz_fail("len %zu: action %d is none of the three", len,
+	    r.action != PM_CLOSE && r.action != PM_REPLY)
+		fz_fail("len %zu: action %d is none of router.h's", len,
 		    (int)r.action);
 	if (r.connect_ms < 0 || r.idle_ms < 0 || r.wait_ms < 0)
 		fz_fail("len %zu: a negative timeout (%d, %d, %d)", len,

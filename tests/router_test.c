@@ -12,6 +12,11 @@
  *	flood	host:port	a backend that sends without end
  *	late	host:port	a backend that starts late (refused at first)
  *	hookfile path		where the error hooks write the remote
+ *	banner text		a greeting sent when a client connects
+ *
+ * "hello\n" starts a dialogue in phases (PM_REPLY, state and consume):
+ * the proxy answers "hi\n" and wants "pw\n" (anything else: "bad\n" and
+ * close), answers that "ok\n", then routes what follows as above.
  *
  * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
  */
@@ -34,7 +39,11 @@ struct table {
 	struct sockaddr_storage	 addr[B_MAX];
 	socklen_t		 len[B_MAX];
 	char			 hookfile[512];
+	char			 banner[64];
 };
+
+/* The phases of a connection, in route->state. */
+enum { T_NEW, T_GREETED, T_HELLO, T_AUTHED };
 
 static struct table	 cur, next;
 
@@ -51,6 +60,10 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 	if (pm_conf_split(line, f, 3) != 2) {
 		snprintf(err, errlen, "expected: name host:port");
 		return -1;
+	}
+	if (strcmp(f[0], "banner") == 0) {
+		snprintf(next.banner, sizeof(next.banner), "%s", f[1]);
+		return 0;
 	}
 	if (strcmp(f[0], "hookfile") == 0) {
 		snprintf(next.hookfile, sizeof(next.hookfile), "%s", f[1]);
@@ -105,7 +118,7 @@ partial(const unsigned char *buf, size_t len)
 {
 	static const char *const known[] = {
 		"connect reject", "inactivity", "xfer\n", "flood\n", "wait",
-		"six", "slow", "late"
+		"six", "slow", "late", "hello\n"
 	};
 	size_t	 i;
 
@@ -122,7 +135,41 @@ router_route(const unsigned char *buf, size_t len,
 	size_t	 i;
 
 	(void)peer;
-	if (len == 0 && !expired) {
+	if (r->state == T_NEW && len == 0 && !expired &&
+	    cur.banner[0] != '\0') {
+		r->action = PM_REPLY;
+		r->reply = cur.banner;
+		r->replylen = strlen(cur.banner);
+		r->state = T_GREETED;
+		return;
+	}
+	if (r->state == T_HELLO) {
+		r->wait_ms = 200;	/* asked again, expired: no reply */
+		if (starts(buf, len, "pw\n")) {
+			r->action = PM_REPLY;
+			r->reply = "ok\n";
+			r->replylen = 3;
+			r->consume = 3;
+			r->state = T_AUTHED;
+		} else if (len < 3 && memcmp(buf, "pw\n", len) == 0)
+			r->action = PM_NOOP;
+		else {
+			r->action = PM_CLOSE;
+			r->reply = "bad\n";
+			r->replylen = 4;
+		}
+		return;
+	}
+	if (r->state != T_AUTHED && starts(buf, len, "hello\n")) {
+		r->action = PM_REPLY;
+		r->reply = "hi\n";
+		r->replylen = 3;
+		r->consume = 6;
+		r->state = T_HELLO;
+		r->wait_ms = 200;
+		return;
+	}
+	if (len == 0) {
 		r->action = PM_NOOP;
 		return;
 	}
