@@ -5,8 +5,8 @@
 #
 #	sh test.sh		everything
 #	sh test.sh core		only the relay engine
-#	sh test.sh git		only one router's tests (git, socks4, custom,
-#				skeleton)
+#	sh test.sh git		only one router's tests (git, socks4, socks5,
+#				custom, skeleton)
 #
 # The core needs nothing else (OpenBSD or busybox nc is used when there,
 # else pmtest stands in).  The router parts that need git and git
@@ -1778,7 +1778,7 @@ t_?*)	# One function of the core part, by name (sh test.sh t_ends).
 	"$ONLY"
 	;;
 esac
-for r in git socks4 custom skeleton; do
+for r in git socks4 socks5 custom skeleton; do
 	case $ONLY in
 	all|"$r")
 		if [ -f "tests/$r.sh" ]; then

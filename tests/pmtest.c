@@ -78,8 +78,8 @@ static const struct cmd cmds[] = {
 	{ "freeport", "[HOST]", cmd_freeport },
 	{ "waitport", "HOST PORT SECS", cmd_waitport },
 	{ "echo", "HOST PORT [TAG] [-b | -e]", cmd_echo },
-	{ "send", "HOST PORT DATA [-bkr] [-n COUNT] [-q MS] [-t SECS] "
-	    "[-w MS]", cmd_send },
+	{ "send", "HOST PORT DATA [-bkr] [-n COUNT] [-q MS] [-s SRC] "
+	    "[-t SECS] [-w MS]", cmd_send },
 	{ "bulk", "HOST PORT NBYTES [-p PREFIX] [-t SECS] [-s MS]", cmd_bulk },
 	{ "flood", "HOST PORT COUNTFILE", cmd_flood },
 	{ "slowread", "HOST PORT DATA SECS BYTES_PER_TICK", cmd_slowread },
@@ -103,11 +103,13 @@ static const char help[] =
 "           closes at once without a byte.  -b: write TAG:hello\\n on\n"
 "           accept, before reading.  -e: say nothing until the\n"
 "           client's end of file, then TAG: and what it sent (64 KiB\n"
-"           at most) and close.\n"
+"           at most) and close.  TAG @port: the client's port, as\n"
+"           the server sees it.\n"
 "send       send DATA, half-close (not with -k), print the reply raw\n"
 "           until EOF.  -b a byte every 20 ms; -n repeat DATA COUNT\n"
 "           times; -w wait MS before sending; -q close MS after\n"
-"           sending, reading nothing; -r exit 0 only if the peer\n"
+"           sending, reading nothing; -s connect from address SRC;\n"
+"           -r exit 0 only if the peer\n"
 "           resets or closes without data; -t timeout (10 s) for\n"
 "           the whole run, which prints TIMEOUT on stderr, exits 1.\n"
 "bulk       stream NBYTES pseudo-random bytes (after PREFIX, for the\n"
@@ -140,6 +142,7 @@ static const char	*echotag;
 static int		 echobanner;
 static int		 echoateof;
 static const char	*countfile;
+static const char	*srcaddr;	/* send -s: bind to it first */
 
 /* Prints every synopsis and exits 2. */
 static void
@@ -421,10 +424,19 @@ wait_fd(int fd, short events, long long dl)
 static int
 conn_start(const struct sockaddr *sa, socklen_t salen, int rcvbuf)
 {
-	int	fd, save;
+	struct addrinfo	*src;
+	int		 fd, save;
 
 	if ((fd = socket(sa->sa_family, SOCK_STREAM, 0)) == -1)
 		return -1;
+	if (srcaddr != NULL) {
+		src = resolve(srcaddr, "0", 0);
+		if (bind(fd, src->ai_addr, src->ai_addrlen) == -1) {
+			freeaddrinfo(src);
+			goto fail;
+		}
+		freeaddrinfo(src);
+	}
 	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 	    sizeof(rcvbuf)) == -1)
 		goto fail;
@@ -752,10 +764,20 @@ echo_child(int fd)
 	static unsigned char	 buf[PMT_TAGMAX + 2 + PMT_CHUNK];
 	unsigned char		*data;
 	enum special		 sp;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
 	size_t			 taglen, n;
 	ssize_t			 r;
-	char			 hello[PMT_TAGMAX + 8];
+	char			 hello[PMT_TAGMAX + 8], port[8];
 
+	if (strcmp(echotag, "@port") == 0) {
+		if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1)
+			exit(0);
+		snprintf(port, sizeof(port), "%u", ntohs(ss.ss_family ==
+		    AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+		    ((struct sockaddr_in6 *)&ss)->sin6_port));
+		echotag = port;
+	}
 	taglen = strlen(echotag);
 	memcpy(buf, echotag, taglen);
 	buf[taglen++] = ':';
@@ -1051,7 +1073,7 @@ cmd_send(int argc, char **argv)
 	wms = qms = 0;
 	count = 1;
 	opterr = 0;
-	while ((ch = getopt(argc - 3, argv + 3, "bkn:q:rt:w:")) != -1) {
+	while ((ch = getopt(argc - 3, argv + 3, "bkn:q:rs:t:w:")) != -1) {
 		switch (ch) {
 		case 'b':
 			bflag = 1;
@@ -1068,6 +1090,9 @@ cmd_send(int argc, char **argv)
 			break;
 		case 'r':
 			rflag = 1;
+			break;
+		case 's':
+			srcaddr = optarg;
 			break;
 		case 't':
 			tmo = secs_arg(optarg, "SECS");
