@@ -351,10 +351,12 @@ s5_table()
 # unreachable, 203.0.113.0/24 prohibited, and nothing else is routed.
 s5_unreach()
 {
-	if ! have unshare || ! have ip; then
-		skip "socks5: replies 03 and 04" "no unshare or ip"
+	if [ "$(uname -s)" != Linux ] || ! have unshare; then
+		skip "socks5: replies 03 and 04" "no unshare(1): not Linux"
 		return
 	fi
+	need "socks5: replies 03 and 04 (routes in a namespace)" ip ||
+	    return
 	if ! unshare -rn sh -c 'ip link set lo up' >/dev/null 2>&1; then
 		skip "socks5: replies 03 and 04" \
 		    "no network namespace (unshare -rn) here"
