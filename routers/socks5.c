@@ -143,6 +143,7 @@ static const struct rule *match(const struct table *,
 static int	client_ok(const struct table *, const struct sockaddr *);
 static int	login(const struct table *, const unsigned char *, size_t,
 		    const unsigned char *, size_t);
+static int	unspecified(const unsigned char *, size_t);
 static size_t	request_len(const unsigned char *, size_t);
 static void	refuse(struct pm_route *, int, const char *, ...)
 #if defined(__GNUC__) || defined(__clang__)
@@ -454,6 +455,26 @@ login(const struct table *t, const unsigned char *u, size_t ul,
 }
 
 /*
+ * Return whether the address of n bytes at a (4: IPv4, 16: IPv6) is one
+ * that a connect takes for this host whatever the rules say: 0.0.0.0/8,
+ * IPv4-mapped too, and ::.
+ */
+static int
+unspecified(const unsigned char *a, size_t n)
+{
+	static const unsigned char	 mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	static const unsigned char	 zero[16];
+
+	if (n == 16 && memcmp(a, mapped, sizeof(mapped)) == 0) {
+		a += sizeof(mapped);
+		n = 4;
+	}
+	return n == 4 ? a[0] == 0 : memcmp(a, zero, n) == 0;
+}
+
+/*
  * Return the length of the request at p, of which n bytes have arrived,
  * once its address type is known (0 before).
  */
@@ -644,8 +665,7 @@ request(const unsigned char *buf, size_t len, const struct sockaddr *peer,
 		return;
 	}
 	pm_addr_str((struct sockaddr *)&route->addr, ds, sizeof(ds));
-	if (port == 0 || memcmp(buf + 4, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
-	    end - 6) == 0) {
+	if (port == 0 || unspecified(buf + 4, end - 6)) {
 		refuse(route, S5_RULES, "bad destination %s", ds);
 		return;
 	}

@@ -10,6 +10,7 @@ S5NOAUTH='05 00'
 S5LOGIN='05 02'
 S5NONE='05 ff'
 S5LOGGEDIN='01 00'
+S5MAPPED='\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff'
 S5BADLOGIN='01 01'
 
 # s5_err CODE: the reply that refuses with CODE (two hex digits).
@@ -165,6 +166,12 @@ s5_open()
 	is "socks5: its own listener (reply 01)" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_pp")")" \
 	    "$S5NOAUTH $(s5_err 01)"
+	is "socks5: its own listener as ::ffff:127.0.0.1 (reply 01)" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00\x05\x01\x00\x04'"$S5MAPPED"'\x7f\x00\x00\x01'"$(s5_port "$s5_pp")")" \
+	    "$S5NOAUTH $(s5_err 01)"
+	is "socks5: ::ffff:0.0.0.0 (reply 02)" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00\x05\x01\x00\x04'"$S5MAPPED"'\x00\x00\x00\x00'"$(s5_port "$s5_ep")")" \
+	    "$S5NOAUTH $(s5_err 02)"
 	is "socks5: port 0 (reply 02)" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 0)")" \
 	    "$S5NOAUTH $(s5_err 02)"
