@@ -456,7 +456,7 @@ login(const struct table *t, const unsigned char *u, size_t ul,
 
 /*
  * Return whether the address of n bytes at a (4: IPv4, 16: IPv6) is one
- * that a connect takes for this host whatever the rules say: 0.0.0.0/8,
+ * that a connect may take for this host whatever the rules say: 0.0.0.0/8,
  * IPv4-mapped too, and ::.
  */
 static int
