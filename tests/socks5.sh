@@ -79,6 +79,23 @@ s5_ok()
 	is "$1" "$_s5r" "$(tohex "$_s5p:$5")"
 }
 
+# s5_refused NAME GOT SAID LOG: GOT is SAID then reply 05 (connection
+# refused).  qemu-user hands a guest the host's number for a connect's
+# error (SO_ERROR is not translated: 111, ECONNREFUSED on x86, is no
+# error on MIPS), so there the reply is 01, and LOG says "Unknown error
+# 111": that is skipped, as a limit of the emulator.
+s5_refused()
+{
+	if [ "$2" = "${3:+$3 }$(s5_err 05)" ]; then
+		ok "$1"
+	elif [ -n "$RUN" ] && [ "$2" = "${3:+$3 }$(s5_err 01)" ] &&
+	    grep -q 'failed: Unknown error' "$4"; then
+		skip "$1" "the emulator ($RUN) gives SO_ERROR's host number"
+	else
+		fail "$1" "got '$2', want '${3:+$3 }$(s5_err 05)'"
+	fi
+}
+
 # s5_fetch PROXYPORT URL FILE [CURLOPT...]: whether curl fetches URL
 # through the proxy, the same bytes as FILE.
 s5_fetch()
@@ -179,11 +196,14 @@ s5_open()
 	    "$(sendhex "$s5_pp" \
 	    '\x05\x01\x00\x05\x01\x00\x01\x00\x00\x00\x00'"$(s5_port "$s5_ep")")" \
 	    "$S5NOAUTH $(s5_err 02)"
-	is "socks5: a closed port (reply 05, after the retries)" \
+	s5_refused "socks5: a closed port (reply 05, after the retries)" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_cp")" -k -t 30)" \
-	    "$S5NOAUTH $(s5_err 05)"
+	    "$S5NOAUTH" "$s5_log"
+	# Under an emulator, see s5_refused.
+	s5_why='connection refused'
+	[ -n "$RUN" ] && s5_why='\(connection refused\|failed\)'
 	logged "socks5: ... logged" "$s5_log" \
-	    "> 127.0.0.1:$s5_cp .*socks5: destination connection refused"
+	    "> 127.0.0.1:$s5_cp .*socks5: destination $s5_why"
 	is "socks5: BIND (reply 07)" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_ep" 1 2)")" \
 	    "$S5NOAUTH $(s5_err 07)"
@@ -316,9 +336,9 @@ s5_table()
 	    "$S5LOGIN $S5LOGGEDIN $(s5_err 02)"
 	logged "socks5: ... logged with the rule" "$s5_log" \
 	    "127.0.0.1:$s5_dp denied by \"deny 127.0.0.0/8 port $s5_dp\""
-	is "socks5: a closed port (reply 05)" \
+	s5_refused "socks5: a closed port (reply 05)" \
 	    "$(sendhex "$s5_pp" "$s5_in$(s5_req4 "$s5_cp")" -k -t 30)" \
-	    "$S5LOGIN $S5LOGGEDIN $(s5_err 05)"
+	    "$S5LOGIN $S5LOGGEDIN" "$s5_log"
 	# 11 attempts of 0.2 s: "succeeded" before the connect would come
 	# first.
 	is "socks5: a destination that never answers (reply 06)" \
