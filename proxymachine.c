@@ -3855,6 +3855,7 @@ conn_bound(struct conn *c)
 	socklen_t		 len = sizeof(ss);
 
 	end = c->down.buf.p + c->down.buf.off + c->heldok;
+	memset(&ss, 0, sizeof(ss));	/* for the analysers */
 	if (getsockname(c->backend.fd, (struct sockaddr *)&ss, &len) == -1)
 		return;
 	if (ss.ss_family == AF_INET && c->heldok >= 6) {
