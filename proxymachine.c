@@ -339,6 +339,24 @@ sys_ncpu(void)
 #ifndef PM_ROUTE_TIMEOUT
 #define PM_ROUTE_TIMEOUT	30000
 #endif
+/*
+ * The routers' name lookups (PM_LOOKUP, for a router with router_lookups
+ * set): each serving process (each worker, or the one) has PM_RESOLVERS
+ * resolver processes of its own, each running one lookup at a time, so
+ * that a name server that never answers holds only the lookups it was
+ * given; up to PM_LOOKUPS lookups wait for one or run (more fail at once,
+ * busy); each gets PM_LOOKUP_TIMEOUT, waiting included, unless the route
+ * that asks sets connect_ms.  Each resolver process costs its memory.
+ */
+#ifndef PM_RESOLVERS
+#define PM_RESOLVERS		4
+#endif
+#ifndef PM_LOOKUPS
+#define PM_LOOKUPS		64
+#endif
+#ifndef PM_LOOKUP_TIMEOUT
+#define PM_LOOKUP_TIMEOUT	5000
+#endif
 /* Failed connects are retried this many times, PM_RETRY_MS apart. */
 #ifndef PM_CONNECT_RETRIES
 #define PM_CONNECT_RETRIES	10
@@ -455,6 +473,9 @@ sys_ncpu(void)
 #if PM_MAXCONN < 1
 #error "PM_MAXCONN must be positive"
 #endif
+#if PM_RESOLVERS < 1 || PM_LOOKUPS < 1 || PM_LOOKUPS > 65535
+#error "PM_RESOLVERS must be positive, PM_LOOKUPS from 1 to 65535"
+#endif
 #if PM_TABLE_MAX < 1 || PM_MSG_MAX <= PM_TABLE_MAX || PM_MSG_MAX > 0x7fffffff
 #error "PM_MSG_MAX must be larger than PM_TABLE_MAX and below 2 GiB"
 #endif
@@ -485,6 +506,7 @@ sys_ncpu(void)
 enum cstate {
 	C_FREE,		/* slot unused */
 	C_ROUTING,	/* reading the client, asking the router */
+	C_LOOKUP,	/* reading the client, a name being looked up */
 	C_CONNECTING,	/* connect(2) to the backend in progress */
 	C_RETRYWAIT,	/* waiting PM_RETRY_MS before the next attempt */
 	C_RELAY,	/* relaying both ways */
@@ -563,6 +585,9 @@ struct conn {
 	uint64_t	 wait;		/* routing: ask again at, 0: none */
 	uint32_t	 heldok;	/* down.held: the reply once connected, */
 	uint32_t	 heldfail;	/* then the one if that fails */
+	int		 lookup;	/* lookups[] index + 1, 0: none */
+	int		 lkstatus;	/* a lookup failed at once, else -1 */
+	const char	*lkwhy;		/* why a lookup failed, for the log */
 	const char	*endwhy;	/* closing: why, for the log */
 	const char	*lastwhy;	/* why the last connect failed */
 	struct pm_route	 route;
@@ -667,7 +692,8 @@ static const char	*pidfile;
 #define MSG_HDR		12
 #define M_RELOAD	1	/* to the resolver: load the table; no body */
 #define M_TABLE		2	/* its answer, passed on to the workers */
-/* To come: M_LOOKUP (host, port) and M_ADDR, for routers' own names. */
+#define M_LOOKUP	3	/* to a resolver: family, port, name */
+#define M_ADDR		4	/* its answer: status, count, addresses */
 
 struct blob {
 	int		 refs;
@@ -703,6 +729,49 @@ static struct {
 	struct msgout	 out;
 } rsv = { 0, -1, 0, 0, 0, 0, { { 0 }, 0, NULL }, { NULL, 0 } };
 static int		 in_resolver;		/* this is the resolver */
+
+/*
+ * The routers' lookups: each waits for a resolver process (asked 0) or
+ * runs in one.  Its id is its generation (16 bits, never 0) and its
+ * index, so that a late answer for a slot taken again is known.
+ */
+struct lookup {
+	uint32_t	 id;		/* 0: free */
+	int		 slot;		/* the connection's */
+	int		 asked;		/* lkp[] index + 1, 0: waiting */
+	uint64_t	 seq;		/* order of arrival */
+	int		 port;
+	int		 family;
+	size_t		 hostlen;
+	char		 host[PM_HOSTMAX];
+};
+static struct lookup	 lookups[PM_LOOKUPS];
+static int		 nlookups;		/* in use */
+static uint32_t		 lookup_gen;		/* the last generation */
+static uint64_t		 lookup_seq;
+
+/* An answer to a lookup: status, count, then each address whole. */
+#define LK_ADDR		(4 + sizeof(struct sockaddr_storage))
+#define LK_ANSMAX	(MSG_HDR + 8 + PM_ANSWERMAX * LK_ADDR)
+
+/* A resolver process for lookups, seen from the process it serves. */
+struct lkproc {
+	pid_t		 pid;		/* 0: none */
+	int		 fd;		/* -1: none */
+	uint32_t	 busy;		/* the lookup asked, 0: idle */
+	size_t		 got;		/* bytes of its answer so far */
+	unsigned char	 in[LK_ANSMAX];
+};
+static struct lkproc	 lkp[PM_RESOLVERS];	/* this process's */
+static int		 nlkp;			/* of them, running */
+#ifndef PM_NO_WORKERS
+/* The master's: those of each worker, row k for worker k. */
+static struct {
+	pid_t		 pid;
+	int		 fd;
+} lkrow[PM_MAXWORKERS + 1][PM_RESOLVERS];
+#endif
+static struct pm_answer	 answer;		/* the one being delivered */
 
 /* Workers (-w): worker is 1..nworkers in one, 0 in the master or alone. */
 #ifdef PM_NO_WORKERS
@@ -757,6 +826,7 @@ static struct burst	 self_burst;	/* a destination: ourselves */
 static struct burst	 connect_burst;	/* a backend could not be had */
 static struct burst	 silent_burst;	/* a backend said nothing */
 static struct burst	 wait_burst;	/* readers wait for a buffer */
+static struct burst	 lookup_burst;	/* too many lookups at once */
 
 static void	usage(int);
 static int	fd_printf(int, const char *, ...)
@@ -802,6 +872,13 @@ static void	conn_close(struct conn *, const char *, ...)
 static void	conn_log(struct conn *, const char *);
 static void	conn_events(struct conn *);
 static int	conn_route(struct conn *, int);
+static int	conn_decide(struct conn *, int, const struct pm_answer *);
+static int	conn_lookup(struct conn *);
+static int	conn_answer(struct conn *, int);
+static void	lookup_drop(struct conn *);
+static void	lookup_dispatch(void);
+static void	lookup_io(int);
+static struct blob *lookup_answer(const struct blob *);
 static int	conn_route_remote(struct conn *);
 static int	conn_connect(struct conn *);
 static int	conn_connect_done(struct conn *, short);
@@ -2842,9 +2919,11 @@ fd_error(int fd)
 #define EV_SIGNAL	1	/* the signal pipe */
 #define EV_MASTER	2	/* a worker's pipe from its master */
 #define EV_RESOLVER	3	/* the socket to the resolver process */
-#define EV_CLIENT(i)	(4 + 2 * (int)(i))
-#define EV_BACKEND(i)	(4 + 2 * (int)(i) + 1)
-#define EV_SLOT(id)	(((id) - 4) / 2)	/* of a slot's id */
+#define EV_LOOKUP(k)	(4 + (k))	/* a resolver process for lookups */
+#define EV_CONN0	(4 + PM_RESOLVERS)
+#define EV_CLIENT(i)	(EV_CONN0 + 2 * (int)(i))
+#define EV_BACKEND(i)	(EV_CONN0 + 2 * (int)(i) + 1)
+#define EV_SLOT(id)	(((id) - EV_CONN0) / 2)	/* of a slot's id */
 /* What in the events reported for a socket makes a read or write worth it. */
 #define EV_READABLE	(EV_IN | EV_HUP | EV_ERR)
 #define EV_WRITABLE	(EV_OUT | EV_HUP | EV_ERR)
@@ -3364,6 +3443,7 @@ conn_close(struct conn *c, const char *fmt, ...)
 	dir_unwait(&c->down);
 	buf_put(&c->up.buf);
 	buf_put(&c->down.buf);
+	lookup_drop(c);
 	c->state = C_FREE;
 	slotfree[nslotfree++] = i;
 	while (hiwater >= 0 && conns[hiwater].state == C_FREE)
@@ -3396,10 +3476,12 @@ conn_log(struct conn *c, const char *why)
 		    c->tries, c->tries > 1 ? "s" : "",
 		    c->lastwhy != NULL ? ", last: " : "",
 		    c->lastwhy != NULL ? c->lastwhy : "");
-	log_info(IDF "close: %s; %s -> %s%s%s%s; %llu bytes up, %llu down, "
-	    "%llu.%03llu s", ID(c), why,
+	log_info(IDF "close: %s; %s -> %s%s%s%s%s%s; %llu bytes up, %llu "
+	    "down, %llu.%03llu s", ID(c), why,
 	    pm_addr_str((struct sockaddr *)&c->peer, ca, sizeof(ca)), ba,
-	    tries, NOTE(c)[0] != '\0' ? "; " : "", NOTE(c),
+	    tries, c->lkwhy != NULL ? "; lookup: " : "",
+	    c->lkwhy != NULL ? c->lkwhy : "",
+	    NOTE(c)[0] != '\0' ? "; " : "", NOTE(c),
 	    (unsigned long long)c->up.n, (unsigned long long)c->down.n,
 	    (unsigned long long)(now - c->born) / 1000,
 	    (unsigned long long)(now - c->born) % 1000);
@@ -3556,22 +3638,35 @@ conn_events(struct conn *c)
 }
 
 /*
- * Asks the router about the bytes so far and acts on the answer; again at
- * once while a PM_NOOP or PM_REPLY consumed bytes and left some.  While a
- * reply of its is still being written, the question waits for it
- * (F_UNROUTED).  Returns 0, or -1 if the connection was closed.
+ * Asks the router about the bytes so far and acts on the answer.  Returns
+ * 0, or -1 if the connection was closed.
  */
 static int
 conn_route(struct conn *c, int expired)
 {
+	return conn_decide(c, expired, NULL);
+}
+
+/*
+ * Asks the router about the bytes so far, with router_resolved() when ans
+ * is the answer to its lookup, else with router_route(), and acts on its
+ * decision; asks again at once while a PM_NOOP or PM_REPLY consumed bytes
+ * and left some.  While a reply of its is still being written, a question
+ * waits for it (F_UNROUTED).  Returns 0, or -1 if the connection was
+ * closed.
+ */
+static int
+conn_decide(struct conn *c, int expired, const struct pm_answer *ans)
+{
 	static const unsigned char	 none[1];
 	struct pm_route			*r = &c->route;
 	struct buf			*b = &c->up.buf;
+	const unsigned char		*p;
 	unsigned int			 state;
 	ssize_t				 n;
 
 again:
-	if (c->down.buf.len > 0) {
+	if (ans == NULL && c->down.buf.len > 0) {
 		c->flags |= F_UNROUTED | (expired ? F_EXPIRED : 0);
 		return 0;
 	}
@@ -3579,10 +3674,16 @@ again:
 	state = r->state;
 	memset(r, 0, sizeof(*r));
 	r->state = state;
+	p = b->p != NULL ? b->p + b->off : none;
 	routing = c;
-	router_route(b->p != NULL ? b->p + b->off : none, b->len,
-	    (struct sockaddr *)&c->peer, expired, r);
+	if (ans != NULL)
+		router_resolved(p, b->len, (struct sockaddr *)&c->peer, ans,
+		    r);
+	else
+		router_route(p, b->len, (struct sockaddr *)&c->peer, expired,
+		    r);
 	routing = NULL;
+	ans = NULL;
 	if (r->action == PM_REPLY && c->up.eof)
 		r->action = PM_CLOSE;	/* nobody will answer the reply */
 
@@ -3662,6 +3763,8 @@ again:
 		return conn_finish(c);
 	case PM_REMOTE:
 		return conn_route_remote(c);
+	case PM_LOOKUP:
+		return conn_lookup(c);
 	default:
 		conn_close(c, "router gave unknown action %d", r->action);
 		return -1;
@@ -3746,6 +3849,88 @@ conn_route_remote(struct conn *c)
 nobuf:
 	conn_close(c, "no buffer");
 	return -1;
+}
+
+/*
+ * Parks c for the lookup its router asked for: it waits for a resolver
+ * process, or fails at once (too many lookups, no resolver), and the
+ * timer then delivers that.  Returns 0, or -1 if c was closed.
+ */
+static int
+conn_lookup(struct conn *c)
+{
+	struct pm_route	*r = &c->route;
+	struct lookup	*l;
+	char		 tail[64];
+	uint64_t	 k;
+	int		 i;
+
+	if (r->host == NULL || r->hostlen == 0 || r->hostlen > PM_HOSTMAX ||
+	    memchr(r->host, '\0', r->hostlen) != NULL || r->port < 1 ||
+	    r->port > 65535 || (r->family != AF_UNSPEC &&
+	    r->family != AF_INET && r->family != AF_INET6)) {
+		conn_close(c, "router asked for a lookup without a name, "
+		    "with a NUL or a name over %d bytes, or a bad port or "
+		    "family", PM_HOSTMAX);
+		return -1;
+	}
+	c->state = C_LOOKUP;
+	c->wait = 0;
+	c->lkstatus = -1;
+	timer_set(c, now + (uint64_t)(r->connect_ms > 0 ? r->connect_ms :
+	    PM_LOOKUP_TIMEOUT));
+	for (i = 0; i < PM_LOOKUPS && lookups[i].id != 0; i++)
+		;
+	if (nlkp == 0 || i == PM_LOOKUPS) {
+		c->lkstatus = nlkp == 0 ? PM_FAILED : PM_BUSY;
+		if (nlkp > 0 && (k = burst_say(&lookup_burst)) > 0)
+			log_warnx(IDF "%d lookups in flight: refused%s", ID(c),
+			    PM_LOOKUPS, burst_tail(k, tail, sizeof(tail)));
+		timer_set(c, now);
+		return 0;
+	}
+	l = &lookups[i];
+	if ((lookup_gen = (lookup_gen + 1) & 0xffff) == 0)
+		lookup_gen = 1;
+	l->id = lookup_gen << 16 | (uint32_t)i;
+	l->slot = (int)(c - conns);
+	l->asked = 0;
+	l->seq = ++lookup_seq;
+	l->port = r->port;
+	l->family = r->family;
+	l->hostlen = r->hostlen;
+	memcpy(l->host, r->host, r->hostlen);
+	nlookups++;
+	c->lookup = i + 1;
+	log_debug(IDF "lookup %.*s port %d", ID(c), (int)l->hostlen, l->host,
+	    l->port);
+	lookup_dispatch();
+	return 0;
+}
+
+/*
+ * Hands c the answer to its lookup, or its failure (status, no address:
+ * ans NULL).  Returns 0, or -1 if c was closed.
+ */
+static int
+conn_answer(struct conn *c, int status)
+{
+	char	 a[PM_ADDRSTRLEN];
+
+	lookup_drop(c);
+	if (status != PM_FOUND || answer.status != PM_FOUND) {
+		memset(&answer, 0, sizeof(answer));
+		answer.status = status != PM_FOUND ? status : PM_FAILED;
+		c->lkwhy = pm_lookup_str(answer.status);
+		log_debug(IDF "lookup: %s", ID(c), c->lkwhy);
+	} else
+		log_debug(IDF "lookup: %d address%s, the first %s", ID(c),
+		    answer.naddr, answer.naddr > 1 ? "es" : "",
+		    pm_addr_str((struct sockaddr *)&answer.addr[0], a,
+		    sizeof(a)));
+	c->state = C_ROUTING;
+	timer_set(c, c->born + PM_ROUTE_TIMEOUT);
+	return conn_decide(c, 0, &answer);
 }
 
 /* Starts a connect attempt.  Returns 0, or -1 if c was closed. */
@@ -4112,6 +4297,11 @@ conn_client_eof(struct conn *c)
 		conn_close(c, "client closed before a route (%u bytes)",
 		    (unsigned)c->up.buf.len);
 		return -1;
+	case C_LOOKUP:
+		/* The answer is still wanted: the router decides then. */
+		log_debug(IDF "client sent end of file during a lookup",
+		    ID(c));
+		return 0;
 	case C_RETRYWAIT:
 		/* Nobody would take what a retry brings. */
 		log_debug(IDF "client closed after %d connect attempts: no "
@@ -4273,6 +4463,11 @@ conn_timer(struct conn *c)
 			timer_set(c, c->wait != 0 && c->wait <
 			    c->born + PM_ROUTE_TIMEOUT ? c->wait :
 			    c->born + PM_ROUTE_TIMEOUT);
+		break;
+	case C_LOOKUP:
+		if (conn_answer(c, c->lkstatus >= 0 ? c->lkstatus :
+		    PM_TIMEDOUT) == -1)
+			return;
 		break;
 	case C_CONNECTING:
 		if (conn_connect_failed(c, "connect timed out", ETIMEDOUT) ==
@@ -5154,6 +5349,8 @@ resolver_answer(const struct blob *req)
 	int		 rc = -1;
 
 	e[0] = '\0';
+	if (msg_field(req, 4) == M_LOOKUP)
+		return lookup_answer(req);
 	if (msg_field(req, 4) != M_RELOAD)
 		snprintf(e, sizeof(e), "unknown request %lu",
 		    (unsigned long)msg_field(req, 4));
@@ -5592,6 +5789,369 @@ master_io(void)
 	}
 }
 
+/* --- Lookups for the routers ------------------------------------- */
+
+/*
+ * A router's PM_LOOKUP goes to one of the serving process's resolver
+ * processes (lkp[]), forked with the resolver, before the privileges are
+ * dropped and outside the chroot, and run as resolver_main() does: one
+ * request at a time, so each holds one lookup.  A lookup waits in
+ * lookups[] for an idle one, oldest first; the answer goes to the
+ * connection that asked, if it is still there and still waiting for it.
+ */
+
+const char *
+pm_lookup_str(int status)
+{
+	static const char *const words[] = { "found", "not found",
+	    "temporary failure", "timed out", "too many lookups in flight",
+	    "failed" };
+
+	return status >= 0 && status <= PM_FAILED ? words[status] : "?";
+}
+
+/*
+ * In a resolver: looks up the name the M_LOOKUP req asks for; returns the
+ * M_ADDR answer, or NULL when out of memory.
+ */
+static struct blob *
+lookup_answer(const struct blob *req)
+{
+#ifndef PM_NUMERIC
+	struct addrinfo	 hints, *res, *ai;
+	int		 e;
+#else
+	struct sockaddr_storage ss;
+	socklen_t	 sslen;
+#endif
+	struct blob	*b;
+	unsigned char	*p;
+	char		 host[PM_HOSTMAX + 1], port[8];
+	size_t		 hl = req->len - MSG_HDR - 8;
+	uint32_t	 family, portn, status = PM_FAILED, n = 0, l;
+
+	if ((b = blob_new(M_ADDR, msg_field(req, 8), LK_ANSMAX -
+	    MSG_HDR)) == NULL)
+		return NULL;
+	p = b->data + MSG_HDR + 8;
+	memset(p, 0, PM_ANSWERMAX * LK_ADDR);
+	if (req->len < MSG_HDR + 8 || hl < 1 || hl > PM_HOSTMAX)
+		goto done;
+	memcpy(&family, req->data + MSG_HDR, 4);
+	memcpy(&portn, req->data + MSG_HDR + 4, 4);
+	memcpy(host, req->data + MSG_HDR + 8, hl);
+	host[hl] = '\0';
+	snprintf(port, sizeof(port), "%u", (unsigned)portn);
+#ifdef PM_TEST_HOOKS
+	test_lookup_delay(host);
+#endif
+#ifdef PM_NUMERIC
+	if (addr_numeric(host, (in_port_t)portn, &ss, &sslen) == -1 ||
+	    (family != AF_UNSPEC && (uint32_t)ss.ss_family != family))
+		goto done;
+	l = (uint32_t)sslen;
+	memcpy(p, &l, 4);
+	memcpy(p + 4, &ss, sslen);
+	n = 1;
+	status = PM_FOUND;
+#else
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = (int)family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		if (e == EAI_NONAME
+#ifdef EAI_NODATA
+		    || e == EAI_NODATA
+#endif
+		    )
+			status = PM_NOTFOUND;
+		else if (e == EAI_AGAIN)
+			status = PM_TRYAGAIN;
+		goto done;
+	}
+	for (ai = res; ai != NULL && n < PM_ANSWERMAX; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof(struct sockaddr_storage))
+			continue;
+		l = (uint32_t)ai->ai_addrlen;
+		memcpy(p + n * LK_ADDR, &l, 4);
+		memcpy(p + n * LK_ADDR + 4, ai->ai_addr, ai->ai_addrlen);
+		n++;
+	}
+	freeaddrinfo(res);
+	status = n > 0 ? PM_FOUND : PM_NOTFOUND;
+#endif
+done:
+	memcpy(b->data + MSG_HDR, &status, 4);
+	memcpy(b->data + MSG_HDR + 4, &n, 4);
+	b->len = MSG_HDR + 8 + n * LK_ADDR;
+	l = (uint32_t)(b->len - MSG_HDR);
+	memcpy(b->data, &l, 4);
+	return b;
+}
+
+/*
+ * Forks a resolver process for lookups, as resolver_start() forks the
+ * resolver (pw, first likewise), into *pid and *fd.  Returns 0, or -1
+ * when it could not (said in the log).
+ */
+static int
+lookup_fork(const struct passwd *pw, int first, pid_t *pid, int *fd)
+{
+	sigset_t	 all, old;
+	int		 sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1) {
+		log_warn("resolver for lookups: socketpair");
+		return -1;
+	}
+	log_flush();
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((*pid = fork()) == 0)
+		resolver_main(sv[1], pw, first, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	if (*pid == -1 || fd_setup(sv[0]) == -1) {
+		log_warn("resolver for lookups: %s", *pid == -1 ? "fork" :
+		    "fcntl");
+		if (*pid > 0)
+			(void)kill(*pid, SIGKILL);
+		*pid = 0;
+		close(sv[0]);
+		return -1;
+	}
+	*fd = sv[0];
+	return 0;
+}
+
+/*
+ * At start-up, before the privileges are dropped: forks the resolver
+ * processes for the routers' lookups, PM_RESOLVERS for each process that
+ * will serve (each worker, or this one), as the user pw will be.
+ * Returns 0, or -1 when one could not be.
+ */
+static int
+lookups_start(const struct passwd *pw)
+{
+	int	 j;
+#ifndef PM_NO_WORKERS
+	int	 k;
+
+	if (nworkers > 1) {
+		for (k = 1; k <= nworkers; k++)
+			for (j = 0; j < PM_RESOLVERS; j++)
+				if (lookup_fork(pw, 1, &lkrow[k][j].pid,
+				    &lkrow[k][j].fd) == -1)
+					return -1;
+		log_info("%d resolvers for lookups in each worker",
+		    PM_RESOLVERS);
+		return 0;
+	}
+#endif
+	for (j = 0; j < PM_RESOLVERS; j++) {
+		if (lookup_fork(pw, 1, &lkp[j].pid, &lkp[j].fd) == -1)
+			return -1;
+		nlkp++;
+	}
+	log_info("%d resolvers for lookups", PM_RESOLVERS);
+	return 0;
+}
+
+/*
+ * In a new worker k: takes its row of the resolvers for lookups, and
+ * closes the others' sockets.
+ */
+static void
+lookups_take(int k)
+{
+#ifndef PM_NO_WORKERS
+	int	 i, j;
+
+	for (i = 1; i <= nworkers; i++)
+		for (j = 0; j < PM_RESOLVERS; j++) {
+			if (i == k && lkrow[i][j].pid > 0) {
+				lkp[j].pid = lkrow[i][j].pid;
+				lkp[j].fd = lkrow[i][j].fd;
+				nlkp++;
+			} else if (i != k && lkrow[i][j].pid > 0)
+				close(lkrow[i][j].fd);
+		}
+	/* A worker started again may get answers its last one asked for. */
+	lookup_gen = (uint32_t)getpid() & 0xffff;
+#else
+	(void)k;
+#endif
+}
+
+/* Watches the sockets of this process's resolvers for lookups. */
+static void
+lookups_watch(void)
+{
+	int	 j;
+
+	for (j = 0; j < PM_RESOLVERS; j++)
+		if (lkp[j].pid > 0)
+			ev_set(EV_LOOKUP(j), lkp[j].fd, EV_IN);
+}
+
+/* Frees the lookup of c, if it has one; an answer to it is dropped. */
+static void
+lookup_drop(struct conn *c)
+{
+	if (c->lookup == 0)
+		return;
+	lookups[c->lookup - 1].id = 0;
+	nlookups--;
+	c->lookup = 0;
+}
+
+/*
+ * Resolver j for lookups failed (why): it is closed and stopped, and the
+ * lookup it ran fails.  It is not started again: the others take the
+ * lookups, and with none left every lookup fails.
+ */
+static void
+lookup_lost(int j, const char *why)
+{
+	struct lkproc	*p = &lkp[j];
+	struct lookup	*l;
+	struct conn	*c;
+
+	close(p->fd);
+	p->fd = -1;
+	ev_forget(EV_LOOKUP(j));
+	nlkp--;
+	log_warnx("resolver for lookups (pid %ld): %s: %d left",
+	    (long)p->pid, why, nlkp);
+	(void)kill(p->pid, SIGKILL);
+	p->pid = 0;
+	if (p->busy != 0) {
+		l = &lookups[p->busy & 0xffff];
+		if (l->id == p->busy) {
+			c = &conns[l->slot];
+			c->lkstatus = PM_FAILED;
+			timer_set(c, now);
+		}
+	}
+	p->busy = 0;
+}
+
+/* Gives the oldest waiting lookups to the idle resolvers. */
+static void
+lookup_dispatch(void)
+{
+	unsigned char	 m[MSG_HDR + 8 + PM_HOSTMAX];
+	struct lookup	*l;
+	uint32_t	 v;
+	size_t		 n;
+	int		 i, j, best;
+
+	for (j = 0; j < PM_RESOLVERS; j++) {
+		if (lkp[j].pid <= 0 || lkp[j].busy != 0)
+			continue;
+		best = -1;
+		for (i = 0; i < PM_LOOKUPS; i++)
+			if (lookups[i].id != 0 && lookups[i].asked == 0 &&
+			    (best == -1 || lookups[i].seq < lookups[best].seq))
+				best = i;
+		if (best == -1)
+			return;
+		l = &lookups[best];
+		n = 8 + l->hostlen;
+		v = (uint32_t)n;
+		memcpy(m, &v, 4);
+		v = M_LOOKUP;
+		memcpy(m + 4, &v, 4);
+		memcpy(m + 8, &l->id, 4);
+		v = (uint32_t)l->family;
+		memcpy(m + MSG_HDR, &v, 4);
+		v = (uint32_t)l->port;
+		memcpy(m + MSG_HDR + 4, &v, 4);
+		memcpy(m + MSG_HDR + 8, l->host, l->hostlen);
+		/* An idle resolver's socket is empty: it takes it whole. */
+		if (write(lkp[j].fd, m, MSG_HDR + n) != (ssize_t)(MSG_HDR + n)) {
+			lookup_lost(j, "cannot send it a lookup");
+			continue;
+		}
+		lkp[j].busy = l->id;
+		l->asked = j + 1;
+	}
+}
+
+/*
+ * Reads what resolver j for lookups answered, and hands each answer to the
+ * connection that asked, when it still waits for it.
+ */
+static void
+lookup_io(int j)
+{
+	struct lkproc	*p = &lkp[j];
+	struct lookup	*l;
+	struct conn	*c;
+	const unsigned char *q;
+	uint32_t	 len = 0, type, id, status, n, k, al;
+	size_t		 want;
+	ssize_t		 r;
+
+	while (p->pid > 0) {
+		if (p->got >= MSG_HDR) {
+			memcpy(&len, p->in, 4);
+			memcpy(&type, p->in + 4, 4);
+			if (type != M_ADDR || len < 8 ||
+			    len > LK_ANSMAX - MSG_HDR) {
+				lookup_lost(j, "an answer of the wrong shape");
+				return;
+			}
+		}
+		want = p->got < MSG_HDR ? MSG_HDR - p->got :
+		    MSG_HDR + len - p->got;
+		if (want > 0) {
+			if ((r = read(p->fd, p->in + p->got, want)) > 0)
+				p->got += (size_t)r;
+			else if (r == 0)
+				lookup_lost(j, "gone");
+			else if (errno != EINTR && errno != EAGAIN &&
+			    errno != EWOULDBLOCK)
+				lookup_lost(j, strerror(errno));
+			else if (errno != EINTR)
+				return;
+			continue;
+		}
+		p->got = 0;
+		memcpy(&id, p->in + 8, 4);
+		memcpy(&status, p->in + MSG_HDR, 4);
+		memcpy(&n, p->in + MSG_HDR + 4, 4);
+		/* Not asked by this process: by the worker it replaces. */
+		if (id == 0 || id != p->busy)
+			continue;
+		p->busy = 0;
+		l = &lookups[id & 0xffff];
+		if (l->id == id) {
+			c = &conns[l->slot];
+			memset(&answer, 0, sizeof(answer));
+			answer.status = status <= PM_FAILED ? (int)status :
+			    PM_FAILED;
+			if (n > PM_ANSWERMAX || len != 8 + n * LK_ADDR)
+				n = 0;
+			for (k = 0; k < n; k++) {
+				q = p->in + MSG_HDR + 8 + k * LK_ADDR;
+				memcpy(&al, q, 4);
+				if (al == 0 || al > sizeof(answer.addr[0]))
+					continue;
+				memcpy(&answer.addr[answer.naddr], q + 4, al);
+				answer.addrlen[answer.naddr++] = al;
+			}
+			if (answer.status == PM_FOUND && answer.naddr == 0)
+				answer.status = PM_FAILED;
+			if (conn_answer(c, answer.status) == 0)
+				conn_events(c);
+		}
+		lookup_dispatch();
+	}
+}
+
 /*
  * Workers (-w N).  Once the table is read, the listener bound and the
  * privileges dropped, the master forks N workers that share the listener,
@@ -5645,6 +6205,7 @@ worker_init(int k, int fd)
 	rsv.busy = rsv.again = 0;
 	close(sigpipe[0]);
 	close(sigpipe[1]);
+	lookups_take(k);
 	ev_init();			/* the listener, watched again */
 	signals_init();
 	master_fd = fd;
@@ -5864,6 +6425,7 @@ serve(void)
 	int	 i, id, n, timeout;
 	short	 rev;
 
+	lookups_watch();
 	for (;;) {
 		listen_events();
 		resolver_events();
@@ -5895,6 +6457,9 @@ serve(void)
 			master_io();
 		if ((rev = ev_take(EV_RESOLVER)) != 0)
 			resolver_io(rev);
+		for (i = 0; i < PM_RESOLVERS; i++)
+			if (ev_take(EV_LOOKUP(i)) != 0)
+				lookup_io(i);
 		/* Each slot once, for its two ids' events together. */
 		for (i = 0; i < n; i++)
 			if ((id = ev_ready[i]) >= EV_CLIENT(0))
@@ -6091,7 +6656,8 @@ main(int argc, char *argv[])
 	 * session the proxy runs in, it becomes the user but stays out of
 	 * the chroot, where the table and the system's resolver files are.
 	 */
-	if (resolver_start(pw, 1) == -1)
+	if (resolver_start(pw, 1) == -1 ||
+	    (router_lookups && lookups_start(pw) == -1))
 		quit(1);
 	privdrop(pw, root);
 	if (ready != -1) {

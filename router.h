@@ -38,7 +38,8 @@ enum pm_action {
 	PM_NOOP,	/* nothing yet: ask again when more bytes arrive */
 	PM_REMOTE,	/* connect to addr and relay */
 	PM_CLOSE,	/* close the client, after sending reply if set */
-	PM_REPLY	/* send reply to the client, and keep routing */
+	PM_REPLY,	/* send reply to the client, and keep routing */
+	PM_LOOKUP	/* look host up; router_resolved() decides then */
 };
 
 /*
@@ -85,6 +86,19 @@ enum pm_action {
  *   client that does not read it is asked nothing more, and is closed at
  *   the routing timeout.  Asked with `expired' set at the client's end of
  *   file, PM_REPLY is PM_CLOSE with that reply.
+ *
+ * PM_LOOKUP: host/hostlen (1 to PM_HOSTMAX bytes, no NUL; it need not
+ *   end in a NUL) is a name to look up, for port (1 to 65535) and family
+ *   (AF_UNSPEC for any address, AF_INET or AF_INET6 for one kind).  The
+ *   core copies the name, sends it to a resolver process and parks the
+ *   connection: router_route() is not called while it waits; the
+ *   client's bytes are still read into the buffer (and its end of file
+ *   noted), and the client's leaving ends the wait.  The answer comes to
+ *   this connection only, as one call of router_resolved(), whose
+ *   decision is taken as router_route()'s is.  One lookup at a time per
+ *   connection, PM_LOOKUPS at a time per serving process (waiting for a
+ *   free resolver or asked); past that a lookup fails at once, busy.
+ *   The other fields are not read.
  *
  * state is the router's own word about the connection: 0 at the first
  * call, then whatever the router left in it at its last call, kept by
@@ -143,6 +157,35 @@ struct pm_route {
 	int			 error;
 	unsigned int		 state;
 	size_t			 consume;
+	const char		*host;
+	size_t			 hostlen;
+	int			 port;
+	int			 family;
+};
+
+/*
+ * What a lookup found, for router_resolved().  status is PM_FOUND with
+ * naddr addresses (1 to PM_ANSWERMAX, in the resolver's order of
+ * preference, each with the port asked for), or why there are none:
+ * PM_NOTFOUND, the name does not exist or has no address of the family
+ * asked for; PM_TRYAGAIN, the name servers failed for now; PM_TIMEDOUT,
+ * no answer within PM_LOOKUP_TIMEOUT (5 s unless the core was built
+ * otherwise); PM_BUSY, too many lookups in flight: refused without
+ * asking; PM_FAILED, anything else (no resolver process, a build that
+ * looks up no names, a name the core will not ask about).  pm_lookup_str()
+ * says it in words.
+ */
+#define PM_HOSTMAX	255
+#define PM_ANSWERMAX	8
+
+enum { PM_FOUND, PM_NOTFOUND, PM_TRYAGAIN, PM_TIMEDOUT, PM_BUSY,
+    PM_FAILED };
+
+struct pm_answer {
+	int			 status;
+	int			 naddr;
+	struct sockaddr_storage	 addr[PM_ANSWERMAX];
+	socklen_t		 addrlen[PM_ANSWERMAX];
 };
 
 /*
@@ -150,6 +193,10 @@ struct pm_route {
  *
  * router_name is the router's name, as shown in the log and the process
  * title.
+ *
+ * router_lookups is 1 for a router that answers PM_LOOKUP, 0 for one that
+ * never does: the core then starts no resolver process for lookups, and
+ * a PM_LOOKUP fails at once (PM_FAILED).
  *
  * router_load() reads the table at path (NULL when -c was not given).  It
  * is called once before the proxy listens and again on SIGHUP.  On success
@@ -191,6 +238,17 @@ struct pm_route {
  * buffer full (len is PM_BUFSIZE), and when no decision came within its
  * routing timeout (PM_ROUTE_TIMEOUT, 30 s unless built otherwise).
  *
+ * router_resolved() decides, in place of router_route(), once the lookup
+ * a PM_LOOKUP asked for is answered (answer) or failed: for the len bytes
+ * at buf, every byte the client has sent so far and not consumed, from
+ * the client at peer.  route is zeroed but for state, as for
+ * router_route(), and its decision is taken the same way: a remote among
+ * the addresses found, a reply, a close, a wait, or another lookup.  The
+ * client may have ended its stream while the lookup ran (no more bytes
+ * will come then, as with `expired'): a PM_NOOP or a PM_REPLY is then a
+ * close.  A router that never answers PM_LOOKUP defines it empty: it is
+ * never called.
+ *
  * The hooks tell the router about a backend that failed; route is its
  * decision, with data and the replies cleared.  router_connect_error() is
  * called when the backend at route->addr could not be had: every connect
@@ -211,9 +269,13 @@ struct pm_route {
  * "connection refused", "TTL expired").
  */
 extern const char	router_name[];
+extern const int	router_lookups;
 int	router_load(const char *path, char *err, size_t errlen);
 void	router_route(const unsigned char *buf, size_t len,
 	    const struct sockaddr *peer, int expired, struct pm_route *route);
+void	router_resolved(const unsigned char *buf, size_t len,
+	    const struct sockaddr *peer, const struct pm_answer *answer,
+	    struct pm_route *route);
 void	router_connect_error(const struct pm_route *route);
 void	router_idle_error(const struct pm_route *route);
 
@@ -260,6 +322,10 @@ void	router_idle_error(const struct pm_route *route);
  * in on (0 for the first one given on the command line), and stores the
  * address it listens on in *sa when sa is not NULL.  Call it from
  * router_route() and the hooks.
+ *
+ * pm_lookup_str() returns the words for a lookup's status ("found", "not
+ * found", "temporary failure", "timed out", "too many lookups in flight",
+ * "failed").
  *
  * pm_addr_str() writes "1.2.3.4:80" or "[::1]:80" for sa into buf (len
  * bytes; PM_ADDRSTRLEN is enough) and returns buf.
@@ -329,6 +395,7 @@ int	pm_addr_parse(const char *spec, const char *defport,
 	    struct sockaddr_storage *ss, socklen_t *sslen,
 	    char *err, size_t errlen);
 char	*pm_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+const char *pm_lookup_str(int status);
 int	pm_net_parse(const char *s, struct pm_net *net, char *err,
 	    size_t errlen);
 int	pm_net_match(const struct pm_net *net, const struct sockaddr *sa);

@@ -289,6 +289,130 @@ $PA:a" 'hello\npw\na' -w 300
 	reap "$PMPID"
 }
 
+# --- lookups for routers (PM_LOOKUP, router_resolved) -------------------
+
+t_lookup()
+{
+	pm_start "$PM" "$CONF" || { fail "lookup: proxy starts"; return; }
+	logwait 10 "$LOG" "4 resolvers for lookups" &&
+	    ok "lookup: resolver processes for the router's lookups" ||
+	    fail "lookup: resolver processes for the router's lookups"
+	expect "lookup: a name found routes to its address" "$PA:xyz" \
+	    'lookup:localhost\nxyz'
+	expect "lookup: the same a byte at a time" "$PA:xyz" \
+	    'lookup:localhost\nxyz' -b
+	# .invalid never exists (RFC 6761); without a name server the
+	# failure is a temporary one.
+	_got=$(say 'lookup:no-such-name.invalid\n')
+	case $_got in
+	"lookup: not found"|"lookup: temporary failure")
+		ok "lookup: a failure reaches the router ($_got)" ;;
+	*)	fail "lookup: a failure reaches the router" "got '$_got'" ;;
+	esac
+	logwait 5 "$LOG" "close: reply sent; .*; lookup: \(not found\|temp\)" &&
+	    ok "lookup: the failure is in the close line" ||
+	    fail "lookup: the failure is in the close line"
+	reap "$PMPID"
+
+	# A name server that takes 3 s (the test binary's hook): the
+	# relay goes on meanwhile, four lookups run and the rest wait for
+	# a resolver; the router's 1 s timeout (connect_ms) answers
+	# "timed out".
+	PM_TEST_LOOKUP_DELAY_MS=3000
+	export PM_TEST_LOOKUP_DELAY_MS
+	pm_start "$PM" "$CONF"
+	_rc=$?
+	unset PM_TEST_LOOKUP_DELAY_MS
+	[ $_rc -eq 0 ] || { fail "lookup: slow proxy starts"; return; }
+	_i=0
+	_lk=
+	while [ $_i -lt 6 ]; do
+		_i=$((_i + 1))
+		say 'lookupslow:localhost\nq' -t 20 >"$T/lk.$_i" &
+		_lk="$_lk $!"
+	done
+	PIDS="$PIDS $_lk"
+	waitfor 10 eval '[ "$(logcount "$LOG" "lookup localhost")" -ge 6 ]'
+	_n=0
+	_bad=
+	while [ $_n -lt 5 ]; do
+		_n=$((_n + 1))
+		_got=$(say a -t 1.5)
+		[ "$_got" = "$PA:a" ] || _bad="$_bad [$_n: '$_got']"
+	done
+	_early=$(logcount "$LOG" "lookup: 1 address")
+	_ms=$(grep " close: done; .* -> $H:$PA; 1 bytes up" "$LOG" |
+	    sed 's/.* \([0-9]*\)\.\([0-9]*\) s$/\1\2/; s/^0*\(.\)/\1/' |
+	    sort -n | tail -n 1)
+	_m="lookup: a name server that hangs slows no relay"
+	[ -z "$_bad" ] && [ "$_early" -eq 0 ] && [ -n "$_ms" ] &&
+	    [ "$_ms" -lt 1000 ] &&
+	    ok "$_m (5 round trips during 6 lookups, the slowest $_ms ms)" ||
+	    fail "$_m" "early answers $_early, slowest '$_ms' ms;$_bad"
+	expect "lookup: timed out (the router's 1 s)" "lookup: timed out" \
+	    'lookup:localhost\n' -t 10
+	for _i in $_lk; do
+		waitexit "$_i" 20
+	done
+	_okn=0
+	_tmo=0
+	for _f in "$T"/lk.*; do
+		case $(cat "$_f") in
+		"$PA:q")		_okn=$((_okn + 1)) ;;
+		"lookup: timed out")	_tmo=$((_tmo + 1)) ;;
+		esac
+	done
+	[ "$_okn" -eq 4 ] && [ "$_tmo" -eq 2 ] &&
+	    ok "lookup: four at once, two wait and time out (5 s)" ||
+	    fail "lookup: four at once, two wait and time out" \
+	    "$_okn found, $_tmo timed out"
+
+	# A flood of 80: 64 lookups at most wait or run, the rest fail at
+	# once, said once.  Then the 80 clients reset their connections:
+	# the lookups they leave are free again, and a new one is taken.
+	if ! have python3; then
+		skip "lookup: a flood of lookups" python3
+		reap "$PMPID"
+		return
+	fi
+	_n=$(logcount "$LOG" "lookup localhost")
+	_out=$(python3 - "$PP" <<-'EOF'
+	import socket, struct, sys, time
+	port = int(sys.argv[1])
+	socks = []
+	for i in range(80):
+	    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+	    s.sendall(b"lookupslow:localhost\n")
+	    socks.append(s)
+	time.sleep(1)
+	busy = 0
+	for s in socks:
+	    s.setblocking(False)
+	    try:
+	        if s.recv(100).startswith(b"lookup: too many"):
+	            busy += 1
+	    except BlockingIOError:
+	        pass
+	for s in socks:
+	    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+	        struct.pack("ii", 1, 0))
+	    s.close()
+	print(busy)
+	EOF
+	)
+	logwait 10 "$LOG" "lookups in flight: refused"
+	[ "$_out" = 16 ] && [ "$(logcount "$LOG" "in flight: refused")" \
+	    -le 2 ] && logabove "$LOG" "lookup localhost" $((_n + 63)) &&
+	    ok "lookup: 64 in flight, 16 more refused at once, said once" ||
+	    fail "lookup: 64 in flight, 16 more refused at once, said once" \
+	    "'$_out' refused"
+	waitfor 10 eval '[ "$(logcount "$LOG" "client gone.*(state 2)")" \
+	    -ge 64 ]'
+	expect "lookup: clients gone free their lookups at once" \
+	    "lookup: timed out" 'lookup:localhost\n' -t 10
+	reap "$PMPID"
+}
+
 # --- the relay ---------------------------------------------------------
 
 t_relay()
@@ -1764,6 +1888,7 @@ all|core)
 	t_cli
 	t_original
 	t_phases
+	t_lookup
 	t_relay
 	t_limits
 	t_ends

@@ -317,6 +317,8 @@ action_name(enum pm_action a)
 		return "close";
 	case PM_REPLY:
 		return "reply";
+	case PM_LOOKUP:
+		return "lookup";
 	}
 	return "?";
 }
@@ -380,7 +382,8 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 	memset(&d->addr, 0, sizeof(d->addr));
 	d->addrlen = 0;
 	if (r.action != PM_NOOP && r.action != PM_REMOTE &&
-	    r.action != PM_CLOSE && r.action != PM_REPLY)
+	    r.action != PM_CLOSE && r.action != PM_REPLY &&
+	    r.action != PM_LOOKUP)
 		fz_fail("len %zu: action %d is none of router.h's", len,
 		    (int)r.action);
 	if (r.connect_ms < 0 || r.idle_ms < 0 || r.wait_ms < 0)

@@ -10,6 +10,7 @@
 #include "../router.h"
 
 const char	router_name[] = "stub";
+const int	router_lookups = 0;	/* it looks no name up */
 
 int
 router_load(const char *path, char *err, size_t errlen)
@@ -29,6 +30,19 @@ router_route(const unsigned char *buf, size_t len,
 	(void)peer;
 	(void)expired;
 	route->action = PM_CLOSE;
+}
+
+/* Never called: this router asks for no lookup. */
+void
+router_resolved(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, const struct pm_answer *answer,
+    struct pm_route *route)
+{
+	(void)buf;
+	(void)len;
+	(void)peer;
+	(void)answer;
+	(void)route;
 }
 
 void

@@ -106,6 +106,7 @@ struct field {
 };
 
 const char	router_name[] = "custom";
+const int	router_lookups = 0;	/* it looks no name up */
 
 static struct table	tables[2];
 static struct table	*cur = &tables[0];
@@ -476,6 +477,24 @@ router_route(const unsigned char *buf, size_t len,
 	    "default: closing", expired ? "silent, " : "",
 	    pm_quote(buf, len, bs, sizeof(bs)));
 	route->action = PM_CLOSE;
+}
+
+/*
+ * Called in place of router_route() with the answer to a PM_LOOKUP
+ * (router.h): a router that looks names up (router_lookups 1) decides
+ * here as there, among answer->addr[] when answer->status is PM_FOUND.
+ * This one asks for none, so it is never called.
+ */
+void
+router_resolved(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, const struct pm_answer *answer,
+    struct pm_route *route)
+{
+	(void)buf;
+	(void)len;
+	(void)peer;
+	(void)answer;
+	(void)route;
 }
 
 /*

@@ -99,6 +99,7 @@ struct gitreq {
 enum gitparse { GIT_MORE, GIT_BAD, GIT_OK };
 
 const char	router_name[] = "git";
+const int	router_lookups = 0;	/* it looks no name up */
 
 static const char *const services[] = {
 	"git-upload-pack",
@@ -484,6 +485,19 @@ router_route(const unsigned char *buf, size_t len,
 	else
 		route->fail_replylen = git_errpkt(failpkt, sizeof(failpkt),
 		    "backend for", req.path, req.pathlen, " unreachable");
+}
+
+/* Never called: this router asks for no lookup. */
+void
+router_resolved(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, const struct pm_answer *answer,
+    struct pm_route *route)
+{
+	(void)buf;
+	(void)len;
+	(void)peer;
+	(void)answer;
+	(void)route;
 }
 
 /*

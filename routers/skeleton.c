@@ -10,6 +10,7 @@
 #include "../router.h"
 
 const char		router_name[] = "skeleton";
+const int		router_lookups = 0;	/* it looks no name up */
 static struct pm_route	routes[2][256];	/* by byte; routes[cur] serves */
 static int		cur;
 static char		quoted[8];	/* for pm_note() */
@@ -63,6 +64,14 @@ router_route(const unsigned char *buf, size_t len,
 	route->reply = "which backend?\n";
 	route->replylen = strlen(route->reply);
 }
+
+void
+router_resolved(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, const struct pm_answer *answer,
+    struct pm_route *route)
+{
+	(void)buf, (void)len, (void)peer, (void)answer, (void)route;
+}				/* never called: no PM_LOOKUP here */
 
 void
 router_connect_error(const struct pm_route *route)

@@ -84,6 +84,7 @@ struct table {
 };
 
 const char	router_name[] = "socks4";
+const int	router_lookups = 0;	/* it looks no name up */
 
 static struct table	tables[2];
 static struct table	*cur = &tables[0];
@@ -491,6 +492,19 @@ router_route(const unsigned char *buf, size_t len,
 	route->data = buf + end;
 	route->datalen = len - end;
 	route->connect_ms = cur->connect_ms;
+}
+
+/* Never called: this router asks for no lookup. */
+void
+router_resolved(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, const struct pm_answer *answer,
+    struct pm_route *route)
+{
+	(void)buf;
+	(void)len;
+	(void)peer;
+	(void)answer;
+	(void)route;
 }
 
 /*

@@ -14,6 +14,10 @@
  *	hookfile path		where the error hooks write the remote
  *	banner text		a greeting sent when a client connects
  *
+ * "lookup:NAME\n" looks NAME up (IPv4, the port of backend A, 1 s at
+ * most; "lookupslow:NAME\n" the core's PM_LOOKUP_TIMEOUT), then routes what follows to the first address found, or closes
+ * with "lookup: WHY\n".
+ *
  * "hello\n" starts a dialogue in phases (PM_REPLY, state and consume):
  * the proxy answers "hi\n" and wants "pw\n" (anything else: "bad\n" and
  * close), answers that "ok\n", then routes what follows as above.
@@ -23,6 +27,9 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +55,7 @@ enum { T_NEW, T_GREETED, T_HELLO, T_AUTHED };
 static struct table	 cur, next;
 
 const char	 router_name[] = "test";
+const int	 router_lookups = 1;
 
 /* Parses one table line into next; returns 0, or -1 with err set. */
 static int
@@ -118,7 +126,7 @@ partial(const unsigned char *buf, size_t len)
 {
 	static const char *const known[] = {
 		"connect reject", "inactivity", "xfer\n", "flood\n", "wait",
-		"six", "slow", "late", "hello\n"
+		"six", "slow", "late", "hello\n", "lookup:", "lookupslow:"
 	};
 	size_t	 i;
 
@@ -133,6 +141,7 @@ router_route(const unsigned char *buf, size_t len,
     const struct sockaddr *peer, int expired, struct pm_route *r)
 {
 	size_t	 i;
+	int	 slow;
 
 	(void)peer;
 	if (r->state == T_NEW && len == 0 && !expired &&
@@ -171,6 +180,22 @@ router_route(const unsigned char *buf, size_t len,
 	}
 	if (len == 0) {
 		r->action = PM_NOOP;
+		return;
+	}
+	if (starts(buf, len, "lookup:") || starts(buf, len, "lookupslow:")) {
+		slow = buf[6] != ':';
+		for (i = slow ? 11 : 7; i < len && buf[i] != '\n'; i++)
+			;
+		r->action = PM_NOOP;
+		if (i == len)
+			return;
+		r->action = PM_LOOKUP;
+		r->host = (const char *)buf + (slow ? 11 : 7);
+		r->hostlen = i - (slow ? 11 : 7);
+		r->port = ntohs(((struct sockaddr_in *)&cur.addr[B_A])->
+		    sin_port);
+		r->family = AF_INET;
+		r->connect_ms = slow ? 0 : 1000;
 		return;
 	}
 	if (is(buf, len, "a"))
@@ -232,6 +257,32 @@ router_route(const unsigned char *buf, size_t len,
 		r->action = PM_NOOP;
 	else
 		r->action = PM_CLOSE;
+}
+
+/* Routes to the first address found, or says why there is none. */
+void
+router_resolved(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, const struct pm_answer *answer,
+    struct pm_route *r)
+{
+	static char	 why[64];
+	const unsigned char *nl;
+
+	(void)peer;
+	if (answer->status != PM_FOUND) {
+		snprintf(why, sizeof(why), "lookup: %s\n",
+		    pm_lookup_str(answer->status));
+		r->action = PM_CLOSE;
+		r->reply = why;
+		r->replylen = strlen(why);
+		return;
+	}
+	nl = memchr(buf, '\n', len);	/* the request's end */
+	r->action = PM_REMOTE;
+	r->addr = answer->addr[0];
+	r->addrlen = answer->addrlen[0];
+	r->data = nl + 1;
+	r->datalen = len - (size_t)(nl + 1 - buf);
 }
 
 /* Writes the remote to the hook file, as the original's tests did. */
