@@ -5170,6 +5170,17 @@ usage(int status)
 	exit(status);
 }
 
+/* Returns the words for a lookup's status (router.h). */
+const char *
+pm_lookup_str(int status)
+{
+	static const char *const words[] = { "found", "not found",
+	    "temporary failure", "timed out", "too many lookups in flight",
+	    "failed" };
+
+	return status >= 0 && status <= PM_FAILED ? words[status] : "?";
+}
+
 #ifndef PM_NO_MAIN
 /*
  * Reloads.  Name lookups may take as long as a name server likes, so
@@ -5799,16 +5810,6 @@ master_io(void)
  * lookups[] for an idle one, oldest first; the answer goes to the
  * connection that asked, if it is still there and still waiting for it.
  */
-
-const char *
-pm_lookup_str(int status)
-{
-	static const char *const words[] = { "found", "not found",
-	    "temporary failure", "timed out", "too many lookups in flight",
-	    "failed" };
-
-	return status >= 0 && status <= PM_FAILED ? words[status] : "?";
-}
 
 /*
  * In a resolver: looks up the name the M_LOOKUP req asks for; returns the

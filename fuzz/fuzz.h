@@ -34,6 +34,10 @@ struct fz_dec {
 	int			 wait_ms;
 	unsigned int		 state;		/* the router's word */
 	size_t			 consume;
+	char			 host[PM_HOSTMAX];	/* PM_LOOKUP */
+	size_t			 hostlen;
+	int			 port;
+	int			 family;
 	struct fz_bytes		 data;
 	struct fz_bytes		 reply;
 	struct fz_bytes		 ok_reply;

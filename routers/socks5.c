@@ -6,7 +6,9 @@
  * authentication" when the table has no user, else username/password,
  * which the client must then pass before its request is read.  The
  * request names the destination by IPv4 address, IPv6 address or domain
- * name, and a port.  The router connects, and the client gets "succeeded"
+ * name, and a port; a name is looked up off the event loop (PM_LOOKUP),
+ * and the first of its addresses that the rules allow is taken.  The
+ * router connects, and the client gets "succeeded"
  * with the address the proxy connected from (BND.ADDR and BND.PORT) only
  * once the connect succeeded, or the reply that says why it failed:
  *
@@ -23,13 +25,17 @@
  *
  *	allow 127.0.0.0/8 port 80 from 192.168.0.0/16
  *	allow ::1 ports 1-1024
+ *	deny *.example.org
+ *	allow example.org port 443
  *	deny any
  *	user alice secret
  *	connect 2.5
  *	proxy=2
  *
- * A client that no allow rule takes (its `from') is refused at its first
- * message.  Without a table this is an open proxy, and the log says so; a
+ * A rule's destination is a network, which a name's addresses are held to
+ * once it is looked up, or a name (`*.' for any below it), which only a
+ * name asked for matches.  A client that no allow rule takes (its
+ * `from') is refused at its first message.  Without a table this is an open proxy, and the log says so; a
  * table must hold a rule (`allow any' for an open proxy), so that an empty
  * or truncated file fails closed.
  *
@@ -66,7 +72,18 @@
 #define PM_SOCKS5_USERBYTES	16384
 #endif
 
-/* Each connect attempt's timeout, unless the table says otherwise. */
+/*
+ * The bytes a table has for the names in its rules (each with a NUL),
+ * twice as above.
+ */
+#ifndef PM_SOCKS5_NAMEBYTES
+#define PM_SOCKS5_NAMEBYTES	8192
+#endif
+
+/*
+ * Each connect attempt's timeout, and a name lookup's, unless the table
+ * says otherwise.
+ */
 #ifndef PM_SOCKS5_CONNECT_MS
 #define PM_SOCKS5_CONNECT_MS	5000
 #endif
@@ -91,7 +108,8 @@ enum {
 /* One allow or deny line. */
 struct rule {
 	int		 allow;
-	struct pm_net	 dst;
+	size_t		 name;		/* a name: its offset in names + 1 */
+	struct pm_net	 dst;		/* else a network */
 	struct pm_net	 from;		/* the clients it is for */
 	unsigned int	 lo, hi;	/* ports, inclusive */
 };
@@ -102,6 +120,8 @@ struct table {
 	char		 users[PM_SOCKS5_USERBYTES];	/* name\0pass\0... */
 	size_t		 userlen;
 	int		 nusers;
+	char		 names[PM_SOCKS5_NAMEBYTES];
+	size_t		 namelen;
 	int		 connect_ms;
 	int		 hasconnect;
 	int		 proxy;
@@ -122,6 +142,7 @@ struct table {
 #define S5_STATE(ph, m)	((unsigned int)(ph) | (unsigned int)(m) << 4)
 
 const char	router_name[] = "socks5";
+const int	router_lookups = 1;	/* domain names */
 
 static struct table	tables[2];
 static struct table	*cur = &tables[0];
@@ -130,16 +151,22 @@ static struct table	*cur = &tables[0];
 static unsigned char	okrep[22];	/* 05 00 00 ATYP BND.ADDR BND.PORT */
 static unsigned char	failrep[S5_ERRLEN];
 static unsigned char	small[2];	/* method and login answers */
+static char		hostname[PM_HOSTMAX + 1];	/* a request's name */
 
 static int	parse_num(const char *, const char *, unsigned int,
 		    unsigned int *);
 static int	parse_ports(char *, struct rule *, char *, size_t);
 static int	load_user(struct table *, char **, int, char *, size_t);
+static int	is_name(const char *, size_t, int);
+static int	load_name(struct table *, struct rule *, char *, char *,
+		    char *, size_t);
 static int	load_line(void *, char *, char *, size_t);
 static char	*rule_str(const struct rule *, char *, size_t);
 static int	rule_client(const struct rule *, const struct sockaddr *);
+static int	name_match(const char *, const char *);
 static const struct rule *match(const struct table *,
-		    const struct sockaddr *, const struct sockaddr *);
+		    const struct sockaddr *, const char *, unsigned int,
+		    const struct sockaddr *, int *);
 static int	client_ok(const struct table *, const struct sockaddr *);
 static int	login(const struct table *, const unsigned char *, size_t,
 		    const unsigned char *, size_t);
@@ -153,6 +180,12 @@ static void	refuse(struct pm_route *, int, const char *, ...)
 static void	greeting(const unsigned char *, size_t,
 		    const struct sockaddr *, struct pm_route *);
 static void	auth(const unsigned char *, size_t, struct pm_route *);
+static int	request_name(const unsigned char *);
+static int	sa_unspecified(const struct sockaddr *);
+static int	allowed(struct pm_route *, const struct sockaddr *,
+		    const char *, unsigned int, const struct sockaddr *);
+static void	remote(const unsigned char *, size_t, size_t,
+		    struct pm_route *);
 static void	request(const unsigned char *, size_t,
 		    const struct sockaddr *, struct pm_route *);
 
@@ -251,8 +284,75 @@ load_user(struct table *t, char **f, int n, char *err, size_t errlen)
 }
 
 /*
+ * Return whether the n bytes at s are a host name: letters, digits, `-'
+ * and `_' in labels of 1 to 63 bytes, one dot apart.  With pattern, a
+ * leading `*.' is taken too, and a letter is needed (so that a network
+ * written wrong is not taken for a name).
+ */
+static int
+is_name(const char *s, size_t n, int pattern)
+{
+	size_t	 i, label = 0;
+	int	 letter = 0;
+
+	if (pattern && n > 2 && s[0] == '*' && s[1] == '.') {
+		s += 2;
+		n -= 2;
+	}
+	if (n == 0 || n > PM_HOSTMAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z'))
+			letter = 1;
+		else if ((s[i] < '0' || s[i] > '9') && s[i] != '-' &&
+		    s[i] != '_')
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0 && (letter || !pattern);
+}
+
+/*
+ * Make r a rule for the name (or `*.name') s, kept in t's names in lower
+ * case; neterr is why s is no network.  Return 0, or -1 with the problem
+ * in err.
+ */
+static int
+load_name(struct table *t, struct rule *r, char *s, char *neterr,
+    char *err, size_t errlen)
+{
+	size_t	 n = strlen(s), i;
+
+	if (!is_name(s, n, 1)) {
+		snprintf(err, errlen, "%s (nor a host name, or *. and one)",
+		    neterr);
+		return -1;
+	}
+	if (n + 1 > sizeof(t->names) - t->namelen) {
+		snprintf(err, errlen, "too many names (%d bytes at most: "
+		    "raise PM_SOCKS5_NAMEBYTES)", PM_SOCKS5_NAMEBYTES);
+		return -1;
+	}
+	for (i = 0; i <= n; i++)
+		t->names[t->namelen + i] = (char)(s[i] >= 'A' &&
+		    s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+	r->name = t->namelen + 1;
+	t->namelen += n + 1;
+	return 0;
+}
+
+/*
  * Add one table line to the table at arg:
- *	allow|deny NETWORK[/BITS] [port N | ports N-M] [from NETWORK[/BITS]]
+ *	allow|deny NETWORK[/BITS]|NAME [port N | ports N-M]
+ *	    [from NETWORK[/BITS]]
  *	user NAME PASSWORD
  *	connect SECS
  *	proxy=1 | proxy=2
@@ -317,12 +417,18 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 		return -1;
 	}
 	if (n != 2 && n != 4 && n != 6) {
-		snprintf(err, errlen, "expected %s NETWORK[/BITS] "
+		snprintf(err, errlen, "expected %s NETWORK[/BITS]|NAME "
 		    "[port N | ports N-M] [from NETWORK[/BITS]]", f[0]);
 		return -1;
 	}
-	if (pm_net_parse(f[1], &r->dst, err, errlen) == -1)
-		return -1;
+	r->name = 0;
+	if (pm_net_parse(f[1], &r->dst, err, errlen) == -1) {
+		char	 neterr[256];
+
+		snprintf(neterr, sizeof(neterr), "%s", err);
+		if (load_name(t, r, f[1], neterr, err, errlen) == -1)
+			return -1;
+	}
 	r->lo = 1;
 	r->hi = 65535;
 	memset(&r->from, 0, sizeof(r->from));
@@ -356,9 +462,12 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 static char *
 rule_str(const struct rule *r, char *buf, size_t len)
 {
-	char	 d[PM_ADDRSTRLEN], c[PM_ADDRSTRLEN + 8] = "", p[16] = "";
+	char	 d[PM_HOSTMAX + 1], c[PM_ADDRSTRLEN + 8] = "", p[16] = "";
 
-	pm_net_str(&r->dst, d, sizeof(d));
+	if (r->name > 0)
+		snprintf(d, sizeof(d), "%s", cur->names + r->name - 1);
+	else
+		pm_net_str(&r->dst, d, sizeof(d));
 	if (r->lo != 1 || r->hi != 65535) {
 		if (r->lo == r->hi)
 			snprintf(p, sizeof(p), " port %u", r->lo);
@@ -383,25 +492,51 @@ rule_client(const struct rule *r, const struct sockaddr *peer)
 }
 
 /*
- * Return the first rule of t that matches the destination dst for the
- * client at peer, or NULL when none does.
+ * Return whether the host name (lower case) matches the name rule pat:
+ * the same name, or for `*.name' one below it.
+ */
+static int
+name_match(const char *pat, const char *name)
+{
+	size_t	 pl, nl;
+
+	if (pat[0] != '*')
+		return strcmp(pat, name) == 0;
+	pl = strlen(pat + 1);
+	nl = strlen(name);
+	return nl > pl && strcmp(name + nl - pl, pat + 1) == 0;
+}
+
+/*
+ * Return the first rule of t that matches the destination, the address
+ * dst or the host name (either may be NULL), on port, for the client at
+ * peer, or NULL when none does.  A network rule met before the address
+ * is known (a name not looked up yet) stops the search: NULL, with
+ * *unknown set.
  */
 static const struct rule *
-match(const struct table *t, const struct sockaddr *dst,
-    const struct sockaddr *peer)
+match(const struct table *t, const struct sockaddr *dst, const char *name,
+    unsigned int port, const struct sockaddr *peer, int *unknown)
 {
 	const struct rule	*r;
-	unsigned int		 port;
 	int			 i;
 
-	if (dst->sa_family == AF_INET)
-		port = ntohs(((const struct sockaddr_in *)dst)->sin_port);
-	else
-		port = ntohs(((const struct sockaddr_in6 *)dst)->sin6_port);
+	*unknown = 0;
 	for (i = 0; i < t->nrules; i++) {
 		r = &t->rules[i];
-		if (port >= r->lo && port <= r->hi &&
-		    pm_net_match(&r->dst, dst) && rule_client(r, peer))
+		if (port < r->lo || port > r->hi || !rule_client(r, peer))
+			continue;
+		if (r->name > 0) {
+			if (name != NULL &&
+			    name_match(t->names + r->name - 1, name))
+				return r;
+			continue;
+		}
+		if (dst == NULL) {
+			*unknown = 1;
+			return NULL;
+		}
+		if (pm_net_match(&r->dst, dst))
 			return r;
 	}
 	return NULL;
@@ -606,18 +741,126 @@ auth(const unsigned char *buf, size_t len, struct pm_route *route)
 }
 
 /*
+ * Copy the domain name of the request at buf into hostname, in lower
+ * case, without one trailing dot.  Return 0, or -1 when it holds a NUL or
+ * is empty.
+ */
+static int
+request_name(const unsigned char *buf)
+{
+	size_t	 n = buf[4], i;
+
+	if (n > 1 && buf[5 + n - 1] == '.')
+		n--;
+	if (n == 0 || memchr(buf + 5, '\0', n) != NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		hostname[i] = (char)(buf[5 + i] >= 'A' && buf[5 + i] <= 'Z' ?
+		    buf[5 + i] - 'A' + 'a' : buf[5 + i]);
+	hostname[n] = '\0';
+	return 0;
+}
+
+/*
+ * Return whether the address sa is one that a connect may take for this
+ * host whatever the rules say (unspecified()).
+ */
+static int
+sa_unspecified(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return unspecified((const unsigned char *)
+		    &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	return unspecified((const unsigned char *)
+	    &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+}
+
+/*
+ * Check the destination on port, the address dst or the host name (either
+ * may be NULL), against the rules for the client at peer.  Return 1 when
+ * it is allowed, -1 when the name's address must be known first, or 0
+ * with route made to refuse (reply 02).
+ */
+static int
+allowed(struct pm_route *route, const struct sockaddr *dst,
+    const char *name, unsigned int port, const struct sockaddr *peer)
+{
+	const struct rule	*r;
+	char			 as[PM_ADDRSTRLEN], ds[PM_HOSTMAX + 80];
+	char			 rs[PM_HOSTMAX + 80];
+	int			 unknown;
+
+	if (cur->nrules == 0)
+		return 1;
+	r = match(cur, dst, name, port, peer, &unknown);
+	if (unknown)
+		return -1;
+	if (dst != NULL)
+		pm_addr_str(dst, as, sizeof(as));
+	if (name != NULL)
+		snprintf(ds, sizeof(ds), "%s port %u%s%s%s", name, port,
+		    dst != NULL ? " (" : "", dst != NULL ? as : "",
+		    dst != NULL ? ")" : "");
+	else
+		snprintf(ds, sizeof(ds), "%s", as);
+	if (r == NULL) {
+		refuse(route, S5_RULES, "%s matches no rule", ds);
+		return 0;
+	}
+	if (!r->allow) {
+		refuse(route, S5_RULES, "%s denied by \"%s\"", ds,
+		    rule_str(r, rs, sizeof(rs)));
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Make route connect to route->addr for the request that ends at end in
+ * the len bytes at buf: "succeeded" once connected, with the address the
+ * core writes in (bound), or a general failure that
+ * router_connect_error() makes say why.  The destination gets only what
+ * followed the request (data is not NULL, so a datalen of 0 sends
+ * nothing).
+ */
+static void
+remote(const unsigned char *buf, size_t len, size_t end,
+    struct pm_route *route)
+{
+	int	 v4 = route->addr.ss_family == AF_INET;
+
+	route->action = PM_REMOTE;
+	memset(okrep, 0, sizeof(okrep));
+	okrep[0] = S5_VERSION;
+	okrep[1] = S5_OK;
+	okrep[3] = v4 ? S5_IPV4 : S5_IPV6;
+	route->ok_reply = okrep;
+	route->ok_replylen = v4 ? 4 + 4 + 2 : 4 + 16 + 2;
+	route->bound = 1;
+	memset(failrep, 0, sizeof(failrep));
+	failrep[0] = S5_VERSION;
+	failrep[1] = S5_FAIL;
+	failrep[3] = S5_IPV4;
+	route->fail_reply = failrep;
+	route->fail_replylen = sizeof(failrep);
+	route->data = buf + end;
+	route->datalen = len - end;
+	route->connect_ms = cur->connect_ms;
+	route->proxy = cur->proxy;
+}
+
+/*
  * Decide for the request at buf (len bytes so far) from the client at
- * peer: wait for it whole, then connect, or refuse with the reply that
- * says why.
+ * peer: wait for it whole, then connect, look its name up, or refuse with
+ * the reply that says why.
  */
 static void
 request(const unsigned char *buf, size_t len, const struct sockaddr *peer,
     struct pm_route *route)
 {
-	struct sockaddr_in	*sin;
-	struct sockaddr_in6	*sin6;
-	const struct rule	*r;
-	char			 ds[PM_ADDRSTRLEN], rs[128], hs[64];
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&route->addr;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&route->addr;
+	char			 ds[PM_ADDRSTRLEN], hs[64];
 	size_t			 end;
 	unsigned int		 port;
 
@@ -645,70 +888,127 @@ request(const unsigned char *buf, size_t len, const struct sockaddr *peer,
 	}
 	port = (unsigned int)buf[end - 2] << 8 | buf[end - 1];
 	memset(&route->addr, 0, sizeof(route->addr));
-	switch (buf[3]) {
-	case S5_IPV4:
-		sin = (struct sockaddr_in *)&route->addr;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	route->addrlen = sizeof(*sin);
+	if (buf[3] == S5_IPV4)
 		memcpy(&sin->sin_addr, buf + 4, 4);
-		break;
-	case S5_IPV6:
-		sin6 = (struct sockaddr_in6 *)&route->addr;
+	else if (buf[3] == S5_IPV6) {
 		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
 		memcpy(&sin6->sin6_addr, buf + 4, 16);
-		break;
-	default:
-		refuse(route, S5_BADATYP, "domain name %s, port %u: names "
-		    "are not looked up", pm_quote(buf + 5, buf[4], hs,
-		    sizeof(hs)), port);
+		route->addrlen = sizeof(*sin6);
+	} else if (request_name(buf) == -1) {
+		refuse(route, S5_HOSTUNREACH, "no host name: %s",
+		    pm_quote(buf + 5, buf[4], hs, sizeof(hs)));
+		return;
+	} else if (inet_pton(AF_INET, hostname, &sin->sin_addr) == 1)
+		;	/* a numeric name: no lookup */
+	else if (inet_pton(AF_INET6, hostname, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		route->addrlen = sizeof(*sin6);
+	} else if (!is_name(hostname, strlen(hostname), 0)) {
+		refuse(route, S5_HOSTUNREACH, "no host name: %s",
+		    pm_quote(buf + 5, buf[4], hs, sizeof(hs)));
+		return;
+	} else {
+		/*
+		 * PM_LOOKUP, unless a rule on names decides against it
+		 * first; router_resolved() decides on the answer, bounded
+		 * by the connect timeout.
+		 */
+		if (port == 0) {
+			refuse(route, S5_RULES, "bad destination %s port 0",
+			    hostname);
+			return;
+		}
+		if (allowed(route, NULL, hostname, port, peer) == 0)
+			return;
+		memset(&route->addr, 0, sizeof(route->addr));
+		route->addrlen = 0;
+		route->action = PM_LOOKUP;
+		route->host = hostname;
+		route->hostlen = strlen(hostname);
+		route->port = (int)port;
+		route->family = AF_UNSPEC;
+		route->connect_ms = cur->connect_ms;
 		return;
 	}
 	pm_addr_str((struct sockaddr *)&route->addr, ds, sizeof(ds));
-	if (port == 0 || unspecified(buf + 4, end - 6)) {
+	if (port == 0 || sa_unspecified((struct sockaddr *)&route->addr)) {
 		refuse(route, S5_RULES, "bad destination %s", ds);
 		return;
 	}
-	if (cur->nrules > 0) {
-		if ((r = match(cur, (struct sockaddr *)&route->addr,
-		    peer)) == NULL) {
-			refuse(route, S5_RULES, "%s matches no rule", ds);
-			return;
-		}
-		if (!r->allow) {
-			refuse(route, S5_RULES, "%s denied by \"%s\"", ds,
-			    rule_str(r, rs, sizeof(rs)));
-			return;
-		}
-	}
+	if (allowed(route, (struct sockaddr *)&route->addr, NULL, port,
+	    peer) == 1)
+		remote(buf, len, end, route);
+}
 
-	/*
-	 * PM_REMOTE: "succeeded" once connected, with the address the core
-	 * writes in (bound), or a general failure that
-	 * router_connect_error() makes say why.  The destination gets only
-	 * what followed the request (data is not NULL, so a datalen of 0
-	 * sends nothing).
-	 */
-	route->action = PM_REMOTE;
-	route->addrlen = buf[3] == S5_IPV4 ? sizeof(struct sockaddr_in) :
-	    sizeof(struct sockaddr_in6);
-	memset(okrep, 0, sizeof(okrep));
-	okrep[0] = S5_VERSION;
-	okrep[1] = S5_OK;
-	okrep[3] = buf[3];
-	route->ok_reply = okrep;
-	route->ok_replylen = end;	/* the request's shape */
-	route->bound = 1;
-	memset(failrep, 0, sizeof(failrep));
-	failrep[0] = S5_VERSION;
-	failrep[1] = S5_FAIL;
-	failrep[3] = S5_IPV4;
-	route->fail_reply = failrep;
-	route->fail_replylen = sizeof(failrep);
-	route->data = buf + end;
-	route->datalen = len - end;
-	route->connect_ms = cur->connect_ms;
-	route->proxy = cur->proxy;
+/*
+ * Decide on the answer to the lookup of the request's name: connect to
+ * the first address found that the rules allow, or refuse with the reply
+ * that says why (host unreachable when the name has no address, TTL
+ * expired when the lookup timed out, not allowed by the rules).  buf
+ * holds the request (len bytes, and those that followed it).
+ */
+void
+router_resolved(const unsigned char *buf, size_t len,
+    const struct sockaddr *peer, const struct pm_answer *answer,
+    struct pm_route *route)
+{
+	const struct sockaddr	*sa;
+	const struct rule	*r;
+	size_t			 end;
+	unsigned int		 port;
+	int			 i, first = -1, unknown;
+
+	if (len < 5 || buf[3] != S5_NAME || (end = request_len(buf, len)) ==
+	    0 || len < end || request_name(buf) == -1) {
+		refuse(route, S5_FAIL, "the request changed under its lookup");
+		return;
+	}
+	port = (unsigned int)buf[end - 2] << 8 | buf[end - 1];
+	switch (answer->status) {
+	case PM_FOUND:
+		break;
+	case PM_NOTFOUND:
+	case PM_TRYAGAIN:
+		refuse(route, S5_HOSTUNREACH, "%s: lookup: %s", hostname,
+		    pm_lookup_str(answer->status));
+		return;
+	case PM_TIMEDOUT:
+		refuse(route, S5_TTL, "%s: lookup: %s", hostname,
+		    pm_lookup_str(answer->status));
+		return;
+	default:
+		refuse(route, S5_FAIL, "%s: lookup: %s", hostname,
+		    pm_lookup_str(answer->status));
+		return;
+	}
+	for (i = 0; i < answer->naddr && i < PM_ANSWERMAX; i++) {
+		sa = (const struct sockaddr *)&answer->addr[i];
+		if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+		    sa_unspecified(sa))
+			continue;
+		if (first == -1)
+			first = i;
+		if (cur->nrules == 0 || ((r = match(cur, sa, hostname, port,
+		    peer, &unknown)) != NULL && r->allow))
+			break;
+	}
+	if (first == -1) {
+		refuse(route, S5_RULES, "%s: no address to connect to",
+		    hostname);
+		return;
+	}
+	if (i == answer->naddr || i == PM_ANSWERMAX) {
+		/* None allowed: the first one's refusal says why. */
+		(void)allowed(route, (const struct sockaddr *)
+		    &answer->addr[first], hostname, port, peer);
+		return;
+	}
+	memcpy(&route->addr, &answer->addr[i], answer->addrlen[i]);
+	route->addrlen = answer->addrlen[i];
+	remote(buf, len, end, route);
 }
 
 /*

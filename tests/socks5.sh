@@ -137,12 +137,11 @@ s5_open()
 		check "socks5: curl --socks5 fetches 20 MB intact" \
 		    s5_fetch "$s5_pp" "http://127.0.0.1:$s5_hp/big" \
 		    "$T/s5www/big"
-		s5_rc=$(s5_curlrc "$s5_pp" "http://localhost:$s5_hp/small" \
-		    --socks5-hostname "127.0.0.1:$s5_pp")
-		is "socks5: curl --socks5-hostname is refused (exit 97)" \
-		    "$s5_rc" 97
-		logged "socks5: ... with reply 08: names are not looked up" \
-		    "$s5_log" "refused (reply 08): domain name localhost, port"
+		check "socks5: curl --socks5-hostname fetches 20 MB intact" \
+		    s5_fetch "$s5_pp" "http://localhost:$s5_hp/big" \
+		    "$T/s5www/big" --socks5-hostname "127.0.0.1:$s5_pp"
+		logged "socks5: ... the name looked up by the proxy" \
+		    "$s5_log" "lookup localhost port $s5_hp"
 	fi
 	if [ "$NC" = openbsd ]; then
 		s5_got=$(printf 'hi\n' | timeout 20 nc -N -X 5 \
@@ -213,9 +212,12 @@ s5_open()
 	is "socks5: address type 5 (reply 08)" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x00\x05\x01\x00\x05' -k -t 10)" \
 	    "$S5NOAUTH $(s5_err 08)"
-	is "socks5: a domain name (reply 08)" \
+	s5_ok "socks5: a domain name, localhost" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_reqname localhost \
-	    "$s5_ep")")" "$S5NOAUTH $(s5_err 08)"
+	    "$s5_ep")hi\\n")" "$S5NOAUTH" 01 'hi\n'
+	s5_ok "socks5: the same one byte at a time" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_reqname localhost \
+	    "$s5_ep")hi\\n" -b)" "$S5NOAUTH" 01 'hi\n'
 	is "socks5: no method offered (ff)" \
 	    "$(sendhex "$s5_pp" '\x05\x00')" "$S5NONE"
 	is "socks5: only username/password offered, no users (ff)" \
@@ -427,6 +429,190 @@ s5_unreach()
 	    'socks5: destination host unreachable (reply 04)'
 }
 
+# s5_names: domain names, looked up by the proxy's resolver processes, in
+# a network and mount namespace of their own whose /etc/hosts and
+# /etc/resolv.conf are the test's: a name server on 127.0.0.1 that says
+# "no such name" to every name but slow.test, which it never answers.
+# The rules deny by name before a lookup, by address after it, and take
+# the first address allowed.
+s5_names()
+{
+	if [ "$(uname -s)" != Linux ] || ! have unshare; then
+		skip "socks5: domain names" "no unshare(1): not Linux"
+		return
+	fi
+	need "socks5: domain names (a namespace's routes)" ip || return
+	if ! unshare -rnm sh -c 'mount --bind /dev/null /dev/null' \
+	    >/dev/null 2>&1; then
+		skip "socks5: domain names" \
+		    "no network and mount namespace (unshare -rnm) here"
+		return
+	fi
+	cat >"$T/s5hosts" <<-'EOF'
+	127.0.0.1 echo.test
+	::1 six.test
+	10.0.0.1 both.test
+	127.0.0.1 both.test
+	127.0.0.2 two.test
+	127.0.0.2 x.denied.test
+	127.0.0.3 okname.test
+	EOF
+	echo 'nameserver 127.0.0.1' >"$T/s5resolv"
+	cat >"$T/s5dns.py" <<-'EOF'
+	import socket, sys, time
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.bind(("127.0.0.1", 53))
+	s.settimeout(0.5)
+	open(sys.argv[2], "w").close()
+	end = time.time() + float(sys.argv[1])
+	while time.time() < end:
+	    try:
+	        q, a = s.recvfrom(512)
+	    except socket.timeout:
+	        continue
+	    i, name = 12, []
+	    while i < len(q) and q[i]:
+	        name.append(q[i + 1:i + 1 + q[i]].decode("ascii", "replace"))
+	        i += 1 + q[i]
+	    if ".".join(name).lower().startswith("slow"):
+	        continue
+	    s.sendto(q[:2] + b"\x81\x83\x00\x01\x00\x00\x00\x00\x00\x00" +
+	        q[12:i + 5], a)
+	EOF
+	cat >"$T/s5names.conf" <<-'EOF'
+	deny *.denied.test
+	allow okname.test
+	deny 10.0.0.0/8
+	deny 127.0.0.2
+	deny 127.0.0.3
+	allow any
+	connect 2
+	EOF
+	cat >"$T/s5ns2.sh" <<-'EOF'
+	mount --bind "$T/s5hosts" /etc/hosts || exit 3
+	mount --bind "$T/s5resolv" /etc/resolv.conf || exit 3
+	ip link set lo up || exit 3
+	ep=$("$PMTEST" freeport) || exit 3
+	"$PMTEST" echo 127.0.0.1 "$ep" @port &
+	e1=$!
+	"$PMTEST" echo 127.0.0.3 "$ep" @port &
+	e3=$!
+	"$PMTEST" echo ::1 "$ep" @port &
+	e6=$!
+	dns=
+	if command -v python3 >/dev/null 2>&1; then
+		python3 "$T/s5dns.py" 60 "$T/s5dns.ready" &
+		dns=$!
+		i=0
+		while [ ! -f "$T/s5dns.ready" ] && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+	fi
+	pp=$("$PMTEST" freeport) || exit 3
+	$RUN "$S5BIN" -v -c "$T/s5names.conf" -h 127.0.0.1 -p "$pp" \
+	    2>"$T/s5names.log" &
+	pid=$!
+	"$PMTEST" waitport 127.0.0.1 "$pp" 10 || exit 3
+	"$PMTEST" waitport 127.0.0.1 "$ep" 10 || exit 3
+	"$PMTEST" waitport 127.0.0.3 "$ep" 10 || exit 3
+	hex()
+	{
+		od -An -v -tx1 | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'
+	}
+	# name PORT: a CONNECT for NAME:PORT, then "hi\n".
+	req()
+	{
+		printf '\\x05\\x01\\x00\\x05\\x01\\x00\\x03\\x%02x%s' ${#1} "$1"
+		printf '\\x%02x\\x%02x%s' $(($2 / 256)) $(($2 % 256)) 'hi\n'
+	}
+	for n in echo.test ECHO.TEST. six.test both.test two.test \
+	    x.denied.test okname.test 127.0.0.3 nx.test 'bad name'; do
+		echo "$n"
+		timeout 60 "$PMTEST" send 127.0.0.1 "$pp" "$(req "$n" "$ep")" \
+		    -t 30 | hex
+		echo
+	done
+	# A name server that never answers holds one lookup: another
+	# client's answers come meanwhile.
+	if [ -n "$dns" ]; then
+		timeout 60 "$PMTEST" send 127.0.0.1 "$pp" \
+		    "$(req slow.test "$ep")" -k -t 30 >"$T/s5slow.out" &
+		slow=$!
+		sleep 0.2
+		echo "echo.test beside slow.test"
+		timeout 60 "$PMTEST" send 127.0.0.1 "$pp" \
+		    "$(req echo.test "$ep")" -t 30 | hex
+		echo
+		echo "slow.test's answer by then: $(($(wc -c <"$T/s5slow.out")))"
+		wait "$slow"
+		echo slow.test
+		hex <"$T/s5slow.out"
+		echo
+	fi
+	kill "$pid" $e1 $e3 $e6 $dns
+	wait "$pid"
+	EOF
+	T=$T PMTEST=$PMTEST S5BIN=$S5BIN RUN=$RUN \
+	    unshare -rnm sh "$T/s5ns2.sh" >"$T/s5ns2.out" 2>"$T/s5ns2.err"
+	if [ $? -eq 3 ]; then
+		fail "socks5: the namespace for names" "$(cat "$T/s5ns2.err")"
+		return
+	fi
+	# s5_got NAME: the reply to the request for NAME.
+	s5_got()
+	{
+		sed -n "/^$1\$/{n;p;}" "$T/s5ns2.out" | head -n 1
+	}
+	s5_ok "socks5: a name (echo.test, from /etc/hosts)" \
+	    "$(s5_got echo.test)" "$S5NOAUTH" 01 'hi\n'
+	s5_ok "socks5: a name in capitals, with its root dot" \
+	    "$(s5_got ECHO.TEST.)" "$S5NOAUTH" 01 'hi\n'
+	if [ -n "$HAVE6" ]; then
+		s5_ok "socks5: a name with an IPv6 address (six.test, ::1)" \
+		    "$(s5_got six.test)" "$S5NOAUTH" 04 'hi\n'
+	fi
+	s5_ok "socks5: two addresses, the denied one passed over" \
+	    "$(s5_got both.test)" "$S5NOAUTH" 01 'hi\n'
+	is "socks5: a name whose address a rule denies (reply 02)" \
+	    "$(s5_got two.test)" "$S5NOAUTH $(s5_err 02)"
+	logged "socks5: ... logged with the address" "$T/s5names.log" \
+	    'two.test port [0-9]* (127.0.0.2:[0-9]*) denied by "deny 127.0.0.2/32"'
+	is "socks5: a name a name rule denies (reply 02)" \
+	    "$(s5_got x.denied.test)" "$S5NOAUTH $(s5_err 02)"
+	logged "socks5: ... before any lookup" "$T/s5names.log" \
+	    'x.denied.test port [0-9]* denied by "deny \*.denied.test"'
+	logged "socks5: lookups are logged (-v)" "$T/s5names.log" \
+	    'lookup echo.test port'
+	is "socks5: ... and it was not looked up" \
+	    "$(logcount "$T/s5names.log" 'lookup x.denied.test')" 0
+	s5_ok "socks5: a name rule allows what a later network rule denies" \
+	    "$(s5_got okname.test)" "$S5NOAUTH" 01 'hi\n'
+	is "socks5: ... which denies the address itself (reply 02)" \
+	    "$(s5_got 127.0.0.3)" "$S5NOAUTH $(s5_err 02)"
+	is "socks5: ... a numeric name, not looked up" \
+	    "$(logcount "$T/s5names.log" 'lookup 127.0.0.3')" 0
+	is "socks5: not a host name (reply 04)" \
+	    "$(s5_got 'bad name')" "$S5NOAUTH $(s5_err 04)"
+	if grep -q '^slow.test$' "$T/s5ns2.out"; then
+		is "socks5: a name that does not exist (reply 04)" \
+		    "$(s5_got nx.test)" "$S5NOAUTH $(s5_err 04)"
+		logged "socks5: ... logged" "$T/s5names.log" \
+		    'nx.test: lookup: not found'
+		s5_ok "socks5: a name served beside a lookup that hangs" \
+		    "$(s5_got 'echo.test beside slow.test')" "$S5NOAUTH" 01 \
+		    'hi\n'
+		# By then the hanging one had only its method selection.
+		is "socks5: ... before the hanging one's answer" \
+		    "$(sed -n 's/^slow.test.s answer by then: //p' \
+		    "$T/s5ns2.out")" 2
+		is "socks5: a lookup that times out (reply 06)" \
+		    "$(s5_got slow.test)" "$S5NOAUTH $(s5_err 06)"
+	else
+		need "socks5: a name server of the test's" python3
+	fi
+}
+
 # s5_bad: bad tables stop the start, with file:line.  The port is the
 # echo backend's: a proxy that tried to listen before it read its table
 # would fail to bind, and say so.
@@ -438,7 +624,7 @@ s5_bad()
 	    $RUN "$S5BIN" -c "$T/s5empty.conf" -h 127.0.0.1 -p "$s5_ep"
 	for s5_bad in 'allow ::1/129' 'allow 1.2.3.4/8' 'deny' \
 	    'allow any port 0' 'allow any ports 9-8' 'allow any prot 80' \
-	    'allow localhost' 'allow any from' 'allow any from 10.0.0.1/7' \
+	    'allow foo..bar' 'allow *foo.bar' 'allow a/b' 'allow any from' 'allow any from 10.0.0.1/7' \
 	    'allow any from any port 80' 'allow any port 80 extra' \
 	    'user alice' 'user alice a b' 'user ok pw' 'connect x' \
 	    'connect 1' 'proxy=3' 'proxy=1 x' 'proxy=2'; do
@@ -520,6 +706,7 @@ s5_main()
 	s5_open
 	s5_table
 	s5_unreach
+	s5_names
 	s5_bad
 
 	for s5_p in "$s5_echo" "$s5_echo2" "$s5_echo6" "$s5_bh" \
