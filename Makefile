@@ -82,7 +82,7 @@ EV_kqueue =	-DPM_USE_KQUEUE -Itests/shim tests/kqueue_shim.c
 EV_poll =	-DPM_USE_POLL
 TESTEV =	$(EV_$(EV))
 
-SRCS =		proxymachine.c router.h
+SRCS =		proxymachine.c small.c router.h
 ROUTERBINS =	tests/proxymachine-git tests/proxymachine-socks4 \
 		tests/proxymachine-socks5 tests/proxymachine-custom \
 		tests/proxymachine-skeleton
@@ -93,7 +93,7 @@ all: $(PROG)
 
 $(PROG): $(SRCS) routers/$(ROUTER).c .$(PROG).build
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/$(ROUTER).c
+	    proxymachine.c small.c routers/$(ROUTER).c
 
 # The stamp holds the build choices, the router first (read back above).
 # It changes, and the binary goes so as to be relinked, only when they do
@@ -111,7 +111,7 @@ static: $(SRCS) routers/$(ROUTER).c
 	@cc="$(CC)"; $(PICKCC); \
 	echo "$$cc $$small ... -static -o $(PROG)-static (router $(ROUTER))"; \
 	$$cc $(PM_CFLAGS) $$small $(CPPFLAGS) $(CFLAGS) $(SIZEFLAGS) $$oz \
-	    $(LDFLAGS) -static -s -o $(PROG)-static proxymachine.c \
+	    $(LDFLAGS) -static -s -o $(PROG)-static proxymachine.c small.c \
 	    routers/$(ROUTER).c
 
 # The minimal static binary: PM_TINY, the small functions of PM_SMALL,
@@ -121,7 +121,7 @@ tiny: $(SRCS) routers/$(ROUTER).c
 	@cc="$(CC)"; $(PICKCC); \
 	echo "$$cc -DPM_TINY ... -static -o $(PROG)-tiny (router $(ROUTER))"; \
 	$$cc $(PM_CFLAGS) -DPM_TINY $(CPPFLAGS) $(CFLAGS) $(SIZEFLAGS) $$oz \
-	    $(LDFLAGS) -static -s -o $(PROG)-tiny proxymachine.c \
+	    $(LDFLAGS) -static -s -o $(PROG)-tiny proxymachine.c small.c \
 	    routers/$(ROUTER).c
 
 test: testbins
@@ -159,8 +159,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(MANDIR)/man8/$(PROG).8
 	rm -rf $(DESTDIR)$(EXAMPLESDIR)
 
+# The man page, and the shape of the core (scripts/shape.sh).
 lint:
 	mandoc -Tlint -Wwarning proxymachine.8
+	sh scripts/shape.sh
 
 # Every PROG built here goes, with its stamp.
 clean:
@@ -193,12 +195,12 @@ tests/soak: tests/soak.c
 # lookups, for the suite's reload tests.
 tests/proxymachine-test: $(SRCS) tests/router_test.c tests/.build
 	$(CC) $(PM_CFLAGS) -DPM_TEST_HOOKS $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ proxymachine.c tests/router_test.c $(TESTEV)
+	    -o $@ proxymachine.c small.c tests/router_test.c $(TESTEV)
 
 tests/proxymachine-small: $(SRCS) tests/router_test.c tests/.build
 	$(CC) $(PM_CFLAGS) -DPM_MAXCONN=4 -DPM_ROUTE_TIMEOUT=1500 -DPM_PIPES=1 \
 	    $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ proxymachine.c tests/router_test.c $(TESTEV)
+	    -o $@ proxymachine.c small.c tests/router_test.c $(TESTEV)
 
 tests/proxymachine-git: routers/git.c
 tests/proxymachine-socks4: routers/socks4.c
@@ -207,7 +209,7 @@ tests/proxymachine-custom: routers/custom.c
 tests/proxymachine-skeleton: routers/skeleton.c
 $(ROUTERBINS): $(SRCS) tests/.build
 	$(CC) $(PM_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
-	    proxymachine.c routers/$(@F:proxymachine-%=%).c $(TESTEV)
+	    proxymachine.c small.c routers/$(@F:proxymachine-%=%).c $(TESTEV)
 
 # What the tests use and this machine lacks: the line that installs it
 # (run, as root on Debian).  STRICT=1 makes `make test' fail without it.

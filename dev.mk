@@ -16,7 +16,7 @@ asan: tests/pmtest
 # Warnings for the core and every router, one file at a time (-c: tcc
 # and pcc take no -fsyntax-only and would leave an a.out).
 warn:
-	for f in proxymachine.c routers/*.c tests/router_test.c; do \
+	for f in proxymachine.c small.c routers/*.c tests/router_test.c; do \
 	    $(CC) $(PM_CFLAGS) $(WARN) -O2 -c -o .warn.o $$f || exit 1; \
 	done; rm -f .warn.o
 
@@ -34,7 +34,8 @@ size:
 	    line=$$r; \
 	    for k in "$$small" -DPM_TINY; do \
 	        $$cc $(PM_CFLAGS) $$k $(CPPFLAGS) $(SIZEFLAGS) $$oz $(LDFLAGS) \
-	            -static -s -o $(PROG)-size proxymachine.c routers/$$r.c \
+	            -static -s -o $(PROG)-size proxymachine.c small.c \
+	                routers/$$r.c \
 	            || exit 1; \
 	        td=`size $(PROG)-size 2>/dev/null | \
 	            awk 'NR == 2 { print $$1 + $$2 }'`; \

@@ -31,7 +31,8 @@
  * the listener; stats, signals and shutdown; running as a service;
  * messages between processes; the resolver process and reloads; workers
  * (-w); the event loop and main().  Each section starts with a line
- * "--- name ---".
+ * "--- name ---".  What static builds put in place of libc's is in
+ * small.c.
  */
 
 /* --- Configuration and tunables ---------------------------------- */
@@ -291,6 +292,83 @@ sys_ncpu(void)
 }
 
 /*
+ * Syslog: opened when the proxy detaches (and again in the resolver, which
+ * closes every descriptor it does not know), for facility daemon, each
+ * line with the pid of the process that sends it.
+ */
+#ifdef HAVE_DEVLOG
+static int	 devlog = -1;
+
+static void
+syslog_close(void)
+{
+	if (devlog != -1)
+		close(devlog);
+	devlog = -1;
+}
+
+/* Connects to /dev/log; until that works, lines are dropped. */
+static void
+syslog_open(void)
+{
+	struct sockaddr_un	 sun;
+
+	syslog_close();
+	if ((devlog = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, "/dev/log", sizeof("/dev/log"));
+	if (connect(devlog, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		syslog_close();
+}
+
+/*
+ * Sends "<PRI>proxymachine[PID]: msg", connecting again once when syslogd
+ * has gone (restarted) or was not there.
+ */
+static void
+syslog_send(int prio, const char *msg)
+{
+	char	 b[1280];
+	int	 n, again;
+
+	n = snprintf(b, sizeof(b), "<%d>proxymachine[%ld]: %s",
+	    LOG_DAEMON | prio, (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(b))
+		n = sizeof(b) - 1;
+	for (again = 0; again < 2; again++) {
+		if (devlog != -1 && send(devlog, b, (size_t)n, 0) != -1)
+			return;
+		if (devlog != -1 && errno != ECONNREFUSED &&
+		    errno != ECONNRESET && errno != ENOTCONN && errno != EPIPE)
+			return;
+		syslog_open();
+	}
+}
+#else
+static void
+syslog_open(void)
+{
+	openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+static void
+syslog_close(void)
+{
+	closelog();
+}
+
+static void
+syslog_send(int prio, const char *msg)
+{
+	syslog(prio, "%s", msg);
+}
+#endif
+
+/*
  * Tunables.  Each can be overridden at build time with -DNAME=value (the
  * Makefile passes MAXCONN and BUFSIZE through).
  */
@@ -434,8 +512,9 @@ sys_ncpu(void)
  * -D.
  *
  * PM_SMALL, which make static and make size set when they build with
- * musl, puts a few lines of our own in place of what libc brings; no
- * feature goes.  For Linux (musl, or glibc without _FORTIFY_SOURCE):
+ * musl, puts a few lines of our own (small.c, the small libc) in place of
+ * what libc brings; no feature goes.  For Linux (musl, or glibc without
+ * _FORTIFY_SOURCE):
  *   PM_SMALL_PRINTF	snprintf, vsnprintf, err, errx and warnx: the
  *			integer conversions, no floating point	11.5 KiB
  *   PM_SMALL_MALLOC	malloc and its kin: a mapping per block (enough:
@@ -446,25 +525,62 @@ sys_ncpu(void)
  *   PM_SMALL_SYSCALL	fork, setuid, setgid, setgroups, setrlimit:
  *			bare system calls (one thread; fork needs
  *			_Fork, musl 1.2.2 or glibc 2.34)	 3.5 KiB
+ *   PM_SMALL_LOOKUP	qsort, strstr and mbstowcs (the C locale's),
+ *			for getaddrinfo: short and slow		 4.5 KiB
  *
  * PM_TINY (make tiny) is PM_SMALL, and leaves out:
  *   PM_NUMERIC		host names: -h and the tables take numeric
- *			addresses only (no getaddrinfo)		23.0 KiB
+ *			addresses only (no getaddrinfo)		18.1 KiB
  *   PM_NO_WORKERS	-w: one process				 3.8 KiB
  * and on its own:
  *   PM_NO_PRIVDROP	-u and -t: it runs as it was started	 1.4 KiB
  */
 #ifdef PM_TINY
-#define PM_SMALL
 #define PM_NUMERIC
 #define PM_NO_WORKERS
 #endif
-#ifdef PM_SMALL
-#define PM_SMALL_PRINTF
-#define PM_SMALL_MALLOC
-#define PM_SMALL_GETOPT
-#define PM_SMALL_PASSWD
-#define PM_SMALL_SYSCALL
+
+/*
+ * The knobs as constants, for code that the compiler drops when one is
+ * off, and what usage() and -V say of them.  PM_TEST_HOOKS is set for the
+ * test binaries only (see test_lookup_delay()).
+ */
+#ifdef PM_NUMERIC
+#define HAVE_NAMES	0
+#define LEFT_N		", numeric addresses only"
+#else
+#define HAVE_NAMES	1
+#define LEFT_N		""
+#endif
+#ifdef PM_NO_WORKERS
+#define HAVE_WORKERS	0
+#define USAGE_W		""
+#define HELP_W		""
+#define LEFT_W		", no -w"
+#else
+#define HAVE_WORKERS	1
+#define USAGE_W		" [-w workers]"
+#define HELP_W		"  -w, --workers N       N processes share the port " \
+			"(0: one per CPU)\n"
+#define LEFT_W		""
+#endif
+#ifdef PM_NO_PRIVDROP
+#define HAVE_PRIVDROP	0
+#define USAGE_TU	""
+#define HELP_TU		""
+#define LEFT_TU		", no -u or -t"
+#else
+#define HAVE_PRIVDROP	1
+#define USAGE_TU	" [-t dir] [-u user]"
+#define HELP_TU		"  -t, --chroot DIR      chroot to DIR after " \
+			"binding\n" \
+			"  -u, --user USER       run as USER after binding\n"
+#define LEFT_TU		""
+#endif
+#ifdef PM_TEST_HOOKS
+#define TEST_HOOKS	1
+#else
+#define TEST_HOOKS	0
 #endif
 
 #if PM_BUFSIZE < 512 || PM_BUFSIZE > 1048576
@@ -773,12 +889,13 @@ static struct {
 #endif
 static struct pm_answer	 answer;		/* the one being delivered */
 
-/* Workers (-w): worker is 1..nworkers in one, 0 in the master or alone. */
-#ifdef PM_NO_WORKERS
-#define nworkers	1		/* the master's code goes */
-#else
-static int		 nworkers = 1;
-#endif
+/*
+ * Workers (-w): worker is 1..nworkers in one, 0 in the master or alone.
+ * nworkers is what -w set (nworkers_w); without HAVE_WORKERS it is the
+ * constant 1, and the master's code goes.
+ */
+static int		 nworkers_w = 1;
+#define nworkers	(HAVE_WORKERS ? nworkers_w : 1)
 static int		 worker;
 static char		 wtag[16];		/* "wK " in a worker's log */
 static int		 master_fd = -1;	/* a worker's pipe from it */
@@ -828,31 +945,99 @@ static struct burst	 silent_burst;	/* a backend said nothing */
 static struct burst	 wait_burst;	/* readers wait for a buffer */
 static struct burst	 lookup_burst;	/* too many lookups at once */
 
-static void	usage(int);
-static int	fd_printf(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static int	addr_is_self(const struct sockaddr *);
+/*
+ * Prototypes of the static functions, section by section in the order
+ * of the file (the event layer's backends declare their own).
+ */
+/* Configuration and tunables. */
+static ssize_t	sys_splice(int, int, size_t);
+static int	sys_pipe(int[2]);
+static int	sys_socket(int, int *);
+static int	sys_accept(int, struct sockaddr *, socklen_t *, int *);
+static int	sys_setproctitle(const char *);
+static int	sys_pledge(const char *);
+static int	sys_unveil(const char *, const char *);
+static void	sys_closefrom(int);
+static int	sys_ncpu(void);
+static void	syslog_close(void);
+static void	syslog_open(void);
+static void	syslog_send(int, const char *);
+/* Logging. */
 static void	log_flush(void);
+static void	log_stamp(char *, size_t, time_t);
 static void	log_line(int, const char *, va_list);
 static void	log_at(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-/* The level is tested first, so a quiet log costs no formatting. */
-#define log_notice(...)	do { if (verbosity >= PM_LOG_NOTICE) \
-			    log_at(PM_LOG_NOTICE, __VA_ARGS__); } while (0)
-#define log_info(...)	do { if (verbosity >= PM_LOG_INFO) \
-			    log_at(PM_LOG_INFO, __VA_ARGS__); } while (0)
-#define log_debug(...)	do { if (verbosity >= PM_LOG_DEBUG) \
-			    log_at(PM_LOG_DEBUG, __VA_ARGS__); } while (0)
 static void	log_warnx(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
+static void	log_errno(int, const char *, va_list);
 static void	log_warn(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-static void	fatal(const char *, ...)
-		    __attribute__((format(printf, 1, 2), noreturn));
 static void	fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
+static void	fatal(const char *, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+static uint64_t	burst_say(struct burst *);
+static const char *burst_tail(uint64_t, char *, size_t);
+/* Addresses and tables, for the core and the routers. */
+static void	addr_ntop4(const unsigned char *, char *, size_t);
+static void	addr_ntop6(const unsigned char *, char *, size_t);
+static void	rec_put(const void *, size_t);
+static void	rec_item(int, const char *, size_t, const void *, size_t);
+static int	replay_find(int, int, const char *, size_t,
+		    const unsigned char **, size_t *);
+static void	test_lookup_delay(const char *);
+static int	addr_numeric(const char *, in_port_t,
+		    struct sockaddr_storage *, socklen_t *);
+static long	num_parse(const char *, long);
+static int	addr_resolve(const char *, const char *, int,
+		    struct sockaddr_storage *, socklen_t *, char *, size_t);
+static int	addr_lookup(const char *, const char *, int,
+		    struct sockaddr_storage *, socklen_t *, char *, size_t);
+static const struct sockaddr *addr_unmap(const struct sockaddr *,
+		    struct sockaddr_in *);
+static in_port_t	addr_port(const struct sockaddr *);
+static int	addr_cmp(const struct sockaddr *, const struct sockaddr *);
+static int	addr_local(const struct sockaddr *);
+static int	addr_is_self(const struct sockaddr *);
+static int	conf_slurp(const char *, char **, size_t *, char *, size_t);
+static int	conf_uncomment(char *);
+static int	conf_lines(const char *, const char *, size_t,
+		    int (*)(void *, char *, char *, size_t), void *, char *,
+		    size_t);
+/* Clock and timers. */
 static uint64_t	clock_ms(void);
 static void	timer_set(struct conn *, uint64_t);
+/* The memory budget, buffers and splice pipes. */
+static void	pool_init(void);
+static void *mem_map(void *, size_t, int);
+static int	mem_parse(const char *, uint64_t *);
+static void	mem_init(uint64_t, const char *);
+static void	mem_share(void);
+static int	buf_get(struct buf *, int);
+static uint64_t	mem_trim(void);
+static void	dir_wait(struct dir *);
+static void	mem_reclaim(void);
+static void	dir_unwait(struct dir *);
+static int	pipes_fit(int);
+static void	pipe_close(int);
+static int	pipe_get(struct buf *);
+static void	pipe_put(struct buf *);
+static void	pipe_trim(int);
+static ssize_t	pipe_in(int, struct buf *);
+static ssize_t	pipe_out(int, struct buf *);
+static void	buf_put(struct buf *);
+static void	buf_free(unsigned char *);
+static size_t	buf_room(struct buf *);
+static int	buf_takes(const struct buf *);
+static ssize_t	buf_read(int, struct buf *);
+static ssize_t	buf_write(int, struct buf *);
+static int	buf_append(struct buf *, const void *, size_t);
+static void	buf_inline(struct buf *, unsigned char *, size_t);
+static int	buf_set(struct buf *, const void *, size_t);
+static void	buf_trim(struct buf *, size_t, size_t);
+static void	buf_bulk(struct buf *);
+/* Descriptors. */
 static ssize_t	fd_read(int, void *, size_t);
 static ssize_t	fd_write(int, const void *, size_t);
 static ssize_t	fd_drain(int);
@@ -860,16 +1045,34 @@ static int	fd_socket(int);
 static int	fd_setup(int);
 static void	fd_nodelay(int);
 static int	fd_error(int);
-static int	buf_get(struct buf *, int);
-static void	buf_put(struct buf *);
-static void	buf_free(unsigned char *);
-static void	mem_reclaim(void);
-static ssize_t	buf_read(int, struct buf *);
-static ssize_t	buf_write(int, struct buf *);
+/* The event layer. */
+static void	ev_note(int);
+static void	ev_knone(int);
+static void	ev_kinit(void);
+static void	ev_close(void);
+static int	ev_wait(int);
+static void	ev_init(void);
+static void	ev_set(int, int, short);
+static void	ev_forget(int);
+static void	ev_fresh(int);
+static short	ev_take(int);
+/* Connections. */
+static void	conn_close_backend(struct conn *);
+static void	dir_init(struct dir *, struct conn *, struct side *,
+		    struct side *);
 static void	conn_new(int, struct sockaddr_storage *);
 static void	conn_close(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	conn_log(struct conn *, const char *);
+static void	conn_close_all(void);
+static void	conn_hook(struct conn *, void (*)(const struct pm_route *));
+static int	dir_reads(const struct dir *);
+static int	dir_drains(const struct dir *);
+static int	dir_writes(const struct dir *);
+static int	dir_done(const struct dir *);
+static short	dir_in(const struct dir *);
+static short	dir_out(const struct dir *);
+static int	dir_step(struct dir *, short, short, struct moved *);
 static void	conn_events(struct conn *);
 static int	conn_route(struct conn *, int);
 static int	conn_decide(struct conn *, int, const struct pm_answer *);
@@ -896,54 +1099,84 @@ static int	conn_client_io(struct conn *, short);
 static int	conn_relay(struct conn *, short, short, int *);
 static void	conn_io(struct conn *, short, short);
 static void	conn_timer(struct conn *);
+/* Timers and the process title. */
 static void	timers_run(void);
 static void	title_init(int, char **);
 static void	title_update(void);
-static void	accept_batch(void);
-static void	listen_events(void);
+/* The listener. */
 static void	listener_addr(const char *, const char *);
 static void	listener_open(void);
+static void	listen_events(void);
+static void	accept_batch(void);
+static void	fd_limit(void);
+/* Stats, signals and shutdown. */
+static void	stats_log(void);
+static void	quit(int)
+		    __attribute__((noreturn));
+static void	sig_handler(int);
 static void	signals_init(void);
 static void	signals_run(void);
 static void	stop_begin(int);
 static void	stop_check(void);
-static void	pool_init(void);
-static void	ev_init(void);
-static void	ev_close(void);
-static void	ev_set(int, int, short);
-static void	ev_forget(int);
-static short	ev_take(int);
-static int	ev_wait(int);
-static void	stats_log(void);
-static void	quit(int)
+/* Running as a service. */
+static int	daemonize(void);
+static int	fd_printf(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	pidfile_write(void);
+static struct passwd *pwcopy(const struct passwd *);
+static void	privdrop(const struct passwd *, const char *);
+static void	usage(int)
 		    __attribute__((noreturn));
 #ifndef PM_NO_MAIN
+/* Messages between processes. */
 static struct blob *blob_new(uint32_t, uint32_t, size_t);
 static void	blob_put(struct blob *);
+static uint32_t	msg_field(const struct blob *, int);
+static void	msgin_reset(struct msgin *);
+static void	msgout_set(struct msgout *, struct blob *);
 static int	msg_read(int, struct msgin *, const char **);
+static struct blob *msg_take(struct msgin *);
 static int	msg_write(int, struct msgout *);
+static void	fds_close_from(int);
+/* The resolver process and reloads. */
+static struct blob *resolver_answer(const struct blob *);
 static void	resolver_main(int, const struct passwd *, int,
 		    const sigset_t *)
 		    __attribute__((noreturn));
 static int	resolver_start(const struct passwd *, int);
 static void	resolver_lost(const char *);
+static char *exit_str(int, char *, size_t);
+static void	resolver_reaped(int);
 static int	resolver_tick(void);
-static void	resolver_events(void);
-static void	resolver_io(short);
 static void	children_reap(void);
 static void	reload_request(void);
 static int	reload_apply(const struct blob *, char *, size_t);
+static int	reload_log(const struct blob *);
+static void	worker_send(int);
 static void	workers_table(struct blob *);
+static void	resolver_io(short);
+static void	resolver_events(void);
 static void	master_io(void);
+/* Workers (-w). */
 static void	workers_signal(int);
 static void	worker_init(int, int);
 static int	worker_start(int);
-static void	master(void);
 static void	master_signals(void);
+static void	master(void);
 static void	master_gone(void);
+/* The event loop and main(). */
+static void	slot_run(int);
 static void	serve(void)
 		    __attribute__((noreturn));
 #endif
+
+/* The level is tested first, so a quiet log costs no formatting. */
+#define log_notice(...)	do { if (verbosity >= PM_LOG_NOTICE) \
+			    log_at(PM_LOG_NOTICE, __VA_ARGS__); } while (0)
+#define log_info(...)	do { if (verbosity >= PM_LOG_INFO) \
+			    log_at(PM_LOG_INFO, __VA_ARGS__); } while (0)
+#define log_debug(...)	do { if (verbosity >= PM_LOG_DEBUG) \
+			    log_at(PM_LOG_DEBUG, __VA_ARGS__); } while (0)
 
 #define IDF	"#%llu "
 #define ID(c)	((unsigned long long)(c)->id)
@@ -985,83 +1218,6 @@ log_flush(void)
 	}
 	loglen = 0;
 }
-
-/*
- * Syslog: opened when the proxy detaches (and again in the resolver, which
- * closes every descriptor it does not know), for facility daemon, each
- * line with the pid of the process that sends it.
- */
-#ifdef HAVE_DEVLOG
-static int	 devlog = -1;
-
-static void
-syslog_close(void)
-{
-	if (devlog != -1)
-		close(devlog);
-	devlog = -1;
-}
-
-/* Connects to /dev/log; until that works, lines are dropped. */
-static void
-syslog_open(void)
-{
-	struct sockaddr_un	 sun;
-
-	syslog_close();
-	if ((devlog = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, "/dev/log", sizeof("/dev/log"));
-	if (connect(devlog, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		syslog_close();
-}
-
-/*
- * Sends "<PRI>proxymachine[PID]: msg", connecting again once when syslogd
- * has gone (restarted) or was not there.
- */
-static void
-syslog_send(int prio, const char *msg)
-{
-	char	 b[1280];
-	int	 n, again;
-
-	n = snprintf(b, sizeof(b), "<%d>proxymachine[%ld]: %s",
-	    LOG_DAEMON | prio, (long)getpid(), msg);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(b))
-		n = sizeof(b) - 1;
-	for (again = 0; again < 2; again++) {
-		if (devlog != -1 && send(devlog, b, (size_t)n, 0) != -1)
-			return;
-		if (devlog != -1 && errno != ECONNREFUSED &&
-		    errno != ECONNRESET && errno != ENOTCONN && errno != EPIPE)
-			return;
-		syslog_open();
-	}
-}
-#else
-static void
-syslog_open(void)
-{
-	openlog("proxymachine", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-}
-
-static void
-syslog_close(void)
-{
-	closelog();
-}
-
-static void
-syslog_send(int prio, const char *msg)
-{
-	syslog(prio, "%s", msg);
-}
-#endif
 
 /*
  * Writes the time t (seconds since 1970) in UTC as 2026-01-31T23:59:59
@@ -1435,11 +1591,11 @@ replay_find(int a, int b, const char *key, size_t keylen,
 	return 0;
 }
 
-#ifdef PM_TEST_HOOKS
 /*
- * Test binaries only: a name server that takes PM_TEST_LOOKUP_DELAY_MS
- * (from the environment) to answer for a name, not for an address, so
- * that the suite can show that no connection waits for it.
+ * Test binaries only (TEST_HOOKS): a name server that takes
+ * PM_TEST_LOOKUP_DELAY_MS (from the environment) to answer for a name, not
+ * for an address, so that the suite can show that no connection waits for
+ * it.
  */
 static void
 test_lookup_delay(const char *host)
@@ -1449,7 +1605,7 @@ test_lookup_delay(const char *host)
 	const char	*s;
 	long		 ms;
 
-	if ((s = getenv("PM_TEST_LOOKUP_DELAY_MS")) == NULL ||
+	if (!TEST_HOOKS || (s = getenv("PM_TEST_LOOKUP_DELAY_MS")) == NULL ||
 	    inet_pton(AF_INET, host, a) == 1 ||
 	    inet_pton(AF_INET6, host, a) == 1)
 		return;
@@ -1460,9 +1616,7 @@ test_lookup_delay(const char *host)
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
 }
-#endif
 
-#ifdef PM_NUMERIC
 /*
  * Reads host as a numeric IPv4 or IPv6 address, with port; returns 0, or
  * -1 when it is not one.
@@ -1487,7 +1641,6 @@ addr_numeric(const char *host, in_port_t port, struct sockaddr_storage *ss,
 		return -1;
 	return 0;
 }
-#endif
 
 /*
  * Reads s, a decimal number from 0 to max; returns it, or -1 when s is
@@ -1512,27 +1665,23 @@ static int
 addr_resolve(const char *host, const char *port, int passive,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
-#ifndef PM_NUMERIC
 	struct addrinfo	 hints, *res;
 	int		 e;
-#endif
 	long		 n = num_parse(port, 65535);
 
 	if (n < 1) {
 		snprintf(err, errlen, "bad port '%s'", port);
 		return -1;
 	}
-#ifdef PM_TEST_HOOKS
 	test_lookup_delay(host);
-#endif
-#ifdef PM_NUMERIC
-	(void)passive;
-	if (addr_numeric(host, (in_port_t)n, ss, sslen) == -1) {
-		snprintf(err, errlen, "%s: not a numeric address (this build "
-		    "looks up no names)", host);
-		return -1;
+	if (!HAVE_NAMES) {
+		if (addr_numeric(host, (in_port_t)n, ss, sslen) == -1) {
+			snprintf(err, errlen, "%s: not a numeric address "
+			    "(this build looks up no names)", host);
+			return -1;
+		}
+		return 0;
 	}
-#else
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -1550,7 +1699,6 @@ addr_resolve(const char *host, const char *port, int passive,
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*sslen = res->ai_addrlen;
 	freeaddrinfo(res);
-#endif
 	return 0;
 }
 
@@ -2954,6 +3102,8 @@ static int		 ev_fd = -1;		/* the kernel's set */
 
 static int	ev_kcreate(void);
 static void	ev_ksync(int);
+static void	ev_sync(void);
+static void	ev_found(int, int *, short);
 
 /* Notes that id changed, for the next ev_wait(). */
 static void
@@ -3104,6 +3254,9 @@ ev_wait(int timeout)
 static struct kevent	 kq_chg[PM_EVENTS];
 static int		 nkq_chg;
 static struct kevent	 kq_out[PM_EVENTS];
+
+static void	kq_flush(void);
+static void	kq_change(int, int, int, int);
 
 static int
 ev_kcreate(void)
@@ -5060,7 +5213,6 @@ pidfile_write(void)
 	}
 }
 
-#ifndef PM_NO_PRIVDROP
 /* Returns a copy of what privdrop() needs from pw, or NULL. */
 static struct passwd *
 pwcopy(const struct passwd *pw)
@@ -5074,7 +5226,6 @@ pwcopy(const struct passwd *pw)
 		return NULL;
 	return &copy;
 }
-#endif
 
 /*
  * Enters dir (chroot) and becomes user pw, for good.  Called once the
@@ -5085,12 +5236,10 @@ pwcopy(const struct passwd *pw)
 static void
 privdrop(const struct passwd *pw, const char *dir)
 {
-#ifdef PM_NO_PRIVDROP
-	(void)pw;
-	(void)dir;
-#else
 	char	 msg[512];
 
+	if (!HAVE_PRIVDROP)
+		return;
 	if (dir != NULL && (chroot(dir) == -1 || chdir("/") == -1))
 		snprintf(msg, sizeof(msg), "chroot %s: %s", dir,
 		    strerror(errno));
@@ -5110,43 +5259,7 @@ privdrop(const struct passwd *pw, const char *dir)
 	log_flush();
 	warnx("%s", msg);
 	quit(1);
-#endif
 }
-
-/* What usage() says of the options a build may leave out. */
-#ifdef PM_NO_PRIVDROP
-#define USAGE_TU	""
-#define HELP_TU		""
-#else
-#define USAGE_TU	" [-t dir] [-u user]"
-#define HELP_TU		"  -t, --chroot DIR      chroot to DIR after " \
-			"binding\n" \
-			"  -u, --user USER       run as USER after binding\n"
-#endif
-#ifdef PM_NO_WORKERS
-#define USAGE_W		""
-#define HELP_W		""
-#else
-#define USAGE_W		" [-w workers]"
-#define HELP_W		"  -w, --workers N       N processes share the port " \
-			"(0: one per CPU)\n"
-#endif
-/* What -V says a build leaves out. */
-#ifdef PM_NUMERIC
-#define LEFT_N		", numeric addresses only"
-#else
-#define LEFT_N		""
-#endif
-#ifdef PM_NO_WORKERS
-#define LEFT_W		", no -w"
-#else
-#define LEFT_W		""
-#endif
-#ifdef PM_NO_PRIVDROP
-#define LEFT_TU		", no -u or -t"
-#else
-#define LEFT_TU		""
-#endif
 
 static void
 usage(int status)
@@ -6495,17 +6608,12 @@ main(int argc, char *argv[])
 	/* -m as given, for the log: its copy lives as long as the process. */
 	static const char *mem_mb = MEMORY_STR(PM_MEMORY);
 	const char	*host = "0.0.0.0", *port = "5432";
-	const char	*root = NULL;
-#ifndef PM_NO_PRIVDROP
-	const char	*user = NULL;
-#endif
+	const char	*root = NULL, *user = NULL;
 	uint64_t	 mem_bytes = (uint64_t)PM_MEMORY * 1048576;
 	struct passwd	*pw = NULL;
 	int		 detach = 0, ready = -1;
 	char		 e[512];
-#ifndef PM_NO_WORKERS
 	long		 l;
-#endif
 	int		 ch;
 
 	while ((ch = getopt_long(argc, argv, "c:dh:m:P:p:qt:u:vVw:", longopts,
@@ -6526,14 +6634,16 @@ main(int argc, char *argv[])
 		case 'P':
 			pidfile = optarg;
 			break;
-#ifndef PM_NO_PRIVDROP
 		case 't':
+			if (!HAVE_PRIVDROP)
+				usage(1);
 			root = optarg;
 			break;
 		case 'u':
+			if (!HAVE_PRIVDROP)
+				usage(1);
 			user = optarg;
 			break;
-#endif
 		case 'm':
 			mem_mb = optarg;
 			if (mem_parse(optarg, &mem_bytes) == -1) {
@@ -6542,16 +6652,16 @@ main(int argc, char *argv[])
 				usage(1);
 			}
 			break;
-#ifndef PM_NO_WORKERS
 		case 'w':
+			if (!HAVE_WORKERS)
+				usage(1);
 			if ((l = num_parse(optarg, PM_MAXWORKERS)) == -1) {
 				warnx("-w '%s': not a number from 0 to %d",
 				    optarg, PM_MAXWORKERS);
 				usage(1);
 			}
-			nworkers = (int)l;
+			nworkers_w = (int)l;
 			break;
-#endif
 		case 'q':
 			verbosity = PM_LOG_NOTICE;
 			break;
@@ -6576,25 +6686,21 @@ main(int argc, char *argv[])
 		warnx("unexpected argument: %s", argv[optind]);
 		usage(1);
 	}
-#ifndef PM_NO_WORKERS
 	if (nworkers == 0) {		/* one per CPU */
-		nworkers = sys_ncpu() > PM_MAXWORKERS ? PM_MAXWORKERS :
+		nworkers_w = sys_ncpu() > PM_MAXWORKERS ? PM_MAXWORKERS :
 		    sys_ncpu();
 	}
-#endif
 	if (*host == '\0' || *port == '\0') {
 		warnx("%s", *host == '\0' ? "-h: empty host" :
 		    "-p: empty port");
 		usage(1);
 	}
-#ifndef PM_NO_PRIVDROP
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(1, "no such user: %s", user);
 	if (pw != NULL && (pw = pwcopy(pw)) == NULL)
 		err(1, "malloc");
 	if (root != NULL && access(root, X_OK) == -1)
 		err(1, "chroot %s", root);
-#endif
 	/*
 	 * Detached, we leave the working directory: the table's path is
 	 * made absolute from it (by hand: realpath(3) is 1.5 KB of a static
@@ -6703,463 +6809,3 @@ main(int argc, char *argv[])
 }
 #endif /* PM_NO_MAIN */
 
-/*
- * Small replacements for what a static binary takes from libc (the size
- * knobs of the tunables).
- */
-
-#ifdef PM_SMALL_PRINTF
-/*
- * vsnprintf(3), snprintf(3), err(3), errx(3) and warnx(3), for the core
- * and the router, in place of libc's: the conversions c, d, i, s, u, x,
- * X and %, the flags - and 0, a width, a precision for s (either may be
- * *), and the sizes h and hh (read as int), l, ll, j, z and t (as z).
- * No floating point.
- */
-int
-vsnprintf(char *s, size_t size, const char *fmt, va_list ap)
-{
-	char			 num[3 * sizeof(uintmax_t)], *d;
-	const char		*p, *digits;
-	uintmax_t		 v;
-	intmax_t		 sv;
-	size_t			 n = 0, len;
-	int			 left, zero, width, prec, mod, neg, base;
-
-#define PUT(ch)	do { if (n + 1 < size) s[n] = (ch); n++; } while (0)
-	for (; *fmt != '\0'; fmt++) {
-		if (*fmt != '%' || *++fmt == '%') {
-			PUT(*fmt);
-			continue;
-		}
-		left = zero = width = neg = mod = 0;
-		prec = -1;
-		for (;; fmt++) {
-			if (*fmt == '-')
-				left = 1;
-			else if (*fmt == '0')
-				zero = 1;
-			else if (*fmt != '+' && *fmt != ' ' && *fmt != '#')
-				break;
-		}
-		if (*fmt == '*') {
-			if ((width = va_arg(ap, int)) < 0) {
-				left = 1;
-				width = -width;
-			}
-			fmt++;
-		} else
-			for (; *fmt >= '0' && *fmt <= '9'; fmt++)
-				width = width * 10 + (*fmt - '0');
-		if (*fmt == '.') {
-			prec = 0;
-			if (*++fmt == '*') {
-				prec = va_arg(ap, int);
-				fmt++;
-			} else
-				for (; *fmt >= '0' && *fmt <= '9'; fmt++)
-					prec = prec * 10 + (*fmt - '0');
-		}
-		/* mod: 0 int, 1 long, 2 long long, 3 size_t, 4 intmax_t. */
-		for (;; fmt++) {
-			if (*fmt == 'l')
-				mod++;
-			else if (*fmt == 'z' || *fmt == 't')
-				mod = 3;
-			else if (*fmt == 'j')
-				mod = 4;
-			else if (*fmt != 'h')
-				break;
-		}
-		if (*fmt == '\0')
-			break;
-		d = num + sizeof(num);
-		base = 10;
-		digits = "0123456789abcdef";
-		switch (*fmt) {
-		case 'c':
-			*--d = (char)va_arg(ap, int);
-			break;
-		case 's':
-			if ((p = va_arg(ap, const char *)) == NULL)
-				p = "(null)";
-			for (len = 0; (prec < 0 || len < (size_t)prec) &&
-			    p[len] != '\0'; len++)
-				;
-			goto out;
-		case 'd':
-		case 'i':
-			sv = mod == 0 ? va_arg(ap, int) :
-			    mod == 1 ? va_arg(ap, long) :
-			    mod == 2 ? va_arg(ap, long long) :
-			    mod == 3 ? va_arg(ap, ssize_t) :
-			    va_arg(ap, intmax_t);
-			neg = sv < 0;
-			v = neg ? 0 - (uintmax_t)sv : (uintmax_t)sv;
-			goto number;
-		case 'X':
-			digits = "0123456789ABCDEF";
-			/* FALLTHROUGH */
-		case 'x':
-			base = 16;
-			/* FALLTHROUGH */
-		case 'u':
-			v = mod == 0 ? va_arg(ap, unsigned int) :
-			    mod == 1 ? va_arg(ap, unsigned long) :
-			    mod == 2 ? va_arg(ap, unsigned long long) :
-			    mod == 3 ? va_arg(ap, size_t) :
-			    va_arg(ap, uintmax_t);
-number:
-			do {
-				*--d = digits[v % (unsigned)base];
-				v /= (unsigned)base;
-			} while (v != 0);
-			break;
-		default:
-			*--d = *fmt;
-			break;
-		}
-		p = d;
-		len = (size_t)(num + sizeof(num) - d);
-out:
-		width -= (int)len + neg;
-		if (neg && zero)
-			PUT('-');
-		for (; !left && width > 0; width--)
-			PUT(zero && *fmt != 's' ? '0' : ' ');
-		if (neg && !zero)
-			PUT('-');
-		while (len-- > 0)
-			PUT(*p++);
-		for (; width > 0; width--)
-			PUT(' ');
-	}
-#undef PUT
-	if (size > 0)
-		s[n < size ? n : size - 1] = '\0';
-	return n > INT_MAX ? -1 : (int)n;
-}
-
-int
-snprintf(char *s, size_t size, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(s, size, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-/* Writes "prog: message", then ": strerror(e)" unless e is -1, to stderr. */
-static void
-err_say(int e, const char *fmt, va_list ap)
-{
-	char	 msg[1024];
-
-	msg[0] = '\0';
-	if (fmt != NULL)
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-	fd_printf(STDERR_FILENO, "%s: %s%s%s\n", program_invocation_short_name,
-	    msg, e == -1 || fmt == NULL ? "" : ": ", e == -1 ? "" :
-	    strerror(e));
-}
-
-void
-err(int status, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 e = errno;
-
-	va_start(ap, fmt);
-	err_say(e, fmt, ap);
-	va_end(ap);
-	exit(status);
-}
-
-void
-errx(int status, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	err_say(-1, fmt, ap);
-	va_end(ap);
-	exit(status);
-}
-
-void
-warnx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	err_say(-1, fmt, ap);
-	va_end(ap);
-}
-#endif /* PM_SMALL_PRINTF */
-
-#ifdef PM_SMALL_MALLOC
-/*
- * malloc(3), calloc(3), realloc(3) and free(3), in place of libc's: each
- * block is a mapping of its own, its size in the BLOCK_HDR bytes before
- * it.  Enough for what allocates here (start-up, table loads, the
- * resolver's lookups; never a connection): a block costs a page at least.
- */
-#define BLOCK_HDR	16		/* keeps the block's alignment */
-
-void *
-malloc(size_t n)
-{
-	size_t	*p;
-
-	if (n > SIZE_MAX / 2) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = mmap(NULL, n + BLOCK_HDR, PROT_READ | PROT_WRITE,
-	    /* An anonymous mapping takes -1 for a descriptor. */
-	    /* cppcheck-suppress invalidFunctionArg */
-	    MAP_PRIVATE | MAP_ANON, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	*p = n + BLOCK_HDR;
-	return (unsigned char *)p + BLOCK_HDR;
-}
-
-void
-free(void *q)
-{
-	size_t	*p;
-
-	if (q == NULL)
-		return;
-	p = (size_t *)((uintptr_t)q - BLOCK_HDR);
-	munmap(p, *p);
-}
-
-/* A new mapping is zeroed already. */
-void *
-calloc(size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return malloc(n * size);
-}
-
-void *
-realloc(void *q, size_t n)
-{
-	size_t	 old;
-	void	*nq;
-
-	if (q == NULL)
-		return malloc(n);
-	old = *(size_t *)((uintptr_t)q - BLOCK_HDR) - BLOCK_HDR;
-	if (n <= old)
-		return q;
-	if ((nq = malloc(n)) == NULL)
-		return NULL;
-	memcpy(nq, q, old);
-	free(q);
-	return nq;
-}
-#endif /* PM_SMALL_MALLOC */
-
-#ifdef PM_SMALL_SYSCALL
-/*
- * fork(2), setuid(2), setgid(2), setgroups(2) and setrlimit(2), in place
- * of libc's, as bare system calls.  The proxy has one thread: what libc
- * adds for the others (each thread's ids and limits changed together,
- * its locks held across a fork) is not needed.  Linux only; on 32-bit
- * systems the calls for 32-bit ids are the *32 ones.
- */
-#ifndef SYS_setuid32
-#define SYS_setuid32	SYS_setuid
-#define SYS_setgid32	SYS_setgid
-#define SYS_setgroups32	SYS_setgroups
-#endif
-#ifdef __GLIBC__
-#define RLIMIT_RES_T	__rlimit_resource_t	/* an enum, with _GNU_SOURCE */
-#else
-#define RLIMIT_RES_T	int
-#endif
-
-pid_t
-fork(void)
-{
-	return _Fork();
-}
-
-int
-setuid(uid_t uid)
-{
-	return (int)syscall(SYS_setuid32, uid);
-}
-
-int
-setgid(gid_t gid)
-{
-	return (int)syscall(SYS_setgid32, gid);
-}
-
-int
-setgroups(size_t n, const gid_t *groups)
-{
-	return (int)syscall(SYS_setgroups32, n, groups);
-}
-
-int
-setrlimit(RLIMIT_RES_T resource, const struct rlimit *rl)
-{
-	return (int)syscall(SYS_prlimit64, 0, resource, rl, NULL);
-}
-#endif /* PM_SMALL_SYSCALL */
-
-#ifdef PM_SMALL_GETOPT
-/*
- * getopt_long(3), in place of libc's, for what main() asks of it: short
- * options, alone or grouped, their argument attached or the next word;
- * long options as --name=value or --name value, or by a prefix that
- * names one; "--".  Options end at the first operand (no permutation:
- * the proxy takes none).  A bad option is said on stderr, as '?'.
- */
-char	*optarg;
-int	 optind = 1;
-
-int
-getopt_long(int argc, char *const argv[], const char *opts,
-    const struct option *longopts, int *longindex)
-{
-	static int		 pos;	/* in a group of short options */
-	const struct option	*o, *match = NULL;
-	const char		*a, *eq, *s;
-	size_t			 len;
-	int			 n = 0, c;
-
-	optarg = NULL;
-	if (pos == 0) {
-		if (optind >= argc || (a = argv[optind])[0] != '-' ||
-		    a[1] == '\0')
-			return -1;
-		if (a[1] == '-') {
-			optind++;
-			if (a[2] == '\0')
-				return -1;
-			a += 2;
-			eq = strchr(a, '=');
-			len = eq != NULL ? (size_t)(eq - a) : strlen(a);
-			for (o = longopts; o->name != NULL; o++)
-				if (strncmp(o->name, a, len) == 0) {
-					match = o;
-					if (o->name[len] == '\0') {
-						n = 1;
-						break;
-					}
-					n++;
-				}
-			if (n != 1) {
-				warnx("%s option: --%.*s", n > 1 ?
-				    "ambiguous" : "unrecognized", (int)len, a);
-				return '?';
-			}
-			if (match->has_arg == no_argument && eq != NULL) {
-				warnx("option takes no argument: --%s",
-				    match->name);
-				return '?';
-			}
-			if (match->has_arg != no_argument) {
-				if (eq != NULL)
-					optarg = (char *)eq + 1;
-				else if (optind < argc)
-					optarg = argv[optind++];
-				else {
-					warnx("option requires an argument: "
-					    "--%s", match->name);
-					return '?';
-				}
-			}
-			if (longindex != NULL)
-				*longindex = (int)(match - longopts);
-			if (match->flag != NULL) {
-				*match->flag = match->val;
-				return 0;
-			}
-			return match->val;
-		}
-		pos = 1;
-	}
-	a = argv[optind];
-	c = (unsigned char)a[pos];
-	if (a[++pos] == '\0') {
-		optind++;
-		pos = 0;
-	}
-	if (c == ':' || (s = strchr(opts, c)) == NULL) {
-		warnx("unrecognized option: -%c", c);
-		return '?';
-	}
-	if (s[1] == ':') {
-		if (pos != 0) {
-			optarg = (char *)a + pos;
-			optind++;
-			pos = 0;
-		} else if (optind < argc)
-			optarg = argv[optind++];
-		else {
-			warnx("option requires an argument: -%c", c);
-			return '?';
-		}
-	}
-	return c;
-}
-#endif /* PM_SMALL_GETOPT */
-
-#if defined(PM_SMALL_PASSWD) && !defined(PM_NO_PRIVDROP)
-/*
- * getpwnam(3), in place of libc's, for what privdrop() needs (the ids):
- * the user's line in /etc/passwd, which is what musl's reads too, before
- * it asks an nscd (a cache daemon, for users kept elsewhere).
- */
-struct passwd *
-getpwnam(const char *name)
-{
-	static struct passwd	 pw;
-	char			*text, *p, *end, *nl, e[256];
-	size_t			 len, nlen = strlen(name);
-	uint64_t		 id[2];
-	int			 i;
-
-	if (conf_slurp("/etc/passwd", &text, &len, e, sizeof(e)) == -1)
-		return NULL;
-	for (p = text, end = text + len; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		/* name:password:uid:gid:gecos:home:shell */
-		if ((size_t)(nl - p) <= nlen || memcmp(p, name, nlen) != 0 ||
-		    p[nlen] != ':')
-			continue;
-		for (p += nlen + 1; p < nl && *p != ':'; p++)
-			;
-		for (i = 0; i < 2 && p < nl - 1 && *p == ':' &&
-		    p[1] >= '0' && p[1] <= '9'; i++)
-			for (id[i] = 0, p++; p < nl && *p >= '0' && *p <= '9' &&
-			    id[i] <= UINT32_MAX; p++)
-				id[i] = id[i] * 10 + (uint64_t)(*p - '0');
-		if (i < 2 || p == nl || *p != ':' || id[0] > UINT32_MAX ||
-		    id[1] > UINT32_MAX)
-			continue;
-		free(text);
-		memset(&pw, 0, sizeof(pw));
-		pw.pw_name = (char *)(uintptr_t)name;
-		pw.pw_uid = (uid_t)id[0];
-		pw.pw_gid = (gid_t)id[1];
-		return &pw;
-	}
-	free(text);
-	return NULL;
-}
-#endif /* PM_SMALL_PASSWD */

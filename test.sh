@@ -160,43 +160,34 @@ t_original()
 	expect "route a to backend A" "$PA:a" a
 	expect "route b to backend B" "$PB:b" b
 	expect "unknown bytes closed with no reply" "" xxx
-	logwait 10 "$LOG" " close: router closed (3 bytes)" &&
-	    ok "unknown bytes: close logged" ||
-	    fail "unknown bytes: close logged"
+	check "unknown bytes: close logged" \
+	    logwait 10 "$LOG" " close: router closed (3 bytes)"
 	expect "c routed with the data replaced" "$PA:ccc" c
 	expect "d closed with a string" "ddd" d
 	expect "g: data, and a reply to the client first" "g3-$PA:g2" g
 	_e=$(printf '%2048s' '' | tr ' ' e)
 	_got=$( { printf '%s' "$_e"; sleep 0.5; printf f; } | nc_half $H "$PP")
-	[ "$_got" = "$PA:${_e}f" ] &&
-	    ok "noop on 2048 bytes, routed by one more ($NC nc)" ||
-	    fail "noop on 2048 bytes, routed by one more ($NC nc)" \
-	    "got ${#_got} bytes"
+	check "noop on 2048 bytes, routed by one more ($NC nc)" \
+	    [ "$_got" = "$PA:${_e}f" ]
 	expect "request sent one byte at a time" "$PA:xfer
 one byte at a time" 'xfer\none byte at a time' -b
 
 	rm -f "$HOOK"
 	expect "refused backend: client closed" "" "connect reject" -k -t 30
-	[ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PR" ] &&
-	    ok "refused backend: connect error hook with the remote" ||
-	    fail "refused backend: connect error hook" \
-	    "hook file: '$(cat "$HOOK" 2>/dev/null)'"
-	logwait 10 "$LOG" "$H:$PR failed after 11 attempts" &&
-	    ok "refused backend: 10 retries before the hook" ||
-	    fail "refused backend: 10 retries before the hook"
+	check "refused backend: connect error hook with the remote" \
+	    [ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PR" ]
+	check "refused backend: 10 retries before the hook" \
+	    logwait 10 "$LOG" "$H:$PR failed after 11 attempts"
 
 	rm -f "$HOOK"
 	expect "inactivity: client closed" "" inactivity -k -t 30
-	[ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PA" ] &&
-	    ok "inactivity: inactivity hook with the remote" ||
-	    fail "inactivity: inactivity hook" \
-	    "hook file: '$(cat "$HOOK" 2>/dev/null)'"
+	check "inactivity: inactivity hook with the remote" \
+	    [ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PA" ]
 	# The client sees the close a moment before the line is written.
 	logwait 5 "$LOG" " close: inactivity timeout"
 	_ms=$(close_ms "$LOG" "inactivity timeout")
-	[ -n "$_ms" ] && [ "$_ms" -ge 1000 ] &&
-	    ok "inactivity: took at least 1 s ($_ms ms)" ||
-	    fail "inactivity: took at least 1 s" "'$_ms' ms"
+	check "inactivity: took at least 1 s ($_ms ms)" eval \
+	    '[ -n "$_ms" ] && [ "$_ms" -ge 1000 ]'
 
 	# A client that leaves: its connection still meets the inactivity
 	# timeout (the hook would be called there), and no hook is called.
@@ -232,12 +223,10 @@ one byte at a time" 'xfer\none byte at a time' -b
 	rm -f "$HOOK"
 	expect "slow connect: connect timeout, client closed" "" slow -k \
 	    -t 30
-	[ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PS" ] &&
-	    ok "slow connect: connect error hook after the timeouts" ||
-	    fail "slow connect: connect error hook"
-	logwait 10 "$LOG" "$H:$PS failed after 11 attempts: connect timed" &&
-	    ok "slow connect: timeout logged" ||
-	    fail "slow connect: timeout logged"
+	check "slow connect: connect error hook after the timeouts" \
+	    [ "$(cat "$HOOK" 2>/dev/null)" = "$H:$PS" ]
+	check "slow connect: timeout logged" \
+	    logwait 10 "$LOG" "$H:$PS failed after 11 attempts: connect timed"
 
 	expect "wait_ms: the router is asked again" "waited" wait -k
 	expect "garbage closed with no reply" "" '\x00\xff\x16\x03garbage'
@@ -423,21 +412,18 @@ t_relay()
 	*ok*)	ok "100 MB both ways, byte-exact ($_out)" ;;
 	*)	fail "100 MB both ways, byte-exact" "$_out" ;;
 	esac
-	logwait 10 "$LOG" "100000005 bytes up, $((100000006 + ${#PA})) down" &&
-	    ok "byte counts logged at close" ||
-	    fail "byte counts logged at close"
+	check "byte counts logged at close" logwait 10 "$LOG" \
+	    "100000005 bytes up, $((100000006 + ${#PA})) down"
 	# A build with splice(2) moves bulk socket to socket, one without
 	# copies it all.
 	kill -USR1 "$PMPID"
 	logwait 10 "$LOG" "stats: "
 	_sp=$(sed -n 's/.* down (\([0-9]*\) spliced).*/\1/p' "$LOG" | tail -n 1)
 	if $RUN "$PM" -V | grep -q splice; then
-		[ -n "$_sp" ] && [ "$_sp" -gt 100000000 ] &&
-		    ok "splice: most of the 200 MB spliced ($_sp)" ||
-		    fail "splice: most of the 200 MB spliced" "'$_sp'"
+		check "splice: most of the 200 MB spliced ($_sp)" eval \
+		    '[ -n "$_sp" ] && [ "$_sp" -gt 100000000 ]'
 	else
-		[ "$_sp" = 0 ] && ok "no splice in this build: 0 spliced" ||
-		    fail "no splice in this build: 0 spliced" "'$_sp'"
+		check "no splice in this build: 0 spliced" [ "$_sp" = 0 ]
 	fi
 
 	# A kernel that refuses splice(2) (strace makes every call fail with
@@ -465,9 +451,8 @@ t_relay()
 		_out=$("$PMTEST" bulk $H "$PP" 20000000 -p 'xfer\n' -t 60 2>&1)
 		_n=$(grep -c "splice: copying from now on" "$T/nosplice.log")
 		case $_out in
-		*ok*)	[ "$_n" = 1 ] &&
-			    ok "splice refused: said once, copies, byte-exact" ||
-			    fail "splice refused: said once" "$_n times" ;;
+		*ok*)	check "splice refused: said once, copies, byte-exact" \
+			    [ "$_n" = 1 ] ;;
 		*)	fail "splice refused: copies, byte-exact" "$_out" ;;
 		esac
 		# The proxy is strace's child: QUIT it, then strace ends.
@@ -581,15 +566,12 @@ t_limits()
 	logwait 10 "$LOG" "#1 close"	# the probe of pm_start
 	spawn "$PMTEST" hold $H "$PP" 4 a 30 >/dev/null
 	_h=$LASTPID
-	logwait 10 "$LOG" "pool full" &&
-	    ok "pool full: logged" || fail "pool full: logged"
+	check "pool full: logged" logwait 10 "$LOG" "pool full"
 	# Not served: the client got in (the kernel queues it) and waited
 	# its 2 s for nothing.
 	_got=$("$PMTEST" send $H "$PP" b -t 2 2>"$T/e")
-	[ -z "$_got" ] && grep -q TIMEOUT "$T/e" &&
-	    ok "pool full: no new connection served" ||
-	    fail "pool full: no new connection served" \
-	    "'$_got' $(cat "$T/e")"
+	check "pool full: no new connection served" eval \
+	    '[ -z "$_got" ] && grep -q TIMEOUT "$T/e"'
 	# Said once, though clients keep coming: the one above is still
 	# queued, one more waits, and a stats line shows that the loop
 	# went round with them there.  (No more clients than that: four
@@ -599,35 +581,28 @@ t_limits()
 	_w=$LASTPID
 	_n=$(logcount "$LOG" "stats: ")
 	if kill -USR1 "$PMPID" && logmore 10 "$LOG" "stats: " "$_n"; then
-		[ "$(logcount "$LOG" "pool full")" = 1 ] &&
-		    ok "pool full: said once" ||
-		    fail "pool full: said once" \
-		    "$(logcount "$LOG" "pool full") times"
+		check "pool full: said once" \
+		    [ "$(logcount "$LOG" "pool full")" = 1 ]
 	else
 		fail "pool full: said once" "no stats line with clients queued"
 	fi
 	reap "$_h"
 	_got=$(say b -t 10)
-	[ "$_got" = "$PB:b" ] && ok "pool has room again: served" ||
-	    fail "pool has room again: served" "'$_got'"
+	check "pool has room again: served" [ "$_got" = "$PB:b" ]
 	reap "$_w"
-	logwait 5 "$LOG" "accepting again" &&
-	    ok "pool has room again: logged" ||
-	    fail "pool has room again: logged"
+	check "pool has room again: logged" logwait 5 "$LOG" "accepting again"
 
 	# Routing timeout (1.5 s in this build) and a full routing buffer.
 	_n=$(logcount "$LOG" "no route within 1500 ms")
 	_got=$(say e -k -t 10)
-	logmore 5 "$LOG" "no route within 1500 ms" "$_n" &&
-	    ok "routing timeout closes a silent client" ||
-	    fail "routing timeout closes a silent client"
+	check "routing timeout closes a silent client" \
+	    logmore 5 "$LOG" "no route within 1500 ms" "$_n"
 	_bs=$(sed -n 's/.*connections of \([0-9]*\)-byte buffers.*/\1/p' \
 	    "$LOG")
 	_n=$(logcount "$LOG" "routing buffer full")
 	_got=$(say e -n $((${_bs:-65536} + 1000)) -k -t 10)
-	logmore 5 "$LOG" "routing buffer full" "$_n" &&
-	    ok "routing buffer full closes the client" ||
-	    fail "routing buffer full closes the client"
+	check "routing buffer full closes the client" \
+	    logmore 5 "$LOG" "routing buffer full" "$_n"
 	expect "still serving" "$PA:a" a
 
 	# One pipe for splice in this build: the bulk directions of three
@@ -646,10 +621,9 @@ t_limits()
 	wait "$_b1"
 	wait "$_b2"
 	wait "$_b3"
-	grep -q ok "$T/b1" && grep -q ok "$T/b2" && grep -q ok "$T/b3" &&
-	    ok "three bulk streams, two slow, sharing one pipe: byte-exact" ||
-	    fail "three bulk streams, two slow, sharing one pipe" \
-	    "$(cat "$T/b1" "$T/b2" "$T/b3" | tr '\n' ' ')"
+	check "three bulk streams, two slow, sharing one pipe: byte-exact" \
+	    eval 'grep -q ok "$T/b1" && grep -q ok "$T/b2" &&
+	    grep -q ok "$T/b3"'
 	reap "$PMPID"
 
 	# A low descriptor limit shrinks the pool, and says so.
@@ -659,13 +633,10 @@ t_limits()
 	_p=$!
 	PIDS="$PIDS $_p"
 	waitport $H "$PP"
-	grep -q "pool shrunk from [0-9]* to 12 connections" "$T/fd.log" &&
-	    ok "low descriptor limit: pool shrunk, logged" ||
-	    fail "low descriptor limit: pool shrunk, logged" \
-	    "$(cat "$T/fd.log")"
+	check "low descriptor limit: pool shrunk, logged" \
+	    grep -q "pool shrunk from [0-9]* to 12 connections" "$T/fd.log"
 	_got=$(say a)
-	[ "$_got" = "$PA:a" ] && ok "runs under a low descriptor limit" ||
-	    fail "runs under a low descriptor limit" "'$_got'"
+	check "runs under a low descriptor limit" [ "$_got" = "$PA:a" ]
 	_out=$("$PMTEST" bulk $H "$PP" 5000000 -p 'xfer\n' -t 60 2>&1)
 	case $_out in
 	*ok*)	ok "low descriptor limit: bulk still byte-exact" ;;
@@ -697,9 +668,8 @@ t_ends()
 		    "exit $_rc, '$_got'"
 	fi
 	if [ -z "$_got" ]; then
-		grep -q "no retry and no connect error" \
-		    "$LOG" && ok "... no retry for a client that has closed" ||
-		    fail "... no retry for a client that has closed"
+		check "... no retry for a client that has closed" \
+		    grep -q "no retry and no connect error" "$LOG"
 	else
 		skip "... no retry for a client that has closed" \
 		    "the backend was up by the first attempt (a slow machine)"
@@ -711,10 +681,9 @@ t_ends()
 	spawn sh -c "sleep 0.3; exec \"$PMTEST\" echo $H $PL"
 	_late=$LASTPID
 	_got=$(say late -t 8 -k -q 2500)
-	logwait 10 "$LOG" "connect $H:$PL failed: .*retrying" &&
-	    logwait 10 "$LOG" "connected $H:$PL" &&
-	    ok "a retry that works is relayed" ||
-	    fail "a retry that works is relayed" "$(tail -n 3 "$LOG")"
+	check "a retry that works is relayed" eval \
+	    'logwait 10 "$LOG" "connect $H:$PL failed: .*retrying" &&
+	    logwait 10 "$LOG" "connected $H:$PL"'
 	reap "$_late"
 	reap "$PMPID"
 
@@ -901,9 +870,8 @@ $_peak at the end of the burst, $_rss $((_n / 10)).$((_n % 10)) s later)"
 	    fail "spent budget: two slow readers hold two buffers" \
 	    "$(tail -n 1 "$LOG")"
 	printf 'more\n' >&3
-	logwait 10 "$LOG" "every buffer is in use" &&
-	    ok "spent budget: said in the log" ||
-	    fail "spent budget: said in the log" "$(tail -n 3 "$LOG")"
+	check "spent budget: said in the log" \
+	    logwait 10 "$LOG" "every buffer is in use"
 	_c0=$(cpu_ticks "$PMPID")
 	sleep 2
 	_c1=$(cpu_ticks "$PMPID")
@@ -917,26 +885,20 @@ $_peak at the end of the burst, $_rss $((_n / 10)).$((_n % 10)) s later)"
 	# A new client's request waits too, and the routing timeout still
 	# closes it.
 	_got=$(say a -k -t 10)
-	logwait 5 "$LOG" "no route within 1500 ms" && [ -z "$_got" ] &&
-	    ok "spent budget: the routing timeout frees a waiting client" ||
-	    fail "spent budget: the routing timeout frees a waiting client" \
-	    "'$_got'"
+	check "spent budget: the routing timeout frees a waiting client" eval \
+	    'logwait 5 "$LOG" "no route within 1500 ms" && [ -z "$_got" ]'
 	# The slow readers go: buffers free, the waiting reader goes on.
 	for _i in $_rs; do
 		reap "$_i"
 	done
-	waitfor 10 grep -q more "$T/nc.out" &&
-	    ok "spent budget: a freed buffer goes to the waiting reader" ||
-	    fail "spent budget: a freed buffer goes to the waiting reader" \
-	    "$(cat "$T/nc.out")"
+	check "spent budget: a freed buffer goes to the waiting reader" \
+	    waitfor 10 grep -q more "$T/nc.out"
 	exec 3>&-
 	waitfor 10 eval '! alive "$_nc"'
 	kill -USR1 "$PMPID"
-	logwait 5 "$LOG" "stats:" && grep 'stats:' "$LOG" |
-	    grep -q ' [1-9][0-9]* waits for one' &&
-	    ok "spent budget: the stats count the waits" ||
-	    fail "spent budget: the stats count the waits" \
-	    "$(grep 'stats:' "$LOG")"
+	check "spent budget: the stats count the waits" eval \
+	    'logwait 5 "$LOG" "stats:" && grep "stats:" "$LOG" |
+	    grep -q " [1-9][0-9]* waits for one"'
 	reap "$_nc"
 	reap "$PMPID"
 	rm -f "$T/fifo"
@@ -954,12 +916,11 @@ $_peak at the end of the burst, $_rss $((_n / 10)).$((_n % 10)) s later)"
 	_s2=$LASTPID
 	sleep 2.5
 	_got=$(say a -t 20)
-	[ "$_got" = "$PA:a" ] &&
-	    grep -q 'close: no route within [0-9]* ms while buffers are short' \
-	    "$LOG" &&
-	    ok "spent budget: a stalled client's buffer goes to one that sends" ||
-	    fail "spent budget: a stalled client's buffer goes to one that sends" \
-	    "'$_got': $(tail -n 3 "$LOG")"
+	check \
+	    "spent budget: a stalled client's buffer goes to one that sends" \
+	    eval '[ "$_got" = "$PA:a" ] &&
+	    grep -q "close: no route within [0-9]* ms while buffers are short" \
+	    "$LOG"'
 	reap "$_s1"
 	reap "$_s2"
 	reap "$PMPID"
@@ -1020,12 +981,11 @@ last: " "$LOG"; then
 	expect "-q: a router's reply" ddd d
 	say 'connect reject' -k -t 30 >/dev/null
 	kill -USR1 "$PMPID"
-	logwait 10 "$LOG" "stats: .* 4 accepted" &&
-	    grep -q 'listening on' "$LOG" &&
+	check "-q: no line for a connection, the router's included" eval \
+	    'logwait 10 "$LOG" "stats: .* 4 accepted" &&
+	    grep -q "listening on" "$LOG" &&
 	    grep -q "connect $H:$PR failed after 11 attempts" "$LOG" &&
-	    ! grep -q ' close: \| accept \|error hook' "$LOG" &&
-	    ok "-q: no line for a connection, the router's included" ||
-	    fail "-q: no line for a connection" "$(cat "$LOG")"
+	    ! grep -q " close: \| accept \|error hook" "$LOG"'
 	reap "$PMPID"
 
 	# A pipe is a service manager's logger, which stamps each line: no
@@ -1041,13 +1001,11 @@ last: " "$LOG"; then
 	expect "log on a pipe: served" "$PA:a" a
 	reap "$PMPID"
 	waitfor 10 eval '! alive "$_cat"'
-	grep -q 'listening on' "$T/log.pipe" &&
-	    ! grep -q '^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T' "$T/log.pipe" &&
-	    grep -q '^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:.]*Z ' \
-	    "$T/log.default" &&
-	    ok "log: no time on a pipe's lines, UTC time in a file's" ||
-	    fail "log: no time on a pipe's lines, UTC time in a file's" \
-	    "$(head -n 2 "$T/log.pipe")"
+	check "log: no time on a pipe's lines, UTC time in a file's" eval \
+	    'grep -q "listening on" "$T/log.pipe" &&
+	    ! grep -q "^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T" "$T/log.pipe" &&
+	    grep -q "^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:.]*Z " \
+	    "$T/log.default"'
 	reap "$_cat"
 
 	# Under syslog (-d), real priorities: a stand-in for /dev/log in a
@@ -1079,14 +1037,12 @@ last: " "$LOG"; then
 	kill -QUIT "$(cat "$T/sys.pid")"
 	waitfor 10 grep -q 'exiting' "$T/syslog.out"
 	# daemon (3) * 8 + err 3, warning 4, notice 5, info 6.
-	grep -q '^<29>.*listening on' "$T/syslog.out" &&
-	    grep -q '^<30>.*close: done' "$T/syslog.out" &&
-	    grep -q '^<28>.*failed after 11 attempts' "$T/syslog.out" &&
-	    grep -q '^<29>.*graceful shutdown' "$T/syslog.out" &&
-	    ! grep -q '^<31>' "$T/syslog.out" &&
-	    ok "syslog: notice, info and warning priorities" ||
-	    fail "syslog: notice, info and warning priorities" \
-	    "$(cat "$T/syslog.out" "$T/sys.err")"
+	check "syslog: notice, info and warning priorities" eval \
+	    'grep -q "^<29>.*listening on" "$T/syslog.out" &&
+	    grep -q "^<30>.*close: done" "$T/syslog.out" &&
+	    grep -q "^<28>.*failed after 11 attempts" "$T/syslog.out" &&
+	    grep -q "^<29>.*graceful shutdown" "$T/syslog.out" &&
+	    ! grep -q "^<31>" "$T/syslog.out"'
 	reap "$_sink"
 }
 
@@ -1104,10 +1060,8 @@ t_ipv6()
 	PMPID=$LASTPID
 	waitport ::1 "$PP"
 	_got=$("$PMTEST" send ::1 "$PP" six 2>/dev/null)
-	[ "$_got" = "$PA6:six" ] && ok "IPv6 listener and [::1] remote" ||
-	    fail "IPv6 listener and [::1] remote" "'$_got'"
-	grep -q "listening on \[::1\]:$PP" "$LOG" &&
-	    ok "IPv6 listener logged" || fail "IPv6 listener logged"
+	check "IPv6 listener and [::1] remote" [ "$_got" = "$PA6:six" ]
+	check "IPv6 listener logged" grep -q "listening on \[::1\]:$PP" "$LOG"
 	reap "$PMPID"
 }
 
@@ -1115,12 +1069,11 @@ t_ipv6()
 
 t_cli()
 {
-	$RUN "$PM" --help >"$T/help" 2>&1 &&
-	    grep -q -- '-p, --port' "$T/help" &&
-	    grep -q -- '-h, --host' "$T/help" &&
-	    grep -q -- '-c, --config' "$T/help" &&
-	    ok "--help prints the options and exits 0" ||
-	    fail "--help prints the options and exits 0"
+	check "--help prints the options and exits 0" eval \
+	    '$RUN "$PM" --help >"$T/help" 2>&1 &&
+	    grep -q -- "-p, --port" "$T/help" &&
+	    grep -q -- "-h, --host" "$T/help" &&
+	    grep -q -- "-c, --config" "$T/help"'
 	# Every option of --help is in the man page and the README.
 	_miss=
 	for _o in $(sed -n 's/^ *\(-[A-Za-z]\), --\([a-z]*\).*/\1 \2/p;
@@ -1133,62 +1086,52 @@ t_cli()
 		esac
 		grep -q -- "$_o" README || _miss="$_miss $_o(README)"
 	done
-	[ -z "$_miss" ] &&
-	    ok "every --help option is in proxymachine.8 and README" ||
-	    fail "every --help option is documented" "missing:$_miss"
-	$RUN "$PM" -V | grep -q '^proxymachine [0-9]' &&
-	    ok "-V prints the version" || fail "-V prints the version"
-	$RUN "$PM" --version | grep -q 'router test' &&
-	    ok "--version names the router" || fail "--version"
-	pm_fails "$PM" -x >"$T/o" 2>"$T/e" && [ ! -s "$T/o" ] &&
+	check "every --help option is in proxymachine.8 and README" \
+	    [ -z "$_miss" ]
+	check "-V prints the version" eval \
+	    '$RUN "$PM" -V | grep -q "^proxymachine [0-9]"'
+	check "--version names the router" eval \
+	    '$RUN "$PM" --version | grep -q "router test"'
+	check "bad option: usage on stderr, non-zero" eval \
+	    'pm_fails "$PM" -x >"$T/o" 2>"$T/e" && [ ! -s "$T/o" ] &&
+	    grep -q usage "$T/e"'
+	check "stray argument: named, usage, non-zero" eval \
+	    'pm_fails "$PM" -c "$CONF" extra >/dev/null 2>"$T/e" &&
 	    grep -q usage "$T/e" &&
-	    ok "bad option: usage on stderr, non-zero" ||
-	    fail "bad option: usage on stderr, non-zero"
-	pm_fails "$PM" -c "$CONF" extra >/dev/null 2>"$T/e" &&
+	    grep -q "^proxymachine[-a-z]*: unexpected argument: extra$" "$T/e"'
+	check "-p '': said, usage, non-zero" eval \
+	    'pm_fails "$PM" -c "$CONF" -h $H -p "" >/dev/null 2>"$T/e" &&
 	    grep -q usage "$T/e" &&
-	    grep -q "^proxymachine[-a-z]*: unexpected argument: extra$" "$T/e" &&
-	    ok "stray argument: named, usage, non-zero" ||
-	    fail "stray argument: named, usage, non-zero" "$(head -n 1 "$T/e")"
-	pm_fails "$PM" -c "$CONF" -h $H -p '' >/dev/null 2>"$T/e" &&
-	    grep -q usage "$T/e" &&
-	    grep -q "^proxymachine[-a-z]*: -p: empty port$" "$T/e" &&
-	    ok "-p '': said, usage, non-zero" ||
-	    fail "-p '': said, usage, non-zero" "$(head -n 1 "$T/e")"
-	pm_fails "$PM" -c "$CONF" -p >/dev/null 2>&1 &&
-	    ok "missing option argument: non-zero" ||
-	    fail "missing option argument: non-zero"
-	pm_fails "$PM" -c "$CONF" -h $H -p 70000 >/dev/null 2>"$T/e" &&
-	    grep -q "bad port" "$T/e" &&
-	    ok "bad port: non-zero, said" || fail "bad port: non-zero, said"
-	pm_fails "$PM" -c "$T/nonexistent" -h $H -p "$(freeport)" 2>"$T/e" &&
-	    grep -q "nonexistent" "$T/e" &&
-	    ok "missing table: non-zero, named" ||
-	    fail "missing table: non-zero, named"
+	    grep -q "^proxymachine[-a-z]*: -p: empty port$" "$T/e"'
+	check "missing option argument: non-zero" eval \
+	    'pm_fails "$PM" -c "$CONF" -p >/dev/null 2>&1'
+	check "bad port: non-zero, said" eval \
+	    'pm_fails "$PM" -c "$CONF" -h $H -p 70000 >/dev/null 2>"$T/e" &&
+	    grep -q "bad port" "$T/e"'
+	check "missing table: non-zero, named" eval \
+	    'pm_fails "$PM" -c "$T/nonexistent" -h $H -p "$(freeport)" \
+	    2>"$T/e" && grep -q "nonexistent" "$T/e"'
 	printf 'a %s:%s\nbogus line here\n' $H "$PA" >"$T/bad.conf"
 	_p=$(freeport)
-	pm_fails "$PM" -c "$T/bad.conf" -h $H -p "$_p" 2>"$T/e" &&
+	check "bad table line: file:line, non-zero" eval \
+	    'pm_fails "$PM" -c "$T/bad.conf" -h $H -p "$_p" 2>"$T/e" &&
 	    grep -q "bad.conf:2: " "$T/e" &&
-	    ! grep -q "listening" "$T/e" &&
-	    ok "bad table line: file:line, non-zero" ||
-	    fail "bad table line: file:line, non-zero" "$(cat "$T/e")"
+	    ! grep -q "listening" "$T/e"'
 	# On a port that backend B holds, a proxy that tried to listen
 	# before it read the table would fail to bind: it still names the
 	# table line, and says nothing of the port.
-	pm_fails "$PM" -c "$T/bad.conf" -h $H -p "$PB" 2>"$T/e" &&
+	check "bad table: never listens (rejected before the port)" eval \
+	    'pm_fails "$PM" -c "$T/bad.conf" -h $H -p "$PB" 2>"$T/e" &&
 	    grep -q "bad.conf:2: " "$T/e" &&
-	    ! grep -q -e "bind" -e "listen" "$T/e" &&
-	    ok "bad table: never listens (rejected before the port)" ||
-	    fail "bad table: never listens" "exit $_frc: $(cat "$T/e")"
+	    ! grep -q -e "bind" -e "listen" "$T/e"'
 	printf 'a %s:%s\nb 127.0.0.1:1\0junk\n' $H "$PA" >"$T/nul.conf"
-	pm_fails "$PM" -c "$T/nul.conf" -h $H -p "$_p" 2>"$T/e" &&
-	    grep -q "nul.conf:2: NUL byte" "$T/e" &&
-	    ok "a NUL byte in a table line: file:line, non-zero" ||
-	    fail "a NUL byte in a table line" "$(cat "$T/e")"
+	check "a NUL byte in a table line: file:line, non-zero" eval \
+	    'pm_fails "$PM" -c "$T/nul.conf" -h $H -p "$_p" 2>"$T/e" &&
+	    grep -q "nul.conf:2: NUL byte" "$T/e"'
 	printf 'a nosuchhost.invalid:1\n' >"$T/bad2.conf"
-	pm_fails "$PM" -c "$T/bad2.conf" -h $H -p "$_p" 2>"$T/e" &&
-	    grep -q "bad2.conf:1: " "$T/e" &&
-	    ok "unresolvable remote: file:line, non-zero" ||
-	    fail "unresolvable remote: file:line, non-zero" "$(cat "$T/e")"
+	check "unresolvable remote: file:line, non-zero" eval \
+	    'pm_fails "$PM" -c "$T/bad2.conf" -h $H -p "$_p" 2>"$T/e" &&
+	    grep -q "bad2.conf:1: " "$T/e"'
 
 	# Defaults: 0.0.0.0 and port 5432, when that port is free here.
 	if "$PMTEST" waitport $H 5432 1 2>/dev/null; then
@@ -1212,10 +1155,9 @@ t_cli()
 	_e=$!
 	PIDS="$PIDS $_e"
 	waitport $H "$_p"
-	pm_fails "$PM" -c "$CONF" -h $H -p "$_p" 2>"$T/e" &&
-	    grep -q "bind" "$T/e" &&
-	    ok "port in use: non-zero, said" || fail "port in use" \
-	    "$(cat "$T/e")"
+	check "port in use: non-zero, said" eval \
+	    'pm_fails "$PM" -c "$CONF" -h $H -p "$_p" 2>"$T/e" &&
+	    grep -q "bind" "$T/e"'
 	reap "$_e"
 }
 
@@ -1240,16 +1182,13 @@ t_signals()
 		ok "QUIT: stops accepting"
 	fi
 	wait "$_b"
-	grep -q ok "$T/q.out" &&
-	    grep -q "graceful shutdown: .*waiting for 1 connections" "$LOG" &&
-	    ok "QUIT: transfer in flight completes" ||
-	    fail "QUIT: transfer in flight completes" \
-	    "$(cat "$T/q.out") $(grep "shutdown" "$LOG")"
+	check "QUIT: transfer in flight completes" eval \
+	    'grep -q ok "$T/q.out" &&
+	    grep -q "graceful shutdown: .*waiting for 1 connections" "$LOG"'
 	waitexit "$PMPID" 20
 	_rc=$WAITRC
-	[ "$_rc" = 0 ] && grep -q "all connections closed" "$LOG" &&
-	    ok "QUIT: exits 0 once all are closed" ||
-	    fail "QUIT: exits 0 once all are closed" "rc $_rc"
+	check "QUIT: exits 0 once all are closed" eval \
+	    '[ "$_rc" = 0 ] && grep -q "all connections closed" "$LOG"'
 
 	# QUIT waits for as long as it takes: a held connection keeps it up.
 	# The holder stays until it is killed, however slow the machine.
@@ -1262,13 +1201,10 @@ t_signals()
 		fail "QUIT: waits for open connections" "QUIT not seen"
 	else
 		sleep 3
-		alive "$PMPID" && ok "QUIT: waits for open connections" ||
-		    fail "QUIT: waits for open connections"
+		check "QUIT: waits for open connections" alive "$PMPID"
 	fi
 	reap "$_h"
-	waitfor 10 eval "! alive $PMPID" &&
-	    ok "QUIT: exits after the last" ||
-	    fail "QUIT: exits after the last"
+	check "QUIT: exits after the last" waitfor 10 eval "! alive $PMPID"
 
 	# TERM: a short transfer still finishes; a held one is cut at 10 s.
 	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
@@ -1281,23 +1217,18 @@ t_signals()
 	logmore 10 "$LOG" "connected $H:$PA" 1
 	kill -TERM "$PMPID"
 	wait "$_b"
-	grep -q ok "$T/t.out" &&
-	    grep -q "fast shutdown: .* for 2 connections" "$LOG" &&
-	    ok "TERM: transfer in flight completes" ||
-	    fail "TERM: transfer in flight completes" \
-	    "$(cat "$T/t.out") $(grep "shutdown" "$LOG")"
+	check "TERM: transfer in flight completes" eval \
+	    'grep -q ok "$T/t.out" &&
+	    grep -q "fast shutdown: .* for 2 connections" "$LOG"'
 	if ! waitfor 25 eval "! alive $PMPID"; then
 		fail "TERM: exits after the grace period"
 	else
-		grep -q "grace period over: closing 1 connections" "$LOG" &&
-		    ok "TERM: forces the held connection closed after 10 s" ||
-		    fail "TERM: forces the held connection closed" \
-		    "$(tail -n 3 "$LOG")"
+		check "TERM: forces the held connection closed after 10 s" \
+		    grep -q "grace period over: closing 1 connections" "$LOG"
 	fi
 	_ms=$(close_ms "$LOG" "shutdown")
-	[ -n "$_ms" ] && [ "$_ms" -ge 9000 ] &&
-	    ok "TERM: the grace period is about 10 s ($_ms ms)" ||
-	    fail "TERM: the grace period is about 10 s" "'$_ms'"
+	check "TERM: the grace period is about 10 s ($_ms ms)" eval \
+	    '[ -n "$_ms" ] && [ "$_ms" -ge 9000 ]'
 	reap "$_h"
 
 	# INT: as TERM; a second INT closes everything at once.
@@ -1340,15 +1271,13 @@ t_signals()
 	printf 'b\n' >>"$CONF"
 	kill -HUP "$PMPID"
 	logwait 10 "$LOG" "reload failed"
-	grep -q "reload failed.*test.conf:[0-9]*: " "$LOG" &&
-	    ok "HUP with a bad table: file:line logged" ||
-	    fail "HUP with a bad table: file:line logged"
+	check "HUP with a bad table: file:line logged" \
+	    grep -q "reload failed.*test.conf:[0-9]*: " "$LOG"
 	expect "HUP with a bad table: old table kept" "$PA:b" b
 	_id=$(grep "connected $H:$PA" "$LOG" | head -n 1 | cut -d' ' -f3)
-	alive "$_h" && [ -n "$_id" ] &&
-	    ! grep -q "$_id close" "$LOG" &&
-	    ok "HUP: the open connection survives" ||
-	    fail "HUP: the open connection survives"
+	check "HUP: the open connection survives" eval \
+	    'alive "$_h" && [ -n "$_id" ] &&
+	    ! grep -q "$_id close" "$LOG"'
 	cp "$T/conf.orig" "$CONF"
 	reap "$_h"
 	reap "$PMPID"
@@ -1372,19 +1301,16 @@ t_workers()
 		    grep -q "^proxymachine[-a-z]*: -w '$_w': not a number" \
 		    "$T/e" || _bad="$_bad '$_w'"
 	done
-	[ -z "$_bad" ] && ok "-w out of range or not a number: said, usage" ||
-	    fail "-w out of range or not a number: said, usage" "-w$_bad"
+	check "-w out of range or not a number: said, usage" [ -z "$_bad" ]
 
 	pm_start "$PM" "$CONF" -w 2 || { fail "proxy starts with -w 2"; return; }
 	logwait 10 "$LOG" "worker 2 of 2 started"
 	_w1=$(worker_pid "$LOG" 1)
 	_w2=$(worker_pid "$LOG" 2)
-	grep -q "listening on $H:$PP; 2 workers, each with" "$LOG" &&
+	check "-w 2: a master and two worker processes" eval \
+	    'grep -q "listening on $H:$PP; 2 workers, each with" "$LOG" &&
 	    [ -n "$_w1" ] && [ -n "$_w2" ] && [ "$_w1" != "$_w2" ] &&
-	    alive "$_w1" && alive "$_w2" &&
-	    ok "-w 2: a master and two worker processes" ||
-	    fail "-w 2: a master and two worker processes" \
-	    "$(head -n 4 "$LOG" | tr '\n' '|')"
+	    alive "$_w1" && alive "$_w2"'
 	expect "-w 2: serves" "$PA:a" a
 	if [ -r "/proc/$_w1/cmdline" ] && [ -z "$RUN" ]; then
 		_t=$(tr '\0' ' ' <"/proc/$PMPID/cmdline")
@@ -1398,35 +1324,31 @@ t_workers()
 		skip "-w 2: process titles" "no /proc here, or an emulator"
 	fi
 	kill -HUP "$PMPID"
-	logwait 10 "$LOG" "w2 reloaded" && logwait 10 "$LOG" "w1 reloaded" &&
-	    ok "-w 2: HUP reloads in every worker" ||
-	    fail "-w 2: HUP reloads in every worker"
+	check "-w 2: HUP reloads in every worker" eval \
+	    'logwait 10 "$LOG" "w2 reloaded" &&
+	    logwait 10 "$LOG" "w1 reloaded"'
 	kill -USR1 "$PMPID"
-	logwait 10 "$LOG" "w2 stats: " && logwait 10 "$LOG" "w1 stats: " &&
-	    grep -q "stats: master of 2 workers, 0 restarted" "$LOG" &&
-	    ok "-w 2: USR1 logs stats of the master and each worker" ||
-	    fail "-w 2: USR1 logs stats of the master and each worker"
+	check "-w 2: USR1 logs stats of the master and each worker" eval \
+	    'logwait 10 "$LOG" "w2 stats: " &&
+	    logwait 10 "$LOG" "w1 stats: " &&
+	    grep -q "stats: master of 2 workers, 0 restarted" "$LOG"'
 
 	# A worker that dies is replaced; the others serve meanwhile.
 	kill -9 "$_w1"
 	logwait 10 "$LOG" "worker 1 (pid $_w1) killed by signal 9: starting"
 	waitfor 10 eval '[ "$(worker_pid "$LOG" 1)" != "$_w1" ]'
 	_n1=$(worker_pid "$LOG" 1)
-	[ "$_n1" != "$_w1" ] && alive "$_n1" &&
-	    ok "-w 2: a killed worker is logged and replaced" ||
-	    fail "-w 2: a killed worker is logged and replaced" \
-	    "$(tail -n 3 "$LOG" | tr '\n' '|')"
+	check "-w 2: a killed worker is logged and replaced" eval \
+	    '[ "$_n1" != "$_w1" ] && alive "$_n1"'
 	_ok=1
 	for _i in 1 2 3 4 5 6; do
 		[ "$(say b)" = "$PB:b" ] || _ok=0
 	done
-	[ $_ok = 1 ] && ok "-w 2: serves after a worker was replaced" ||
-	    fail "-w 2: serves after a worker was replaced"
+	check "-w 2: serves after a worker was replaced" [ $_ok = 1 ]
 	_id=$(sed -n 's/.* w\([12]\) #\([0-9]*\) accept .*/\1 \2/p' "$LOG" |
 	    awk '($2 - $1) % 2 != 0 { print }' | head -n 1)
-	[ -z "$_id" ] && grep -q " w[12] #[0-9]* accept " "$LOG" &&
-	    ok "-w 2: connection numbers per worker never collide" ||
-	    fail "-w 2: connection numbers per worker never collide" "$_id"
+	check "-w 2: connection numbers per worker never collide" eval \
+	    '[ -z "$_id" ] && grep -q " w[12] #[0-9]* accept " "$LOG"'
 
 	# QUIT: the master waits for every worker, each for its connections.
 	# The holder stays until it is killed, however slow the machine;
@@ -1442,9 +1364,8 @@ t_workers()
 	    grep -q "w[12] graceful shutdown: .* for 1 connections" "$LOG"
 	then
 		sleep 2
-		alive "$PMPID" &&
-		    ok "-w 2, QUIT: the master waits for the workers" ||
-		    fail "-w 2, QUIT: the master waits for the workers"
+		check "-w 2, QUIT: the master waits for the workers" \
+		    alive "$PMPID"
 		"$PMTEST" waitport $H "$PP" 1 2>/dev/null &&
 		    fail "-w 2, QUIT: stops accepting" ||
 		    ok "-w 2, QUIT: stops accepting"
@@ -1457,11 +1378,10 @@ t_workers()
 	reap "$_h"
 	waitexit "$PMPID" 20
 	_rc=$WAITRC
-	[ "$_rc" = 0 ] && grep -q "all workers exited: exiting" "$LOG" &&
+	check "-w 2, QUIT: every process exits, status 0" eval \
+	    '[ "$_rc" = 0 ] && grep -q "all workers exited: exiting" "$LOG" &&
 	    [ -n "$_n1" ] && [ -n "$_w2" ] &&
-	    ! alive "$_n1" && ! alive "$_w2" &&
-	    ok "-w 2, QUIT: every process exits, status 0" ||
-	    fail "-w 2, QUIT: every process exits, status 0" "rc $_rc"
+	    ! alive "$_n1" && ! alive "$_w2"'
 
 	# Each worker has its own pool: two 4-slot workers hold 8.
 	pm_start "$SMALL" "$CONF" -w 2 ||
@@ -1472,16 +1392,12 @@ t_workers()
 	_h=$LASTPID
 	waitfor 10 grep -q "connected 8" "$T/hold8"
 	logwait 10 "$LOG" "w1 pool full" && logwait 10 "$LOG" "w2 pool full"
-	grep -q "connected 8" "$T/hold8" &&
-	    grep -q "w1 pool full" "$LOG" && grep -q "w2 pool full" "$LOG" &&
-	    ok "-w 2: each worker has its own pool, both accept" ||
-	    fail "-w 2: each worker has its own pool, both accept" \
-	    "$(cat "$T/hold8") $(grep -c "pool full" "$LOG")"
+	check "-w 2: each worker has its own pool, both accept" eval \
+	    'grep -q "connected 8" "$T/hold8" &&
+	    grep -q "w1 pool full" "$LOG" && grep -q "w2 pool full" "$LOG"'
 	_got=$("$PMTEST" send $H "$PP" b -t 2 2>"$T/e")
-	[ -z "$_got" ] && grep -q TIMEOUT "$T/e" &&
-	    ok "-w 2: both pools full: no new connection" ||
-	    fail "-w 2: both pools full: no new connection" \
-	    "'$_got' $(cat "$T/e")"
+	check "-w 2: both pools full: no new connection" eval \
+	    '[ -z "$_got" ] && grep -q TIMEOUT "$T/e"'
 
 	# TERM from the master and from elsewhere count as one: the grace
 	# period still runs.  Then a second INT closes everything at once.
@@ -1497,9 +1413,9 @@ t_workers()
 	    logwait 10 "$LOG" "fast shutdown: passed to the workers" &&
 	    kill -USR1 "$_w1" && logmore 10 "$LOG" "w1 stats: " "$_n"; then
 		sleep 1
-		alive "$_w1" && alive "$_h" &&
-		    ! grep -q "w1 second signal" "$LOG" && ok "$_t" ||
-		    fail "$_t" "$(tail -n 3 "$LOG" | tr '\n' '|')"
+		check "$_t" eval \
+		    'alive "$_w1" && alive "$_h" &&
+		    ! grep -q "w1 second signal" "$LOG"'
 	else
 		fail "$_t" "w1 gone, or a TERM not seen: $(tail -n 3 \
 		    "$LOG" | tr '\n' '|')"
@@ -1523,21 +1439,21 @@ t_workers()
 	_w2=$(worker_pid "$LOG" 2)
 	kill -9 "$PMPID"
 	wait "$PMPID" 2>/dev/null
-	[ -n "$_w1" ] && [ -n "$_w2" ] &&
+	check "-w 2: workers exit when the master is killed" eval \
+	    '[ -n "$_w1" ] && [ -n "$_w2" ] &&
 	    waitfor 10 eval "! alive $_w1 && ! alive $_w2" &&
-	    logwait 10 "$LOG" "w1 master process gone" &&
-	    ok "-w 2: workers exit when the master is killed" ||
-	    fail "-w 2: workers exit when the master is killed"
+	    logwait 10 "$LOG" "w1 master process gone"'
 
 	# -w 0: one per CPU.
 	_cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 	pm_start "$PM" "$CONF" -w 0 || { fail "proxy starts with -w 0"; return; }
 	if [ "$_cpus" -gt 1 ]; then
-		logwait 10 "$LOG" "; $_cpus workers, each"
+		check "-w 0: one worker per CPU ($_cpus)" \
+		    logwait 10 "$LOG" "; $_cpus workers, each"
 	else
-		logwait 10 "$LOG" "; [0-9]* connections of"
-	fi && ok "-w 0: one worker per CPU ($_cpus)" ||
-	    fail "-w 0: one worker per CPU ($_cpus)" "$(head -n 2 "$LOG")"
+		check "-w 0: one worker per CPU ($_cpus)" \
+		    logwait 10 "$LOG" "; [0-9]* connections of"
+	fi
 	expect "-w 0: serves" "$PA:a" a
 	reap "$PMPID"
 }
@@ -1552,18 +1468,15 @@ t_daemon()
 	bounded 20 $RUN "$PM" -d -P "$_pf" -c "$CONF" -h $H -p "$PP" \
 	    >"$T/d.out" 2>&1
 	_rc=$?
-	[ $_rc -eq 0 ] && [ -s "$_pf" ] && waitport $H "$PP" &&
-	    ok "-d detaches and -P writes the pid file" ||
-	    fail "-d detaches and -P writes the pid file" "rc $_rc"
+	check "-d detaches and -P writes the pid file" eval \
+	    '[ $_rc -eq 0 ] && [ -s "$_pf" ] && waitport $H "$PP"'
 	_pid=$(cat "$_pf" 2>/dev/null)
 	PIDS="$PIDS $_pid"
 	expect "detached: serves" "$PA:a" a
-	[ ! -s "$T/d.out" ] && ok "detached: nothing on the terminal" ||
-	    fail "detached: nothing on the terminal" "$(cat "$T/d.out")"
-	[ -n "$_pid" ] && kill -QUIT "$_pid" 2>/dev/null &&
-	    waitfor 10 eval "! alive $_pid" && [ ! -e "$_pf" ] &&
-	    ok "detached: QUIT exits and removes the pid file" ||
-	    fail "detached: QUIT exits and removes the pid file"
+	check "detached: nothing on the terminal" [ ! -s "$T/d.out" ]
+	check "detached: QUIT exits and removes the pid file" eval \
+	    '[ -n "$_pid" ] && kill -QUIT "$_pid" 2>/dev/null &&
+	    waitfor 10 eval "! alive $_pid" && [ ! -e "$_pf" ]'
 
 	# SIGUSR1: a stats line.
 	pm_start "$PM" "$CONF" || { fail "proxy starts"; return; }
@@ -1571,17 +1484,15 @@ t_daemon()
 	expect "stats: a close" "" xxx
 	kill -USR1 "$PMPID"
 	logwait 10 "$LOG" "stats: "
-	grep "stats: " "$LOG" | grep -q "1 closed by the router" &&
-	    grep "stats: " "$LOG" | grep -q "accepted; 1 bytes up, $((${#PA} + 2)) down" &&
-	    ok "SIGUSR1 logs connections, bytes and errors" ||
-	    fail "SIGUSR1 logs connections, bytes and errors" \
-	    "$(grep "stats: " "$LOG")"
+	check "SIGUSR1 logs connections, bytes and errors" eval \
+	    'grep "stats: " "$LOG" | grep -q "1 closed by the router" &&
+	    grep "stats: " "$LOG" |
+	    grep -q "accepted; 1 bytes up, $((${#PA} + 2)) down"'
 	reap "$PMPID"
 
-	pm_fails "$PM" -u no-such-user-here -c "$CONF" -h $H \
-	    -p "$(freeport)" 2>"$T/e" && grep -q "no such user" "$T/e" &&
-	    ok "-u with an unknown user: non-zero, said" ||
-	    fail "-u with an unknown user: non-zero, said"
+	check "-u with an unknown user: non-zero, said" eval \
+	    'pm_fails "$PM" -u no-such-user-here -c "$CONF" -h $H \
+	    -p "$(freeport)" 2>"$T/e" && grep -q "no such user" "$T/e"'
 	# Without root, becoming a user and chroot fail after the bind: the
 	# message has the same form as the errors before it.
 	_as=
@@ -1598,10 +1509,8 @@ t_daemon()
 			[ $? -ne 0 ] && grep -Eq "^proxymachine[-a-z]*: \
 (cannot become nobody|chroot /): " "$T/e" || _bad="$_bad '$_o'"
 		done
-		[ -z "$_bad" ] &&
-		    ok "-u, -t without root: proxymachine: ..., non-zero" ||
-		    fail "-u, -t without root: proxymachine: ..., non-zero" \
-		    "$_bad: $(cat "$T/e")"
+		check "-u, -t without root: proxymachine: ..., non-zero" \
+		    [ -z "$_bad" ]
 	else
 		skip "-u, -t without root" "needs setpriv to drop root"
 	fi
@@ -1622,16 +1531,13 @@ t_daemon()
 	expect "-u nobody -t dir: serves" "$PA:a" a
 	_uid=$(awk '/^Uid:/ { print $2 "/" $3 "/" $4 }' "/proc/$PMPID/status")
 	_n=$(id -u nobody)
-	[ "$_uid" = "$_n/$_n/$_n" ] && ok "-u nobody: runs as nobody" ||
-	    fail "-u nobody: runs as nobody" "uid $_uid"
-	[ "$(readlink "/proc/$PMPID/root")" = "$(cd "$T/jail" && pwd -P)" ] &&
-	    ok "-t dir: chrooted" || fail "-t dir: chrooted" \
-	    "$(readlink "/proc/$PMPID/root")"
+	check "-u nobody: runs as nobody" [ "$_uid" = "$_n/$_n/$_n" ]
+	check "-t dir: chrooted" \
+	    [ "$(readlink "/proc/$PMPID/root")" = "$(cd "$T/jail" && pwd -P)" ]
 	# The resolver reads it, unjailed, as nobody: $T is root's alone.
 	kill -HUP "$PMPID"
-	logwait 10 "$LOG" "reload failed.*$CONF: Permission denied" &&
-	    ok "-u nobody: a reload reads the table as nobody, said" ||
-	    fail "-u nobody: a reload reads the table as nobody, said"
+	check "-u nobody: a reload reads the table as nobody, said" \
+	    logwait 10 "$LOG" "reload failed.*$CONF: Permission denied"
 	expect "-t dir: still serves" "$PB:b" b
 	reap "$PMPID"
 }
@@ -1683,10 +1589,8 @@ t_reload()
 	    { fail "proxy starts with a slow name server"; return; }
 	logwait 10 "$LOG" "resolver started, pid"
 	_r1=$(resolver_pid "$LOG")
-	[ -n "$_r1" ] && alive "$_r1" && [ "$_r1" != "$PMPID" ] &&
-	    ok "reload: a resolver process runs beside the proxy" ||
-	    fail "reload: a resolver process runs beside the proxy" \
-	    "'$_r1'"
+	check "reload: a resolver process runs beside the proxy" eval \
+	    '[ -n "$_r1" ] && alive "$_r1" && [ "$_r1" != "$PMPID" ]'
 	expect "reload: the first table routes" "$PA:a" a
 	"$PMTEST" bulk $H "$PP" 12000000 -p 'xfer\n' -s 1 \
 	    >"$T/rl.bulk" 2>&1 &
@@ -1708,16 +1612,13 @@ t_reload()
 		sleep 0.2
 	done
 	_m="reload: a slow name server stalls no request"
-	[ $_during -ge 3 ] && [ -z "$_bad" ] &&
-	    ok "$_m ($_during answered by the old table, each in 1.5 s)" ||
-	    fail "$_m" "$_during rounds during the reload;$_bad"
+	check "$_m ($_during answered by the old table, each in 1.5 s)" eval \
+	    '[ $_during -ge 3 ] && [ -z "$_bad" ]'
 	logwait 15 "$LOG" "reloaded $_rt"
 	expect "reload: the new table serves once it is ready" "$PB:a" a
 	wait "$_b"
-	grep -q ok "$T/rl.bulk" &&
-	    ok "reload: a transfer through it meanwhile completes intact" ||
-	    fail "reload: a transfer through it meanwhile completes intact" \
-	    "$(cat "$T/rl.bulk")"
+	check "reload: a transfer through it meanwhile completes intact" \
+	    grep -q ok "$T/rl.bulk"
 
 	# The resolver killed while a reload is in flight: that reload
 	# fails, said, the old table stays; another resolver starts (at
@@ -1728,17 +1629,16 @@ t_reload()
 	sleep 0.3
 	kill -9 "$_r1"
 	_m="reload: a resolver killed in flight fails that reload, said"
-	logwait 10 "$LOG" \
+	check "$_m" eval \
+	    'logwait 10 "$LOG" \
 	    "reload failed, keeping the old table: the resolver (pid $_r1)" &&
 	    logwait 10 "$LOG" \
-	    "resolver (pid $_r1) killed by signal 9: starting another" &&
-	    ok "$_m" || fail "$_m" "$(tail -n 3 "$LOG" | tr '\n' '|')"
+	    "resolver (pid $_r1) killed by signal 9: starting another"'
 	expect "reload: the resolver killed, the old table serves" "$PB:a" a
 	waitfor 10 eval '[ "$(resolver_pid "$LOG")" != "$_r1" ]'
 	_r2=$(resolver_pid "$LOG")
-	[ "$_r2" != "$_r1" ] && alive "$_r2" &&
-	    ok "reload: another resolver is started" ||
-	    fail "reload: another resolver is started" "'$_r2'"
+	check "reload: another resolver is started" eval \
+	    '[ "$_r2" != "$_r1" ] && alive "$_r2"'
 	rl_table "$_rt" "$PA"
 	kill -HUP "$PMPID"
 	waitfor 10 eval '[ "$(grep -c "reloaded" "$LOG")" -gt "$_n0" ]'
@@ -1759,11 +1659,11 @@ t_reload()
 	waitfor 20 eval '[ "$(say a)" = "$PB:a" ]'
 	_n1=$(grep -c "reloaded" "$LOG")
 	_m="reload: 10 HUPs in a row: the last table in force"
-	[ "$(say a)" = "$PB:a" ] && alive "$PMPID" &&
+	check "$_m, $((_n1 - _n0)) loads" eval \
+	    '[ "$(say a)" = "$PB:a" ] && alive "$PMPID" &&
 	    [ $((_n1 - _n0)) -ge 1 ] && [ $((_n1 - _n0)) -lt 10 ] &&
 	    grep -q "HUP: the table is read again once the read in prog" \
-	    "$LOG" && ok "$_m, $((_n1 - _n0)) loads" ||
-	    fail "$_m" "$_n0 $_n1 '$(say a)'"
+	    "$LOG"'
 	reap "$PMPID"
 
 	# Workers: the master loads the table and holds it, so a worker
@@ -1777,19 +1677,17 @@ t_reload()
 	expect "-w 2 reload: the first table routes" "$PA:a" a
 	rl_table "$_rt" "$PB"
 	kill -HUP "$PMPID"
-	logwait 10 "$LOG" "w1 reloaded $_rt" &&
+	check "-w 2 reload: the master and each worker put it in force" eval \
+	    'logwait 10 "$LOG" "w1 reloaded $_rt" &&
 	    logwait 10 "$LOG" "w2 reloaded $_rt" &&
-	    grep -q "[0-9] reloaded $_rt" "$LOG" &&
-	    ok "-w 2 reload: the master and each worker put it in force" ||
-	    fail "-w 2 reload: the master and each worker put it in force"
+	    grep -q "[0-9] reloaded $_rt" "$LOG"'
 	_w1=$(worker_pid "$LOG" 1)
 	_w2=$(worker_pid "$LOG" 2)
 	kill -9 "$_w1"
 	waitfor 10 eval '[ "$(worker_pid "$LOG" 1)" != "$_w1" ]'
 	_n1=$(worker_pid "$LOG" 1)
-	alive "$_n1" && [ "$_n1" != "$_w1" ] &&
-	    ok "-w 2 reload: a killed worker is started again" ||
-	    fail "-w 2 reload: a killed worker is started again"
+	check "-w 2 reload: a killed worker is started again" eval \
+	    'alive "$_n1" && [ "$_n1" != "$_w1" ]'
 	_st=
 	if [ -r "/proc/$_w2/stat" ]; then
 		kill -STOP "$_w2"
@@ -1816,19 +1714,17 @@ t_reload()
 		_got=$(say a -t 5)
 		[ "$_got" = "$PB:a" ] || _bad="$_bad [$_i: '$_got']"
 	done
-	[ -z "$_bad" ] &&
-	    ok "-w 2 reload: both workers then serve the new table" ||
-	    fail "-w 2 reload: both workers then serve the new table" "$_bad"
+	check "-w 2 reload: both workers then serve the new table" \
+	    [ -z "$_bad" ]
 
 	# A HUP sent to a worker: ignored, said; the master's table stays.
 	_n0=$(grep -c "reloaded" "$LOG")
 	kill -HUP "$_w2"
 	logwait 10 "$LOG" "w2 HUP ignored: the master (pid $PMPID)"
 	sleep 0.5
-	grep -q "w2 HUP ignored: the master (pid $PMPID)" "$LOG" &&
-	    [ "$(grep -c "reloaded" "$LOG")" -eq "$_n0" ] &&
-	    ok "-w 2 reload: a HUP sent to a worker is ignored, said" ||
-	    fail "-w 2 reload: a HUP sent to a worker is ignored, said"
+	check "-w 2 reload: a HUP sent to a worker is ignored, said" eval \
+	    'grep -q "w2 HUP ignored: the master (pid $PMPID)" "$LOG" &&
+	    [ "$(grep -c "reloaded" "$LOG")" -eq "$_n0" ]'
 
 	# A bad table: the master says so once, every worker keeps its own.
 	printf 'a\t%s:%s\nbogus line\n' $H "$PA" >"$_rt"
@@ -1840,9 +1736,9 @@ t_reload()
 		[ "$_got" = "$PB:a" ] || _bad="$_bad [$_i: '$_got']"
 	done
 	_m="-w 2 reload: a bad table is refused by the master, the old serves"
-	grep -q "reload failed, keeping the old table: $_rt:2: " "$LOG" &&
-	    ! grep -q "w[12] reload failed" "$LOG" && [ -z "$_bad" ] &&
-	    ok "$_m" || fail "$_m" "$_bad"
+	check "$_m" eval \
+	    'grep -q "reload failed, keeping the old table: $_rt:2: " "$LOG" &&
+	    ! grep -q "w[12] reload failed" "$LOG" && [ -z "$_bad" ]'
 	reap "$PMPID"
 
 	# With -u and -t, the resolver drops to the user but stays out of
@@ -1869,9 +1765,9 @@ t_reload()
 	_uid=$(awk '/^Uid:/ { print $2 "/" $3 "/" $4 }' "/proc/$_r/status")
 	_n=$(id -u nobody)
 	_m="reload: with -u and -t the resolver runs as nobody, unjailed"
-	[ "$_uid" = "$_n/$_n/$_n" ] &&
-	    [ "$(readlink "/proc/$_r/root")" = / ] && ok "$_m" ||
-	    fail "$_m" "uid $_uid, root $(readlink "/proc/$_r/root")"
+	check "$_m" eval \
+	    '[ "$_uid" = "$_n/$_n/$_n" ] &&
+	    [ "$(readlink "/proc/$_r/root")" = / ]'
 	rl_table "$_rt" "$PB"
 	kill -HUP "$PMPID"
 	logwait 10 "$LOG" "reloaded $_rt"

@@ -121,7 +121,8 @@ variant()
 	say "run.sh: $_v: $*"
 	echo "run.sh: $_v: $*" | sed "s|$TOP/||g" >> "$T/builds"
 	${CC:-cc} -std=c99 -D_DEFAULT_SOURCE ${CFLAGS:--O2} -DPM_MAXCONN=10240 \
-	    "$@" -o "$T/$_v" "$TOP/proxymachine.c" "$TOP/routers/custom.c" >&2
+	    "$@" -o "$T/$_v" "$TOP/proxymachine.c" "$TOP/small.c" \
+	    "$TOP/routers/custom.c" >&2
 }
 KQSHIM=
 [ "$(uname -s)" = Linux ] &&
@@ -173,7 +174,7 @@ for t in $TARGETS; do
 		    >> "$T/builds"
 		if ! ${CC:-cc} -std=c99 -D_DEFAULT_SOURCE ${CFLAGS:--O2} \
 		    -DPM_MAXCONN=10240 -o "$T/socks5" "$TOP/proxymachine.c" \
-		    "$TOP/routers/socks5.c" >&2; then
+		    "$TOP/small.c" "$TOP/routers/socks5.c" >&2; then
 			say "run.sh: socks5 does not build: skipped"
 			continue
 		fi ;;

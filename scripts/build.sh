@@ -28,8 +28,8 @@ src=$dir/src
 
 rm -rf "$src"
 mkdir -p "$src/routers" "$src/tests" || exit 2
-cp "$top/Makefile" "$top/dev.mk" "$top/proxymachine.c" "$top/router.h" \
-    "$top/proxymachine.8" "$src/" || exit 2
+cp "$top/Makefile" "$top/dev.mk" "$top/proxymachine.c" "$top/small.c" \
+    "$top/router.h" "$top/proxymachine.8" "$src/" || exit 2
 cp "$top"/routers/*.c "$src/routers/" || exit 2
 cp "$top"/tests/*.c "$src/tests/" || exit 2
 # The suite too, with the documents it checks: a run reads the files of

@@ -38,7 +38,7 @@ for flags in "-O2" "-Os" "-Os $sec" "-Os $sec $unw" \
 		b=$out/proxymachine-$r
 		# The flags are split on purpose.
 		if $cc $req $flags -static -s -o "$b" "$top/proxymachine.c" \
-		    "$top/routers/$r.c" >"$out/$r.log" 2>&1; then
+		    "$top/small.c" "$top/routers/$r.c" >"$out/$r.log" 2>&1; then
 			line="$line$(printf '%-8s ' "$(size "$b" 2>/dev/null |
 			    awk 'NR == 2 { print $1 + $2 }')")"
 		else
