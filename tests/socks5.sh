@@ -151,6 +151,13 @@ s5_open()
 		*)		fail "socks5: OpenBSD nc -X 5 through it" \
 				    "got '$s5_got'" ;;
 		esac
+		s5_got=$(printf 'hi\n' | timeout 20 nc -N -X 5 \
+		    -x "127.0.0.1:$s5_pp" localhost "$s5_ep" 2>&1)
+		case $s5_got in
+		[0-9]*:hi)	ok "socks5: OpenBSD nc -X 5 to a name" ;;
+		*)		fail "socks5: OpenBSD nc -X 5 to a name" \
+				    "got '$s5_got'" ;;
+		esac
 	fi
 
 	s5_ok "socks5: greeting, request and data in one write" \
@@ -268,6 +275,10 @@ s5_table()
 		    s5_fetch "$s5_pp" "http://127.0.0.1:$s5_hp/small" \
 		    "$T/s5www/small" --proxy-user 'bob:pa#55' \
 		    --interface 127.0.0.1
+		check "socks5: curl --socks5-hostname --proxy-user too" \
+		    s5_fetch "$s5_pp" "http://localhost:$s5_hp/small" \
+		    "$T/s5www/small" --proxy-user alice:secret \
+		    --socks5-hostname "127.0.0.1:$s5_pp"
 		s5_rc=$(s5_curlrc "$s5_pp" "http://127.0.0.1:$s5_hp/small" \
 		    --proxy-user alice:wrong)
 		is "socks5: curl with a wrong password is refused (exit 97)" \
