@@ -1484,6 +1484,16 @@ addr_ntop6(const unsigned char *a, char *buf, size_t len)
 	}
 }
 
+const char *
+pm_lookup_str(int status)
+{
+	static const char *const words[] = { "found", "not found",
+	    "temporary failure", "timed out", "too many lookups in flight",
+	    "failed" };
+
+	return status >= 0 && status <= PM_FAILED ? words[status] : "?";
+}
+
 char *
 pm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
@@ -4782,6 +4792,7 @@ listener_open(void)
 {
 	int	 one = 1;
 
+	log_flush();		/* what the table said, should this fail */
 	if ((lfd = socket(lss.ss_family, SOCK_STREAM, 0)) == -1)
 		err(1, "socket");
 	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
@@ -5281,17 +5292,6 @@ usage(int status)
 	    "      --help            print this help and exit\n",
 	    router_name, PM_MEMORY);
 	exit(status);
-}
-
-/* Returns the words for a lookup's status (router.h). */
-const char *
-pm_lookup_str(int status)
-{
-	static const char *const words[] = { "found", "not found",
-	    "temporary failure", "timed out", "too many lookups in flight",
-	    "failed" };
-
-	return status >= 0 && status <= PM_FAILED ? words[status] : "?";
 }
 
 #ifndef PM_NO_MAIN
@@ -5806,7 +5806,15 @@ worker_send(int k)
 			return;		/* the rest when the pipe takes it */
 		case -1:
 			/* It died: reaped, and the new one inherits. */
+#ifndef __clang_analyzer__
+			/*
+			 * Hidden from clang's analyzer, which does not
+			 * follow the count: it takes this for the last
+			 * reference to table (which holds its own) and
+			 * reports a use after free that cannot happen.
+			 */
 			msgout_set(&workers[k].out, NULL);
+#endif
 			workers[k].stale = 0;
 			return;
 		}
@@ -5824,8 +5832,8 @@ workers_table(struct blob *b)
 {
 	int	 k;
 
+	b->refs++;		/* first: b may be the table already */
 	blob_put(table);
-	b->refs++;
 	table = b;
 	for (k = 1; k <= nworkers; k++) {
 		if (workers[k].fd == -1)

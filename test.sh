@@ -303,6 +303,22 @@ t_lookup()
 	    fail "lookup: the failure is in the close line"
 	reap "$PMPID"
 
+	# Workers: each has resolvers of its own.
+	pm_start "$PM" "$CONF" -w 2 || { fail "lookup: -w 2 starts"; return; }
+	logwait 10 "$LOG" "4 resolvers for lookups in each worker" &&
+	    ok "lookup: -w 2: resolvers for each worker" ||
+	    fail "lookup: -w 2: resolvers for each worker"
+	_i=0
+	_bad=
+	while [ $_i -lt 6 ]; do
+		_i=$((_i + 1))
+		_got=$(say 'lookup:localhost\nw')
+		[ "$_got" = "$PA:w" ] || _bad="$_bad [$_i: '$_got']"
+	done
+	[ -z "$_bad" ] && ok "lookup: -w 2: six lookups found" ||
+	    fail "lookup: -w 2: six lookups found" "$_bad"
+	reap "$PMPID"
+
 	# A name server that takes 3 s (the test binary's hook): the
 	# relay goes on meanwhile, four lookups run and the rest wait for
 	# a resolver; the router's 1 s timeout (connect_ms) answers
@@ -359,8 +375,7 @@ t_lookup()
 	# A flood of 80: 64 lookups at most wait or run, the rest fail at
 	# once, said once.  Then the 80 clients reset their connections:
 	# the lookups they leave are free again, and a new one is taken.
-	if ! have python3; then
-		skip "lookup: a flood of lookups" python3
+	if ! need "lookup: a flood of lookups" python3; then
 		reap "$PMPID"
 		return
 	fi

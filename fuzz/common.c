@@ -24,7 +24,6 @@
 #endif
 
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -68,8 +67,6 @@ int	__wrap_getaddrinfo(const char *, const char *,
 
 /* The state word the next router_route() call gets (fz_stream()). */
 static unsigned int	 fz_state;
-/* When set, fz_route() calls router_resolved() with it (phase()). */
-static const struct pm_answer *fz_answer;
 
 static const char	*action_name(enum pm_action);
 static void		 dec_print(const char *, const struct fz_dec *);
@@ -226,6 +223,10 @@ fz_tables(const char **a, const char **b)
 	    "alice 127.0.0.1\n"
 	    "dave [2001:db8::10]:9418\r\n";
 	static const char *const	 socks4_a =
+	    "client allow 192.0.2.0/24\n"
+	    "client deny any\n"
+	    "deny *.invalid\n"
+	    "allow *.example.org port 80 proxy=2\n"
 	    "allow 127.0.0.0/8 ports 80-81\n"
 	    "allow 127.0.0.1 port 443\n"
 	    "deny 127.0.0.0/8\n"
@@ -370,6 +371,19 @@ void
 fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
     struct fz_dec *d)
 {
+	fz_decide(buf, len, cap, expired, NULL, d);
+}
+
+/*
+ * As fz_route(), but with router_resolved() and the answer ans when ans
+ * is not NULL.  A lookup is checked too: a name of 1 to PM_HOSTMAX bytes
+ * that can be read (within the client's bytes when it points into them),
+ * a port, a family.
+ */
+void
+fz_decide(const unsigned char *buf, size_t len, size_t cap, int expired,
+    const struct pm_answer *ans, struct fz_dec *d)
+{
 	struct sockaddr_in	 peer;
 	struct pm_route		 r;
 
@@ -380,11 +394,27 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 
 	memset(&r, 0, sizeof(r));
 	r.state = fz_state;
-	if (fz_answer != NULL)
-		router_resolved(buf, len, (struct sockaddr *)&peer, fz_answer,
-		    &r);
+	if (ans != NULL)
+		router_resolved(buf, len, (struct sockaddr *)&peer, ans, &r);
 	else
 		router_route(buf, len, (struct sockaddr *)&peer, expired, &r);
+
+	d->port = d->family = 0;
+	bytes_take("host", r.action == PM_LOOKUP ? r.host : NULL, r.hostlen,
+	    buf, len, cap, &d->host);
+	if (r.action == PM_LOOKUP) {
+		if (r.host == NULL || r.hostlen == 0 ||
+		    r.hostlen > PM_HOSTMAX ||
+		    memchr(d->host.p, '\0', d->host.len) != NULL)
+			fz_fail("len %zu: a lookup of %zu bytes, or with a "
+			    "NUL", len, r.hostlen);
+		if (r.port < 1 || r.port > 65535 || (r.family != AF_UNSPEC &&
+		    r.family != AF_INET && r.family != AF_INET6))
+			fz_fail("len %zu: a lookup for port %d, family %d",
+			    len, r.port, r.family);
+		d->port = r.port;
+		d->family = r.family;
+	}
 
 	memset(&d->addr, 0, sizeof(d->addr));
 	d->addrlen = 0;
@@ -398,23 +428,6 @@ fz_route(const unsigned char *buf, size_t len, size_t cap, int expired,
 		    r.connect_ms, r.idle_ms, r.wait_ms);
 	if ((r.action == PM_NOOP || r.action == PM_REPLY) && r.consume > len)
 		fz_fail("len %zu: consumes %zu bytes", len, r.consume);
-	d->hostlen = 0;
-	d->port = d->family = 0;
-	if (r.action == PM_LOOKUP) {
-		if (r.host == NULL || r.hostlen == 0 ||
-		    r.hostlen > PM_HOSTMAX ||
-		    memchr(r.host, '\0', r.hostlen) != NULL)
-			fz_fail("len %zu: a lookup of no name, one over %d "
-			    "bytes or with a NUL", len, PM_HOSTMAX);
-		if (r.port < 1 || r.port > 65535 || (r.family != AF_UNSPEC &&
-		    r.family != AF_INET && r.family != AF_INET6))
-			fz_fail("len %zu: a lookup for port %d, family %d",
-			    len, r.port, r.family);
-		memcpy(d->host, r.host, r.hostlen);
-		d->hostlen = r.hostlen;
-		d->port = r.port;
-		d->family = r.family;
-	}
 	d->action = r.action;
 	d->state = r.state;
 	d->consume = r.action == PM_NOOP || r.action == PM_REPLY ?
@@ -520,8 +533,7 @@ fz_same(const struct fz_dec *a, const struct fz_dec *b)
 	    same_bytes(&a->fail_reply, &b->fail_reply) &&
 	    a->connect_ms == b->connect_ms && a->idle_ms == b->idle_ms &&
 	    a->wait_ms == b->wait_ms && a->state == b->state &&
-	    a->consume == b->consume && bytes_eq((const void *)a->host,
-	    a->hostlen, (const void *)b->host, b->hostlen) &&
+	    a->consume == b->consume && same_bytes(&a->host, &b->host) &&
 	    a->port == b->port && a->family == b->family;
 }
 
@@ -544,11 +556,11 @@ equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
 	if (a->action != b->action || !same_bytes(&a->reply, &b->reply) ||
 	    !same_bytes(&a->ok_reply, &b->ok_reply) ||
 	    !same_bytes(&a->fail_reply, &b->fail_reply) ||
-	    a->state != b->state || a->consume != b->consume ||
-	    !bytes_eq((const void *)a->host, a->hostlen,
-	    (const void *)b->host, b->hostlen) || a->port != b->port ||
-	    a->family != b->family)
+	    a->state != b->state || a->consume != b->consume)
 		return 0;
+	if (a->action == PM_LOOKUP)
+		return same_bytes(&a->host, &b->host) && a->port == b->port &&
+		    a->family == b->family;
 	if (a->action != PM_REMOTE)
 		return 1;
 	if (!bytes_eq((const void *)&a->addr, a->addrlen,
@@ -613,63 +625,54 @@ equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
 #define FZ_PHASES	8
 
 static size_t	phase(const unsigned char *, size_t, struct fz_dec *);
-static void	resolved(const unsigned char *, size_t, size_t,
-		    const struct fz_dec *);
 
 /*
- * Call router_resolved() as the core does once the lookup that decision
- * l asked for is answered, on the n bytes at buf (all of them unpoisoned,
- * in an allocation of cap bytes), with a few answers: addresses found
- * (IPv4, IPv4 and IPv6, one the rules of the fixed tables deny), none,
- * a timeout, too many lookups.  Check each decision against the contract
- * (fz_route()).  Return nothing; abort on a broken contract.
+ * The lookup dk asked for on the k bytes at buf (of cap), answered each
+ * way: found (an IPv4 and an IPv6 address, or only the IPv6 one), and
+ * each failure.  router_resolved() must keep the contract, and decide
+ * the same twice.  Return nothing; abort when it does not.
  */
 static void
-resolved(const unsigned char *buf, size_t n, size_t cap,
-    const struct fz_dec *l)
+fz_answers(unsigned char *buf, size_t k, size_t cap, const struct fz_dec *dk)
 {
-	static const char *const	 found[][2] = {
-		{ "192.0.2.1", NULL },
-		{ "10.0.0.5", "::1" },
-		{ "0.0.0.0", "127.0.0.1" }
-	};
-	static struct pm_answer		 a;
-	static struct fz_dec		 d;
-	struct sockaddr_in		*sin;
-	struct sockaddr_in6		*sin6;
-	size_t				 i;
-	int				 j, st;
+	static struct fz_dec	 d, e;
+	static struct pm_answer	 ans;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	int			 st, v6only, ways;
 
-	FZ_UNPOISON((unsigned char *)buf, n);
-	for (i = 0; i < sizeof(found) / sizeof(found[0]); i++) {
-		memset(&a, 0, sizeof(a));
-		a.status = PM_FOUND;
-		for (j = 0; j < 2 && found[i][j] != NULL; j++) {
-			sin = (struct sockaddr_in *)&a.addr[j];
-			sin6 = (struct sockaddr_in6 *)&a.addr[j];
-			if (inet_pton(AF_INET, found[i][j],
-			    &sin->sin_addr) == 1) {
-				sin->sin_family = AF_INET;
-				sin->sin_port = htons((uint16_t)l->port);
-				a.addrlen[j] = sizeof(*sin);
-			} else if (inet_pton(AF_INET6, found[i][j],
-			    &sin6->sin6_addr) == 1) {
+	FZ_POISON(buf, cap);
+	FZ_UNPOISON(buf, k);
+	for (st = PM_FOUND; st <= PM_FAILED; st++) {
+		ways = st == PM_FOUND ? 2 : 1;
+		for (v6only = 0; v6only < ways; v6only++) {
+			memset(&ans, 0, sizeof(ans));
+			ans.status = st;
+			if (st == PM_FOUND) {
+				sin6 = (struct sockaddr_in6 *)&ans.addr[0];
 				sin6->sin6_family = AF_INET6;
-				sin6->sin6_port = htons((uint16_t)l->port);
-				a.addrlen[j] = sizeof(*sin6);
+				sin6->sin6_port = htons((uint16_t)dk->port);
+				sin6->sin6_addr.s6_addr[0] = 0x20;
+				sin6->sin6_addr.s6_addr[1] = 0x01;
+				sin6->sin6_addr.s6_addr[15] = 1;
+				ans.addrlen[0] = sizeof(*sin6);
+				sin = (struct sockaddr_in *)&ans.addr[1];
+				sin->sin_family = AF_INET;
+				sin->sin_port = htons((uint16_t)dk->port);
+				sin->sin_addr.s_addr = htonl(0xc0000201);
+				ans.addrlen[1] = sizeof(*sin);
+				ans.naddr = v6only ? 1 : 2;
 			}
-			a.naddr++;
+			fz_decide(buf, k, cap, 0, &ans, &d);
+			fz_decide(buf, k, cap, 0, &ans, &e);
+			if (!fz_same(&d, &e)) {
+				dec_print("first", &d);
+				dec_print("again", &e);
+				fz_fail("two answers (%s) to the same lookup "
+				    "decide differently", pm_lookup_str(st));
+			}
 		}
-		fz_answer = &a;
-		fz_route(buf, n, cap, 0, &d);
 	}
-	for (st = PM_NOTFOUND; st <= PM_FAILED; st++) {
-		memset(&a, 0, sizeof(a));
-		a.status = st;
-		fz_answer = &a;
-		fz_route(buf, n, cap, 0, &d);
-	}
-	fz_answer = NULL;
 }
 
 void
@@ -757,9 +760,8 @@ phase(const unsigned char *data, size_t n, struct fz_dec *out)
 			    "in one read", k, m);
 		}
 	}
-	/* A lookup: the decisions on its answers, on all the bytes. */
-	if (dk.action == PM_LOOKUP && k > 0)
-		resolved(buf, n, cap, &dk);
+	if (dk.action == PM_LOOKUP)
+		fz_answers(buf, k, cap, &dk);
 	FZ_UNPOISON(buf, cap);
 	free(buf);
 

@@ -34,14 +34,13 @@ struct fz_dec {
 	int			 wait_ms;
 	unsigned int		 state;		/* the router's word */
 	size_t			 consume;
-	char			 host[PM_HOSTMAX];	/* PM_LOOKUP */
-	size_t			 hostlen;
-	int			 port;
-	int			 family;
 	struct fz_bytes		 data;
 	struct fz_bytes		 reply;
 	struct fz_bytes		 ok_reply;
 	struct fz_bytes		 fail_reply;
+	struct fz_bytes		 host;		/* PM_LOOKUP's */
+	int			 port;
+	int			 family;
 };
 
 /* The libFuzzer entry points. */
@@ -55,6 +54,8 @@ void		 fz_file_write(const char *, const void *, size_t);
 const char	*fz_table(const char *);
 void		 fz_tables(const char **, const char **);
 void		 fz_load(const char *);
+void		 fz_decide(const unsigned char *, size_t, size_t, int,
+		    const struct pm_answer *, struct fz_dec *);
 void		 fz_route(const unsigned char *, size_t, size_t, int,
 		    struct fz_dec *);
 int		 fz_same(const struct fz_dec *, const struct fz_dec *);

@@ -1,28 +1,45 @@
 /*
- * socks4.c: a SOCKS4 CONNECT router for proxymachine.
+ * socks4.c: a SOCKS4 and SOCKS4a CONNECT router for proxymachine.
  *
  * The client sends version 4, command 1 (CONNECT), the destination port
- * and IPv4 address, and a user id ended by a NUL.  Once the whole request
- * has arrived the router connects to the destination, and the client gets
+ * and IPv4 address, and a user id ended by a NUL; a SOCKS4a client sends
+ * the address 0.0.0.x (x not 0) and a host name ended by a NUL after the
+ * user id, which the core's resolver processes look up (PM_LOOKUP) for
+ * its IPv4 addresses.  Once the whole request has arrived (and the name
+ * is found) the router connects to the destination, and the client gets
  * 00 5a (granted) once the connect succeeded, or 00 5b (rejected) when it
- * finally failed; whatever the client sent after the request goes on to
- * the destination.  Anything else is answered 00 5b and closed.
+ * finally failed, or the lookup did; whatever the client sent after the
+ * request goes on to the destination.  Anything else is answered 00 5b
+ * and closed.
  *
- * The table named with -c is an allow/deny list of destination networks
- * and ports, checked in order; the first rule that matches decides, and a
- * destination that matches no rule is denied.  A `connect SECS' line sets
- * the timeout of each connect attempt (default 5 s).  Without a table this
- * is an open proxy, and the log says so; a table must hold a rule (an open
- * proxy with a table is written `allow any'), so that an empty or
- * truncated file fails closed.
+ * The table named with -c holds, in order:
  *
- *	allow 127.0.0.0/8 port 80
- *	allow 10.0.0.0/8 ports 1-1024
- *	deny 0.0.0.0/0
+ *	client allow 192.168.0.0/16	# who may use the proxy
+ *	client deny any
+ *	deny 10.0.0.0/8			# where to: networks...
+ *	allow *.example.org ports 80-443	# ...and names (SOCKS4a)
+ *	allow 127.0.0.0/8 port 80 proxy=2
+ *	deny any
  *	connect 2.5
  *
- * SOCKS4a (a 0.0.0.x destination with a host name after the user id) is
- * refused: it would need a name lookup on the event loop.
+ * Client rules match the client's address; the first that matches
+ * decides, a client that matches none is refused, and without client
+ * rules any client is served (a warning says so when the proxy listens
+ * on an address other than a loopback one).  Destination rules are
+ * checked in order and the first that matches decides; a destination
+ * that matches none is denied.  A network rule matches the address
+ * connected to (for SOCKS4a, the first IPv4 address the name has); a name
+ * rule (`host.example.org', or `*.example.org' for the names below it)
+ * matches the name a SOCKS4a client sent, in any case, and never a
+ * request that gave an address.  So a name rule decides for whatever
+ * address its names have: put the deny rules that must hold for every
+ * destination (inner networks) above it.  Ports are checked for both.
+ * proxy=1 or proxy=2 on an allow rule sends the destination a PROXY
+ * protocol header.  A `connect SECS' line sets the timeout of each
+ * connect attempt and of a lookup (default 5 s).  Without a table this
+ * is an open proxy, and the log says so; a table must hold a destination
+ * rule (an open proxy with a table is written `allow any'), so that an
+ * empty or truncated file fails closed.
  *
  * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
  */
@@ -41,23 +58,31 @@
 #include "../router.h"
 
 /*
- * The most rules a table may hold.  Each costs 20 bytes, twice: the table
- * in force and the one a reload parses into.
+ * The most destination rules a table may hold, each 32 bytes, the most
+ * client rules, each 28, and the bytes of the names in its name rules;
+ * each twice: the table in force and the one a reload parses into.
  */
 #ifndef PM_SOCKS4_MAXRULES
 #define PM_SOCKS4_MAXRULES	256
+#endif
+#ifndef PM_SOCKS4_MAXCLIENTS
+#define PM_SOCKS4_MAXCLIENTS	64
+#endif
+#ifndef PM_SOCKS4_NAMES
+#define PM_SOCKS4_NAMES		4096
 #endif
 
 /*
  * The longest user id, and SOCKS4a host name, waited for (without the
  * NUL).  A client that sends more without a NUL is refused.  It must stay
- * well below the core's buffer size.
+ * well below the core's buffer size, and a host name is looked up only if
+ * it fits PM_HOSTMAX.
  */
 #ifndef PM_SOCKS4_MAXID
 #define PM_SOCKS4_MAXID		255
 #endif
 
-/* Each connect attempt's timeout, unless the table says otherwise. */
+/* Each connect attempt's timeout, and a lookup's, unless the table says. */
 #ifndef PM_SOCKS4_CONNECT_MS
 #define PM_SOCKS4_CONNECT_MS	5000
 #endif
@@ -68,23 +93,49 @@
 #define S4_REJECTED	0x5b
 #define S4_HDRLEN	8	/* version, command, port, address */
 
-/* One allow or deny line; addresses in host byte order. */
+/*
+ * One allow or deny line: a network (addresses in host byte order) or,
+ * when namelen is not 0, a name (wild: the names below it).
+ */
 struct rule {
 	int		 allow;
+	int		 proxy;		/* PROXY protocol version, 0: none */
 	uint32_t	 net;
 	int		 bits;		/* prefix length, 0 to 32 */
 	unsigned int	 lo, hi;	/* ports, inclusive */
+	uint16_t	 name;		/* at names[name] */
+	uint16_t	 namelen;
+	int		 wild;
+};
+
+/* One client line. */
+struct crule {
+	int		 allow;
+	struct pm_net	 net;
 };
 
 struct table {
 	struct rule	 rules[PM_SOCKS4_MAXRULES];
 	int		 nrules;
+	struct crule	 clients[PM_SOCKS4_MAXCLIENTS];
+	int		 nclients;
+	char		 names[PM_SOCKS4_NAMES];	/* lower case */
+	size_t		 namesused;
 	int		 connect_ms;
 	int		 hasconnect;
 };
 
+/* A whole request, as parsed. */
+struct req {
+	unsigned int		 port;
+	uint32_t		 ip;
+	const unsigned char	*host;	/* SOCKS4a: the name, else NULL */
+	size_t			 hostlen;
+	size_t			 end;	/* the request's bytes */
+};
+
 const char	router_name[] = "socks4";
-const int	router_lookups = 0;	/* it looks no name up */
+const int	router_lookups = 1;	/* SOCKS4a names */
 
 static struct table	tables[2];
 static struct table	*cur = &tables[0];
@@ -96,16 +147,25 @@ static uint32_t	mask(int);
 static int	parse_num(const char *, const char *, unsigned int,
 		    unsigned int *);
 static int	parse_net(char *, struct rule *, char *, size_t);
+static int	parse_name(struct table *, char *, struct rule *, char *,
+		    size_t);
 static int	parse_ports(char *, struct rule *, char *, size_t);
+static int	load_client(struct table *, char **, int, char *, size_t);
 static int	load_line(void *, char *, char *, size_t);
-static char	*rule_str(const struct rule *, char *, size_t);
-static const struct rule *match(const struct table *, uint32_t,
-		    unsigned int);
+static char	*rule_str(const struct table *, const struct rule *, char *,
+		    size_t);
+static int	name_match(const struct table *, const struct rule *,
+		    const unsigned char *, size_t);
+static const struct rule *match(const struct table *, const struct req *,
+		    int, unsigned int, int *);
+static int	parse_req(const unsigned char *, size_t, struct req *,
+		    struct pm_route *);
+static void	grant(const struct req *, uint32_t, const unsigned char *,
+		    size_t, struct pm_route *);
 static const unsigned char *idend(const unsigned char *, size_t);
-static void	refuse(struct pm_route *, const struct sockaddr *,
-		    const char *, ...)
+static void	refuse(struct pm_route *, const char *, ...)
 #if defined(__GNUC__) || defined(__clang__)
-		    __attribute__((format(printf, 3, 4)))
+		    __attribute__((format(printf, 2, 3)))
 #endif
 		    ;
 
@@ -181,6 +241,48 @@ parse_net(char *s, struct rule *r, char *err, size_t errlen)
 }
 
 /*
+ * Parse the name pattern s, "host.example.org" or "*.example.org", into
+ * r, keeping the name in t.  Return 0, or -1 with the problem in err.
+ */
+static int
+parse_name(struct table *t, char *s, struct rule *r, char *err,
+    size_t errlen)
+{
+	size_t	 i, n;
+
+	if ((r->wild = s[0] == '*' && s[1] == '.'))
+		s += 2;
+	n = strlen(s);
+	if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.') {
+		snprintf(err, errlen, "bad name %s%s", r->wild ? "*." : "",
+		    s);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    s[i] == '.' || s[i] == '_')) {
+			snprintf(err, errlen, "bad name %s%s: letters, digits, "
+			    "'-', '_' and dots, after `*.' for the names below "
+			    "one", r->wild ? "*." : "", s);
+			return -1;
+		}
+	if (n > sizeof(t->names) - t->namesused) {
+		snprintf(err, errlen, "the names take more than %d bytes "
+		    "(raise PM_SOCKS4_NAMES)", PM_SOCKS4_NAMES);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		t->names[t->namesused + i] = s[i] >= 'A' && s[i] <= 'Z' ?
+		    (char)(s[i] - 'A' + 'a') : s[i];
+	r->name = (uint16_t)t->namesused;
+	r->namelen = (uint16_t)n;
+	t->namesused += n;
+	return 0;
+}
+
+/*
  * Parse "port" or "lo-hi" into r.  Return 0, or -1 with the problem in err.
  */
 static int
@@ -205,8 +307,36 @@ bad:
 }
 
 /*
+ * Add the client line of n fields f to t: client allow|deny NETWORK.
+ * Return 0, or -1 with the problem in err.
+ */
+static int
+load_client(struct table *t, char **f, int n, char *err, size_t errlen)
+{
+	struct crule	*c = &t->clients[t->nclients];
+
+	if (n != 3 || (strcmp(f[1], "allow") != 0 &&
+	    strcmp(f[1], "deny") != 0)) {
+		snprintf(err, errlen, "expected client allow|deny NETWORK");
+		return -1;
+	}
+	if (t->nclients == PM_SOCKS4_MAXCLIENTS) {
+		snprintf(err, errlen, "too many client rules (at most %d: "
+		    "raise PM_SOCKS4_MAXCLIENTS)", PM_SOCKS4_MAXCLIENTS);
+		return -1;
+	}
+	c->allow = f[1][0] == 'a';
+	if (pm_net_parse(f[2], &c->net, err, errlen) == -1)
+		return -1;
+	t->nclients++;
+	return 0;
+}
+
+/*
  * Add the rule on one table line to the table at arg:
- *	allow|deny NETWORK[/BITS] [port|ports N[-M]]
+ *	allow|deny NETWORK[/BITS]|NAME [port|ports N[-M]] [proxy=1|2]
+ *	client allow|deny NETWORK[/BITS]
+ *	connect SECS
  * Return 0, or -1 with the problem in err.
  */
 static int
@@ -214,13 +344,15 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 {
 	struct table	*t = arg;
 	struct rule	*r;
-	char		*f[4];
-	int		 n;
+	char		*f[6], *s;
+	int		 n, k;
 
-	if ((n = pm_conf_split(line, f, 4)) == -1) {
+	if ((n = pm_conf_split(line, f, 5)) == -1) {
 		snprintf(err, errlen, "too many fields");
 		return -1;
 	}
+	if (strcmp(f[0], "client") == 0)
+		return load_client(t, f, n, err, errlen);
 	if (strcmp(f[0], "connect") == 0) {
 		if (n != 2 || pm_conf_secs(f[1], &t->connect_ms) == -1) {
 			snprintf(err, errlen, "expected connect SECS (up to "
@@ -241,20 +373,39 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 		return -1;
 	}
 	r = &t->rules[t->nrules];
+	memset(r, 0, sizeof(*r));
 	if (strcmp(f[0], "allow") == 0)
 		r->allow = 1;
 	else if (strcmp(f[0], "deny") == 0)
 		r->allow = 0;
 	else {
-		snprintf(err, errlen, "%s: expected allow or deny", f[0]);
+		snprintf(err, errlen, "%s: expected allow, deny, client or "
+		    "connect", f[0]);
 		return -1;
+	}
+	if (n > 2 && strncmp(f[n - 1], "proxy=", 6) == 0) {
+		s = f[--n] + 6;
+		if (!r->allow || (strcmp(s, "1") != 0 &&
+		    strcmp(s, "2") != 0)) {
+			snprintf(err, errlen, "proxy=1 or proxy=2, on an allow "
+			    "rule");
+			return -1;
+		}
+		r->proxy = s[0] - '0';
 	}
 	if (n != 2 && n != 4) {
-		snprintf(err, errlen, "expected %s NETWORK[/BITS] "
-		    "[port N | ports N-M]", f[0]);
+		snprintf(err, errlen, "expected %s NETWORK[/BITS]|NAME "
+		    "[port N | ports N-M] [proxy=1|2]", f[0]);
 		return -1;
 	}
-	if (parse_net(f[1], r, err, errlen) == -1)
+	/* Digits, dots and a slash are a network; a letter makes a name. */
+	for (k = 0; f[1][k] != '\0' && ((f[1][k] >= '0' && f[1][k] <= '9') ||
+	    f[1][k] == '.' || f[1][k] == '/'); k++)
+		;
+	if (f[1][k] != '\0' && strcmp(f[1], "any") != 0) {
+		if (parse_name(t, f[1], r, err, errlen) == -1)
+			return -1;
+	} else if (parse_net(f[1], r, err, errlen) == -1)
 		return -1;
 	r->lo = 1;
 	r->hi = 65535;
@@ -272,42 +423,92 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 }
 
 /*
- * Write rule r as a table line into buf.  Return buf.
+ * Write rule r of t as a table line into buf.  Return buf.
  */
 static char *
-rule_str(const struct rule *r, char *buf, size_t len)
+rule_str(const struct table *t, const struct rule *r, char *buf, size_t len)
 {
 	struct in_addr	 in;
-	char		 a[INET_ADDRSTRLEN], p[16] = "";
+	char		 a[INET_ADDRSTRLEN + 4], p[24] = "", x[12] = "";
 
 	in.s_addr = htonl(r->net);
-	if (inet_ntop(AF_INET, &in, a, sizeof(a)) == NULL)
+	if (r->namelen == 0 && inet_ntop(AF_INET, &in, a, INET_ADDRSTRLEN) ==
+	    NULL)
 		snprintf(a, sizeof(a), "?");
+	if (r->namelen == 0)
+		snprintf(a + strlen(a), sizeof(a) - strlen(a), "/%d", r->bits);
 	if (r->lo != 1 || r->hi != 65535) {
 		if (r->lo == r->hi)
 			snprintf(p, sizeof(p), " port %u", r->lo);
 		else
 			snprintf(p, sizeof(p), " ports %u-%u", r->lo, r->hi);
 	}
-	snprintf(buf, len, "%s %s/%d%s", r->allow ? "allow" : "deny", a,
-	    r->bits, p);
+	if (r->proxy != 0)
+		snprintf(x, sizeof(x), " proxy=%d", r->proxy);
+	if (r->namelen > 0)
+		snprintf(buf, len, "%s %s%.*s%s%s", r->allow ? "allow" :
+		    "deny", r->wild ? "*." : "", (int)r->namelen,
+		    t->names + r->name, p, x);
+	else
+		snprintf(buf, len, "%s %s%s%s", r->allow ? "allow" : "deny",
+		    a, p, x);
 	return buf;
 }
 
 /*
- * Return the first rule of t that matches ip and port (host byte order),
- * or NULL when none does.
+ * Return whether name rule r of t matches the host name at h (n bytes; a
+ * dot at its end does not count), in any case.
+ */
+static int
+name_match(const struct table *t, const struct rule *r,
+    const unsigned char *h, size_t n)
+{
+	const char	*name = t->names + r->name;
+	size_t		 i, k = r->namelen;
+	int		 c;
+
+	if (n > 0 && h[n - 1] == '.')
+		n--;
+	if (r->wild) {
+		if (n <= k || h[n - k - 1] != '.')
+			return 0;
+		h += n - k;
+	} else if (n != k)
+		return 0;
+	for (i = 0; i < k; i++) {
+		c = h[i] >= 'A' && h[i] <= 'Z' ? h[i] - 'A' + 'a' : h[i];
+		if (c != name[i])
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Return the first rule of t that matches the request q: a name rule its
+ * host name, a network rule ip when hasip (host byte order), each with q's
+ * port; or NULL when none does.  Without hasip, the search stops at the
+ * first network rule, and sets *stopped: the answer waits for the address.
  */
 static const struct rule *
-match(const struct table *t, uint32_t ip, unsigned int port)
+match(const struct table *t, const struct req *q, int hasip, uint32_t ip,
+    int *stopped)
 {
 	const struct rule	*r;
 	int			 i;
 
+	*stopped = 0;
 	for (i = 0; i < t->nrules; i++) {
 		r = &t->rules[i];
-		if ((ip & mask(r->bits)) == r->net && port >= r->lo &&
-		    port <= r->hi)
+		if (q->port < r->lo || q->port > r->hi)
+			continue;
+		if (r->namelen > 0) {
+			if (q->host != NULL && name_match(t, r, q->host,
+			    q->hostlen))
+				return r;
+		} else if (!hasip) {
+			*stopped = 1;
+			return NULL;
+		} else if ((ip & mask(r->bits)) == r->net)
 			return r;
 	}
 	return NULL;
@@ -328,12 +529,10 @@ idend(const unsigned char *p, size_t n)
 }
 
 /*
- * Log why the client at peer is refused, and make route reply 00 5b and
- * close.
+ * Note why the client is refused, and make route reply 00 5b and close.
  */
 static void
-refuse(struct pm_route *route, const struct sockaddr *peer,
-    const char *fmt, ...)
+refuse(struct pm_route *route, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	 why[256];
@@ -341,11 +540,132 @@ refuse(struct pm_route *route, const struct sockaddr *peer,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	(void)peer;
 	pm_note("socks4: refused: %s", why);
 	route->action = PM_CLOSE;
 	route->reply = rejected;
 	route->replylen = sizeof(rejected);
+}
+
+/*
+ * Parse the request in the len bytes at buf into q.  Return 1 when it is
+ * whole, 0 while more must come (route is PM_NOOP), or -1 when it is
+ * refused (route says so).
+ */
+static int
+parse_req(const unsigned char *buf, size_t len, struct req *q,
+    struct pm_route *route)
+{
+	const unsigned char	*nul;
+	char			 hs[64];
+
+	route->action = PM_NOOP;
+	memset(q, 0, sizeof(*q));
+	if (len >= 1 && buf[0] != S4_VERSION) {
+		refuse(route, "version %u, not 4", buf[0]);
+		return -1;
+	}
+	if (len >= 2 && buf[1] != S4_CONNECT) {
+		refuse(route, "command %u, not 1 (CONNECT)", buf[1]);
+		return -1;
+	}
+	if (len <= S4_HDRLEN)
+		return 0;
+	if ((nul = idend(buf + S4_HDRLEN, len - S4_HDRLEN)) == NULL) {
+		if (len - S4_HDRLEN > PM_SOCKS4_MAXID) {
+			refuse(route, "user id longer than %d bytes",
+			    PM_SOCKS4_MAXID);
+			return -1;
+		}
+		return 0;
+	}
+	q->end = (size_t)(nul - buf) + 1;
+	q->port = (unsigned int)buf[2] << 8 | buf[3];
+	q->ip = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
+	    (uint32_t)buf[6] << 8 | buf[7];
+	if (q->ip != 0 && q->ip <= 0xff) {
+		/* SOCKS4a: a host name follows the user id. */
+		if ((nul = idend(buf + q->end, len - q->end)) == NULL) {
+			if (len - q->end > PM_SOCKS4_MAXID) {
+				refuse(route, "SOCKS4a host name longer than "
+				    "%d bytes", PM_SOCKS4_MAXID);
+				return -1;
+			}
+			return 0;
+		}
+		q->host = buf + q->end;
+		q->hostlen = (size_t)(nul - q->host);
+		q->end = (size_t)(nul - buf) + 1;
+		if (q->hostlen == 0 || q->hostlen > PM_HOSTMAX) {
+			refuse(route, "SOCKS4a host name \"%s\" empty or too "
+			    "long", pm_quote(q->host, q->hostlen, hs,
+			    sizeof(hs)));
+			return -1;
+		}
+	}
+	if (q->port == 0) {
+		refuse(route, "port 0");
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Decide for the whole request q, to the address ip (host byte order,
+ * for SOCKS4a the one its name has), with the len bytes at buf: grant
+ * and connect, or refuse.
+ */
+static void
+grant(const struct req *q, uint32_t ip, const unsigned char *buf,
+    size_t len, struct pm_route *route)
+{
+	struct sockaddr_in	*sin;
+	const struct rule	*r = NULL;
+	char			 ds[PM_ADDRSTRLEN], rs[320], hs[80], nm[96];
+	int			 stopped;
+
+	sin = (struct sockaddr_in *)&route->addr;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)q->port);
+	sin->sin_addr.s_addr = htonl(ip);
+	route->addrlen = sizeof(*sin);
+	pm_addr_str((struct sockaddr *)sin, ds, sizeof(ds));
+	nm[0] = '\0';
+	if (q->host != NULL)
+		snprintf(nm, sizeof(nm), " (%s)", pm_quote(q->host,
+		    q->hostlen, hs, sizeof(hs)));
+	if (ip == 0) {
+		refuse(route, "bad destination %s%s", ds, nm);
+		return;
+	}
+	if (cur->nrules > 0) {
+		if ((r = match(cur, q, 1, ip, &stopped)) == NULL) {
+			refuse(route, "%s%s matches no rule", ds, nm);
+			return;
+		}
+		if (!r->allow) {
+			refuse(route, "%s%s denied by \"%s\"", ds, nm,
+			    rule_str(cur, r, rs, sizeof(rs)));
+			return;
+		}
+	}
+	if (q->host != NULL)
+		pm_note("socks4: SOCKS4a name %s", hs);
+
+	/*
+	 * PM_REMOTE: grant once connected, reject if that fails, and send
+	 * the destination only what followed the request (data is not
+	 * NULL, so a datalen of 0 sends nothing).
+	 */
+	route->action = PM_REMOTE;
+	route->ok_reply = granted;
+	route->ok_replylen = sizeof(granted);
+	route->fail_reply = rejected;
+	route->fail_replylen = sizeof(rejected);
+	route->data = buf + q->end;
+	route->datalen = len - q->end;
+	route->connect_ms = cur->connect_ms;
+	route->proxy = r != NULL ? r->proxy : 0;
 }
 
 /*
@@ -356,11 +676,16 @@ refuse(struct pm_route *route, const struct sockaddr *peer,
 int
 router_load(const char *path, char *err, size_t errlen)
 {
-	struct table	*next;
-	int		 i;
+	const struct sockaddr	*la;
+	struct pm_net		 lo4, lo6;
+	struct table		*next;
+	char			 e[64], ls[PM_ADDRSTRLEN], cs[32];
+	int			 i;
 
 	next = cur == &tables[0] ? &tables[1] : &tables[0];
 	next->nrules = 0;
+	next->nclients = 0;
+	next->namesused = 0;
 	next->connect_ms = PM_SOCKS4_CONNECT_MS;
 	next->hasconnect = 0;
 	if (path != NULL &&
@@ -373,37 +698,50 @@ router_load(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	cur = next;
-	if (cur->nrules == 0)
+	if (cur->nrules == 0) {
 		pm_log(PM_LOG_WARN, "socks4: warning: no table (-c): this "
 		    "is an open "
 		    "proxy: any client may connect to any address");
-	else {
-		for (i = 0; i < cur->nrules; i++)
-			if (cur->rules[i].allow && cur->rules[i].bits == 0)
-				break;
-		pm_log(i < cur->nrules ? PM_LOG_WARN : PM_LOG_NOTICE,
-		    "socks4: %d rule%s from %s%s", cur->nrules,
-		    cur->nrules == 1 ? "" : "s", path, i < cur->nrules ?
-		    "; warning: one allows any address: an open proxy" : "");
+		return 0;
 	}
+	for (i = 0; i < cur->nrules; i++)
+		if (cur->rules[i].allow && cur->rules[i].namelen == 0 &&
+		    cur->rules[i].bits == 0)
+			break;
+	cs[0] = '\0';
+	if (cur->nclients > 0)
+		snprintf(cs, sizeof(cs), ", %d client rule%s", cur->nclients,
+		    cur->nclients == 1 ? "" : "s");
+	pm_log(i < cur->nrules ? PM_LOG_WARN : PM_LOG_NOTICE,
+	    "socks4: %d rule%s from %s%s%s", cur->nrules,
+	    cur->nrules == 1 ? "" : "s", path, cs, i < cur->nrules ?
+	    "; warning: one allows any address: an open proxy" : "");
+	/* Who may use it: said when anyone who can reach it may. */
+	pm_listener(&la);
+	if (cur->nclients == 0 && pm_net_parse("127.0.0.0/8", &lo4, e,
+	    sizeof(e)) == 0 && pm_net_parse("::1", &lo6, e, sizeof(e)) == 0 &&
+	    !pm_net_match(&lo4, la) && !pm_net_match(&lo6, la))
+		pm_log(PM_LOG_WARN, "socks4: warning: no client rule, and "
+		    "listening on %s: any client that reaches it may use it",
+		    pm_addr_str(la, ls, sizeof(ls)));
 	return 0;
 }
 
 /*
- * Decide for the len bytes at buf: wait for the whole request, then grant
+ * Decide for the len bytes at buf: refuse a client the client rules
+ * refuse, wait for the whole request, look a SOCKS4a name up, then grant
  * and connect, or reject and close.
  */
 void
 router_route(const unsigned char *buf, size_t len,
     const struct sockaddr *peer, int expired, struct pm_route *route)
 {
-	struct sockaddr_in	*sin;
+	const struct crule	*c = NULL;
 	const struct rule	*r;
-	const unsigned char	*nul;
-	char			 ds[PM_ADDRSTRLEN], rs[64], hs[64];
-	size_t			 end, hlen;
-	uint32_t		 ip;
-	unsigned int		 port;
+	struct req		 q;
+	char			 ps[PM_ADDRSTRLEN], ns[PM_ADDRSTRLEN];
+	char			 rs[320], hs[80];
+	int			 i, stopped;
 
 	/*
 	 * This router asks for no wait, so expired is set only when the
@@ -413,98 +751,82 @@ router_route(const unsigned char *buf, size_t len,
 	 */
 	(void)expired;
 
-	/* PM_NOOP: wait for more bytes until the request is whole. */
 	route->action = PM_NOOP;
-	if (len >= 1 && buf[0] != S4_VERSION) {
-		refuse(route, peer, "version %u, not 4", buf[0]);
+	if (len == 0)
 		return;
-	}
-	if (len >= 2 && buf[1] != S4_CONNECT) {
-		refuse(route, peer, "command %u, not 1 (CONNECT)", buf[1]);
-		return;
-	}
-	if (len <= S4_HDRLEN)
-		return;
-	if ((nul = idend(buf + S4_HDRLEN, len - S4_HDRLEN)) == NULL) {
-		if (len - S4_HDRLEN > PM_SOCKS4_MAXID)
-			refuse(route, peer, "user id longer than %d bytes",
-			    PM_SOCKS4_MAXID);
-		return;
-	}
-	end = (size_t)(nul - buf) + 1;
-
-	port = (unsigned int)buf[2] << 8 | buf[3];
-	ip = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
-	    (uint32_t)buf[6] << 8 | buf[7];
-
-	sin = (struct sockaddr_in *)&route->addr;
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	sin->sin_addr.s_addr = htonl(ip);
-	route->addrlen = sizeof(*sin);
-	pm_addr_str((struct sockaddr *)sin, ds, sizeof(ds));
-
-	if (ip != 0 && ip <= 0xff) {
-		/*
-		 * SOCKS4a: a host name follows the user id.  Read it too, so
-		 * the refusal is not lost to a reset for unread bytes, and
-		 * name it in the log.
-		 */
-		if ((nul = idend(buf + end, len - end)) == NULL) {
-			if (len - end > PM_SOCKS4_MAXID)
-				refuse(route, peer, "SOCKS4a host name "
-				    "longer than %d bytes", PM_SOCKS4_MAXID);
-			return;
+	for (i = 0; i < cur->nclients; i++)
+		if (pm_net_match(&cur->clients[i].net, peer)) {
+			c = &cur->clients[i];
+			break;
 		}
-		hlen = (size_t)(nul - (buf + end));
-		refuse(route, peer, "SOCKS4a (host name %s, port %u) is not "
-		    "supported", pm_quote(buf + end, hlen, hs, sizeof(hs)),
-		    port);
+	if (cur->nclients > 0 && (c == NULL || !c->allow)) {
+		pm_addr_str(peer, ps, sizeof(ps));
+		if (c == NULL)
+			refuse(route, "client %s matches no client rule", ps);
+		else
+			refuse(route, "client %s denied by \"client deny "
+			    "%s\"", ps, pm_net_str(&c->net, ns, sizeof(ns)));
 		return;
 	}
-	if (ip == 0 || port == 0) {
-		refuse(route, peer, "bad destination %s", ds);
+	if (parse_req(buf, len, &q, route) != 1)
+		return;
+	if (q.host == NULL) {
+		grant(&q, q.ip, buf, len, route);
 		return;
 	}
-	if (cur->nrules > 0) {
-		if ((r = match(cur, ip, port)) == NULL) {
-			refuse(route, peer, "%s matches no rule", ds);
-			return;
-		}
-		if (!r->allow) {
-			refuse(route, peer, "%s denied by \"%s\"", ds,
-			    rule_str(r, rs, sizeof(rs)));
-			return;
-		}
+	/* A name rule above every network rule decides before a lookup. */
+	pm_quote(q.host, q.hostlen, hs, sizeof(hs));
+	if ((r = match(cur, &q, 0, 0, &stopped)) != NULL && !r->allow) {
+		refuse(route, "%s denied by \"%s\"", hs, rule_str(cur, r, rs,
+		    sizeof(rs)));
+		return;
 	}
-
-	/*
-	 * PM_REMOTE: grant once connected, reject if that fails, and send
-	 * the destination only what followed the request (data is not
-	 * NULL, so a datalen of 0 sends nothing).
-	 */
-	route->action = PM_REMOTE;
-	route->ok_reply = granted;
-	route->ok_replylen = sizeof(granted);
-	route->fail_reply = rejected;
-	route->fail_replylen = sizeof(rejected);
-	route->data = buf + end;
-	route->datalen = len - end;
+	if (cur->nrules > 0 && r == NULL && !stopped) {
+		refuse(route, "%s matches no rule", hs);
+		return;
+	}
+	route->action = PM_LOOKUP;
+	route->host = (const char *)q.host;
+	route->hostlen = q.hostlen;
+	route->port = (int)q.port;
+	route->family = AF_INET;
 	route->connect_ms = cur->connect_ms;
 }
 
-/* Never called: this router asks for no lookup. */
+/*
+ * Decide for a SOCKS4a request once its name was looked up: the rules
+ * again, with the first IPv4 address found, or 00 5b when none was.
+ */
 void
 router_resolved(const unsigned char *buf, size_t len,
     const struct sockaddr *peer, const struct pm_answer *answer,
     struct pm_route *route)
 {
-	(void)buf;
-	(void)len;
+	const struct sockaddr_in *sin;
+	struct req		 q;
+	char			 hs[80];
+	int			 i;
+
 	(void)peer;
-	(void)answer;
-	(void)route;
+	if (parse_req(buf, len, &q, route) != 1 || q.host == NULL) {
+		refuse(route, "lookup answered for no request");
+		return;
+	}
+	pm_quote(q.host, q.hostlen, hs, sizeof(hs));
+	if (answer->status != PM_FOUND) {
+		refuse(route, "SOCKS4a name %s: %s", hs,
+		    pm_lookup_str(answer->status));
+		return;
+	}
+	for (i = 0; i < answer->naddr; i++)
+		if (answer->addr[i].ss_family == AF_INET)
+			break;
+	if (i == answer->naddr) {
+		refuse(route, "SOCKS4a name %s has no IPv4 address", hs);
+		return;
+	}
+	sin = (const struct sockaddr_in *)&answer->addr[i];
+	grant(&q, ntohl(sin->sin_addr.s_addr), buf, len, route);
 }
 
 /*
