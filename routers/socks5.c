@@ -19,14 +19,17 @@
  *
  * Whatever the client sent after the request goes on to the destination.
  *
- * The table named with -c holds the rules, checked in order (the first
- * that matches decides; a destination no rule matches is denied), the
- * users, and two settings:
+ * The table named with -c holds client rules (as socks4's: the first
+ * that matches decides, a client none matches is refused), destination
+ * rules, checked in order (the first that matches decides; a destination
+ * no rule matches is denied), the users, and two settings:
  *
+ *	client allow 192.168.0.0/16
+ *	client deny any
  *	allow 127.0.0.0/8 port 80 from 192.168.0.0/16
  *	allow ::1 ports 1-1024
  *	deny *.example.org
- *	allow example.org port 443
+ *	allow example.org port 443 proxy=1
  *	deny any
  *	user alice secret
  *	connect 2.5
@@ -35,9 +38,9 @@
  * A rule's destination is a network, which a name's addresses are held to
  * once it is looked up, or a name (`*.' for any below it), which only a
  * name asked for matches.  A client that no allow rule takes (its
- * `from') is refused at its first message.  Without a table this is an open proxy, and the log says so; a
- * table must hold a rule (`allow any' for an open proxy), so that an empty
- * or truncated file fails closed.
+ * `from') is refused at its first message.  Without a table this is an
+ * open proxy, and the log says so; a table must hold a rule (`allow any'
+ * for an open proxy), so that an empty or truncated file fails closed.
  *
  * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
  */
@@ -62,6 +65,11 @@
  */
 #ifndef PM_SOCKS5_MAXRULES
 #define PM_SOCKS5_MAXRULES	256
+#endif
+
+/* The most client rules a table may hold, each 24 bytes, twice. */
+#ifndef PM_SOCKS5_MAXCLIENTS
+#define PM_SOCKS5_MAXCLIENTS	64
 #endif
 
 /*
@@ -112,11 +120,20 @@ struct rule {
 	struct pm_net	 dst;		/* else a network */
 	struct pm_net	 from;		/* the clients it is for */
 	unsigned int	 lo, hi;	/* ports, inclusive */
+	int		 proxy;		/* proxy=, 0: the table's */
+};
+
+/* One client line. */
+struct crule {
+	int		 allow;
+	struct pm_net	 net;
 };
 
 struct table {
 	struct rule	 rules[PM_SOCKS5_MAXRULES];
 	int		 nrules;
+	struct crule	 clients[PM_SOCKS5_MAXCLIENTS];
+	int		 nclients;
 	char		 users[PM_SOCKS5_USERBYTES];	/* name\0pass\0... */
 	size_t		 userlen;
 	int		 nusers;
@@ -152,11 +169,14 @@ static unsigned char	okrep[22];	/* 05 00 00 ATYP BND.ADDR BND.PORT */
 static unsigned char	failrep[S5_ERRLEN];
 static unsigned char	small[2];	/* method and login answers */
 static char		hostname[PM_HOSTMAX + 1];	/* a request's name */
+static const struct rule *hit;		/* the rule that allowed, or NULL */
 
 static int	parse_num(const char *, const char *, unsigned int,
 		    unsigned int *);
 static int	parse_ports(char *, struct rule *, char *, size_t);
 static int	load_user(struct table *, char **, int, char *, size_t);
+static int	load_client(struct table *, char **, int, char *, size_t);
+static int	client_rules(const struct sockaddr *);
 static int	is_name(const char *, size_t, int);
 static int	load_name(struct table *, struct rule *, char *, char *,
 		    char *, size_t);
@@ -284,6 +304,32 @@ load_user(struct table *t, char **f, int n, char *err, size_t errlen)
 }
 
 /*
+ * Add the client line of n fields f to t: client allow|deny NETWORK.
+ * Return 0, or -1 with the problem in err.
+ */
+static int
+load_client(struct table *t, char **f, int n, char *err, size_t errlen)
+{
+	struct crule	*c = &t->clients[t->nclients];
+
+	if (n != 3 || (strcmp(f[1], "allow") != 0 &&
+	    strcmp(f[1], "deny") != 0)) {
+		snprintf(err, errlen, "expected client allow|deny NETWORK");
+		return -1;
+	}
+	if (t->nclients == PM_SOCKS5_MAXCLIENTS) {
+		snprintf(err, errlen, "too many client rules (at most %d: "
+		    "raise PM_SOCKS5_MAXCLIENTS)", PM_SOCKS5_MAXCLIENTS);
+		return -1;
+	}
+	c->allow = f[1][0] == 'a';
+	if (pm_net_parse(f[2], &c->net, err, errlen) == -1)
+		return -1;
+	t->nclients++;
+	return 0;
+}
+
+/*
  * Return whether the n bytes at s are a host name: letters, digits, `-'
  * and `_' in labels of 1 to 63 bytes, one dot apart.  With pattern, a
  * leading `*.' is taken too, and a letter is needed (so that a network
@@ -352,7 +398,8 @@ load_name(struct table *t, struct rule *r, char *s, char *neterr,
 /*
  * Add one table line to the table at arg:
  *	allow|deny NETWORK[/BITS]|NAME [port N | ports N-M]
- *	    [from NETWORK[/BITS]]
+ *	    [from NETWORK[/BITS]] [proxy=1|2]
+ *	client allow|deny NETWORK[/BITS]
  *	user NAME PASSWORD
  *	connect SECS
  *	proxy=1 | proxy=2
@@ -363,15 +410,17 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 {
 	struct table	*t = arg;
 	struct rule	*r;
-	char		*f[6];
+	char		*f[7], *p;
 	int		 n, i;
 
-	if ((n = pm_conf_split(line, f, 6)) == -1) {
+	if ((n = pm_conf_split(line, f, 7)) == -1) {
 		snprintf(err, errlen, "too many fields");
 		return -1;
 	}
 	if (strcmp(f[0], "user") == 0)
 		return load_user(t, f, n, err, errlen);
+	if (strcmp(f[0], "client") == 0)
+		return load_client(t, f, n, err, errlen);
 	if (strcmp(f[0], "connect") == 0) {
 		if (n != 2 || pm_conf_secs(f[1], &t->connect_ms) == -1) {
 			snprintf(err, errlen, "expected connect SECS (up to "
@@ -412,13 +461,24 @@ load_line(void *arg, char *line, char *err, size_t errlen)
 	else if (strcmp(f[0], "deny") == 0)
 		r->allow = 0;
 	else {
-		snprintf(err, errlen, "%s: expected allow, deny, user, "
-		    "connect or proxy=", f[0]);
+		snprintf(err, errlen, "%s: expected allow, deny, client, "
+		    "user, connect or proxy=", f[0]);
 		return -1;
+	}
+	r->proxy = 0;
+	if (n > 2 && strncmp(f[n - 1], "proxy=", 6) == 0) {
+		p = f[--n] + 6;
+		if (!r->allow || (strcmp(p, "1") != 0 && strcmp(p, "2") != 0)) {
+			snprintf(err, errlen, "proxy=1 or proxy=2, on an allow "
+			    "rule");
+			return -1;
+		}
+		r->proxy = p[0] - '0';
 	}
 	if (n != 2 && n != 4 && n != 6) {
 		snprintf(err, errlen, "expected %s NETWORK[/BITS]|NAME "
-		    "[port N | ports N-M] [from NETWORK[/BITS]]", f[0]);
+		    "[port N | ports N-M] [from NETWORK[/BITS]] [proxy=1|2]",
+		    f[0]);
 		return -1;
 	}
 	r->name = 0;
@@ -478,7 +538,8 @@ rule_str(const struct rule *r, char *buf, size_t len)
 		memcpy(c, " from ", 6);
 		pm_net_str(&r->from, c + 6, sizeof(c) - 6);
 	}
-	snprintf(buf, len, "%s %s%s%s", r->allow ? "allow" : "deny", d, p, c);
+	snprintf(buf, len, "%s %s%s%s%s", r->allow ? "allow" : "deny", d, p,
+	    c, r->proxy == 1 ? " proxy=1" : r->proxy == 2 ? " proxy=2" : "");
 	return buf;
 }
 
@@ -540,6 +601,35 @@ match(const struct table *t, const struct sockaddr *dst, const char *name,
 			return r;
 	}
 	return NULL;
+}
+
+/*
+ * Return whether the client rules of the table in force let the client at
+ * peer in (there are none, or the first that matches allows); note why
+ * not.
+ */
+static int
+client_rules(const struct sockaddr *peer)
+{
+	const struct crule	*c = NULL;
+	char			 ps[PM_ADDRSTRLEN], ns[PM_ADDRSTRLEN];
+	int			 i;
+
+	if (cur->nclients == 0)
+		return 1;
+	for (i = 0; i < cur->nclients && c == NULL; i++)
+		if (pm_net_match(&cur->clients[i].net, peer))
+			c = &cur->clients[i];
+	if (c != NULL && c->allow)
+		return 1;
+	pm_addr_str(peer, ps, sizeof(ps));
+	if (c == NULL)
+		pm_note("socks5: refused: client %s matches no client rule",
+		    ps);
+	else
+		pm_note("socks5: refused: client %s denied by \"client deny "
+		    "%s\"", ps, pm_net_str(&c->net, ns, sizeof(ns)));
+	return 0;
 }
 
 /*
@@ -678,6 +768,8 @@ greeting(const unsigned char *buf, size_t len, const struct sockaddr *peer,
 	route->action = PM_CLOSE;
 	route->reply = small;
 	route->replylen = 2;
+	if (!client_rules(peer))
+		return;
 	if (!client_ok(cur, peer)) {
 		pm_note("socks5: refused: client %s: no rule allows it",
 		    pm_addr_str(peer, ps, sizeof(ps)));
@@ -790,6 +882,7 @@ allowed(struct pm_route *route, const struct sockaddr *dst,
 	char			 rs[PM_HOSTMAX + 80];
 	int			 unknown;
 
+	hit = NULL;
 	if (cur->nrules == 0)
 		return 1;
 	r = match(cur, dst, name, port, peer, &unknown);
@@ -812,6 +905,7 @@ allowed(struct pm_route *route, const struct sockaddr *dst,
 		    rule_str(r, rs, sizeof(rs)));
 		return 0;
 	}
+	hit = r;
 	return 1;
 }
 
@@ -846,7 +940,8 @@ remote(const unsigned char *buf, size_t len, size_t end,
 	route->data = buf + end;
 	route->datalen = len - end;
 	route->connect_ms = cur->connect_ms;
-	route->proxy = cur->proxy;
+	route->proxy = hit != NULL && hit->proxy > 0 ? hit->proxy :
+	    cur->proxy;
 }
 
 /*
@@ -961,6 +1056,7 @@ router_resolved(const unsigned char *buf, size_t len,
 	unsigned int		 port;
 	int			 i, first = -1, unknown;
 
+	hit = NULL;
 	if (len < 5 || buf[3] != S5_NAME || (end = request_len(buf, len)) ==
 	    0 || len < end || request_name(buf) == -1) {
 		refuse(route, S5_FAIL, "the request changed under its lookup");
@@ -992,8 +1088,10 @@ router_resolved(const unsigned char *buf, size_t len,
 		if (first == -1)
 			first = i;
 		if (cur->nrules == 0 || ((r = match(cur, sa, hostname, port,
-		    peer, &unknown)) != NULL && r->allow))
+		    peer, &unknown)) != NULL && r->allow)) {
+			hit = cur->nrules == 0 ? NULL : r;
 			break;
+		}
 	}
 	if (first == -1) {
 		refuse(route, S5_RULES, "%s: no address to connect to",
@@ -1019,11 +1117,16 @@ router_resolved(const unsigned char *buf, size_t len,
 int
 router_load(const char *path, char *err, size_t errlen)
 {
-	struct table	*next;
-	int		 i;
+	const struct sockaddr	*la;
+	struct table		*next;
+	struct pm_net		 lo4, lo6;
+	char			 ls[PM_ADDRSTRLEN], cs[32], e[64];
+	int			 i;
 
 	next = cur == &tables[0] ? &tables[1] : &tables[0];
 	next->nrules = 0;
+	next->nclients = 0;
+	next->namelen = 0;
 	next->userlen = 0;
 	next->nusers = 0;
 	next->connect_ms = PM_SOCKS5_CONNECT_MS;
@@ -1047,15 +1150,29 @@ router_load(const char *path, char *err, size_t errlen)
 		return 0;
 	}
 	for (i = 0; i < cur->nrules; i++)
-		if (cur->rules[i].allow && cur->rules[i].dst.family ==
-		    AF_UNSPEC && cur->rules[i].from.family == AF_UNSPEC)
+		if (cur->rules[i].allow && cur->rules[i].name == 0 &&
+		    cur->rules[i].dst.family == AF_UNSPEC &&
+		    cur->rules[i].from.family == AF_UNSPEC)
 			break;
-	pm_log(i < cur->nrules && cur->nusers == 0 ? PM_LOG_WARN :
-	    PM_LOG_NOTICE, "socks5: %d rule%s, %d user%s from %s%s",
-	    cur->nrules, cur->nrules == 1 ? "" : "s", cur->nusers,
-	    cur->nusers == 1 ? "" : "s", path, i < cur->nrules &&
-	    cur->nusers == 0 ? "; warning: one allows any client to any "
-	    "address: an open proxy" : "");
+	cs[0] = '\0';
+	if (cur->nclients > 0)
+		snprintf(cs, sizeof(cs), ", %d client rule%s", cur->nclients,
+		    cur->nclients == 1 ? "" : "s");
+	pm_log(i < cur->nrules && cur->nusers == 0 && cur->nclients == 0 ?
+	    PM_LOG_WARN : PM_LOG_NOTICE, "socks5: %d rule%s, %d user%s from "
+	    "%s%s%s", cur->nrules, cur->nrules == 1 ? "" : "s", cur->nusers,
+	    cur->nusers == 1 ? "" : "s", path, cs, i < cur->nrules &&
+	    cur->nusers == 0 && cur->nclients == 0 ? "; warning: one allows "
+	    "any client to any address: an open proxy" : "");
+	/* Who may use it: said when anyone who can reach it may. */
+	pm_listener(&la);
+	if (cur->nclients == 0 && cur->nusers == 0 &&
+	    pm_net_parse("127.0.0.0/8", &lo4, e, sizeof(e)) == 0 &&
+	    pm_net_parse("::1", &lo6, e, sizeof(e)) == 0 &&
+	    !pm_net_match(&lo4, la) && !pm_net_match(&lo6, la))
+		pm_log(PM_LOG_WARN, "socks5: warning: no client rule and no "
+		    "user, and listening on %s: any client that reaches it "
+		    "may use it", pm_addr_str(la, ls, sizeof(ls)));
 	return 0;
 }
 

@@ -190,10 +190,12 @@ s5_open()
 	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_pp")")" \
 	    "$S5NOAUTH $(s5_err 01)"
 	is "socks5: its own listener as ::ffff:127.0.0.1 (reply 01)" \
-	    "$(sendhex "$s5_pp" '\x05\x01\x00\x05\x01\x00\x04'"$S5MAPPED"'\x7f\x00\x00\x01'"$(s5_port "$s5_pp")")" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00\x05\x01\x00\x04'"$S5MAPPED"\
+'\x7f\x00\x00\x01'"$(s5_port "$s5_pp")")" \
 	    "$S5NOAUTH $(s5_err 01)"
 	is "socks5: ::ffff:0.0.0.0 (reply 02)" \
-	    "$(sendhex "$s5_pp" '\x05\x01\x00\x05\x01\x00\x04'"$S5MAPPED"'\x00\x00\x00\x00'"$(s5_port "$s5_ep")")" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00\x05\x01\x00\x04'"$S5MAPPED"\
+'\x00\x00\x00\x00'"$(s5_port "$s5_ep")")" \
 	    "$S5NOAUTH $(s5_err 02)"
 	is "socks5: port 0 (reply 02)" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 0)")" \
@@ -233,7 +235,8 @@ s5_open()
 	    'does not offer no authentication (method 0)'
 	# A SOCKS4 client reads no SOCKS5 reply: closed without one.
 	is "socks5: a SOCKS4 request is closed without a reply" \
-	    "$(sendhex "$s5_pp" "\\x04\\x01$(s5_port "$s5_ep")\\x7f\\x00\\x00\\x01\\x00")" \
+	    "$(sendhex "$s5_pp" \
+	    "\\x04\\x01$(s5_port "$s5_ep")\\x7f\\x00\\x00\\x01\\x00")" \
 	    ""
 	logged "socks5: ... logged" "$s5_log" 'refused: version 4, not 5'
 	reap "$s5_pid"
@@ -298,7 +301,8 @@ s5_table()
 	    "$(sendhex "$s5_pp" "$s5_in$(s5_req4 "$s5_ep")hi\\n" -b)" \
 	    "$S5LOGIN $S5LOGGEDIN" 01 'hi\n'
 	is "socks5: a wrong password (01 01)" \
-	    "$(sendhex "$s5_pp" '\x05\x01\x02'"$(s5_login alice secreT)$(s5_req4 "$s5_ep")")" \
+	    "$(sendhex "$s5_pp" \
+	    '\x05\x01\x02'"$(s5_login alice secreT)$(s5_req4 "$s5_ep")")" \
 	    "$S5LOGIN $S5BADLOGIN"
 	is "socks5: an unknown user (01 01)" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x02'"$(s5_login carol secret)")" \
@@ -377,6 +381,26 @@ s5_table()
 	s5_ok "socks5: ... and the table in force stays" \
 	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_ep2")hi\\n")" \
 	    "$S5NOAUTH" 01 'hi\n'
+	# Client rules, as socks4's: the first that matches decides, and a
+	# client that none matches is refused; proxy= on an allow rule.
+	printf '%s\n' 'client deny 127.0.0.2' 'client allow 127.0.0.0/30' \
+	    "allow 127.0.0.1 port $s5_ep2 proxy=2" 'allow any' >"$s5_conf"
+	kill -HUP "$s5_pid"
+	logged "socks5: client rules load" "$s5_log" \
+	    '2 rules, 0 users from .*, 2 client rules'
+	s5_ok "socks5: client 127.0.0.1, allowed by a client rule" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_ep")hi\\n")" \
+	    "$S5NOAUTH" 01 'hi\n'
+	is "socks5: client 127.0.0.2, denied by one (ff)" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_ep")hi\\n" \
+	    -s 127.0.0.2)" "$S5NONE"
+	logged "socks5: ... logged with the rule" "$s5_log" \
+	    'client 127.0.0.2:[0-9]* denied by "client deny 127.0.0.2/32"'
+	is "socks5: client 127.0.0.5, whom no client rule matches (ff)" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_ep")hi\\n" \
+	    -s 127.0.0.5)" "$S5NONE"
+	logged "socks5: ... logged" "$s5_log" \
+	    'client 127.0.0.5:[0-9]* matches no client rule'
 	: >"$s5_conf"
 	s5_n=$(logcount "$s5_log" 'reload failed.*no rule')
 	kill -HUP "$s5_pid"
@@ -635,10 +659,13 @@ s5_bad()
 	    $RUN "$S5BIN" -c "$T/s5empty.conf" -h 127.0.0.1 -p "$s5_ep"
 	for s5_bad in 'allow ::1/129' 'allow 1.2.3.4/8' 'deny' \
 	    'allow any port 0' 'allow any ports 9-8' 'allow any prot 80' \
-	    'allow foo..bar' 'allow *foo.bar' 'allow a/b' 'allow any from' 'allow any from 10.0.0.1/7' \
+	    'allow foo..bar' 'allow *foo.bar' 'allow a/b' 'allow any from' \
+	    'allow any from 10.0.0.1/7' \
 	    'allow any from any port 80' 'allow any port 80 extra' \
 	    'user alice' 'user alice a b' 'user ok pw' 'connect x' \
-	    'connect 1' 'proxy=3' 'proxy=1 x' 'proxy=2'; do
+	    'connect 1' 'proxy=3' 'proxy=1 x' 'proxy=2' 'deny any proxy=1' \
+	    'allow any proxy=3' 'allow any proxy=1 port 80' 'client allow' \
+	    'client permit any' 'client allow 10.1.0.0/8'; do
 		printf '# ok\nallow any port 80 # a comment\nuser ok pw\n' \
 		    >"$T/s5bad.conf"
 		printf 'connect 2\nproxy=1\n%s\n' "$s5_bad" >>"$T/s5bad.conf"
