@@ -82,7 +82,7 @@ EV_kqueue =	-DPM_USE_KQUEUE -Itests/shim tests/kqueue_shim.c
 EV_poll =	-DPM_USE_POLL
 TESTEV =	$(EV_$(EV))
 
-SRCS =		proxymachine.c small.c router.h
+SRCS =		proxymachine.c small.c router.h routers/sniff.c
 ROUTERBINS =	tests/proxymachine-git tests/proxymachine-socks4 \
 		tests/proxymachine-socks5 tests/proxymachine-custom \
 		tests/proxymachine-skeleton

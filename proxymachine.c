@@ -474,7 +474,10 @@ syslog_send(int prio, const char *msg)
 #ifndef PM_ACCEPT_PAUSE
 #define PM_ACCEPT_PAUSE		1000
 #endif
-/* Descriptors kept for the listener, the log and the signal pipe. */
+/*
+ * Descriptors kept for the listener, the log and the signal pipe (and one
+ * more for each listener past the first).
+ */
 #ifndef PM_RESERVE_FDS
 #define PM_RESERVE_FDS		16
 #endif
@@ -491,6 +494,24 @@ syslog_send(int prio, const char *msg)
 #endif
 #ifndef PM_RESPAWN_MS
 #define PM_RESPAWN_MS		1000
+#endif
+/*
+ * Listeners (each -h at each -p and -a) at most: each costs a descriptor
+ * and a few hundred bytes.
+ */
+#ifndef PM_LISTENERS
+#define PM_LISTENERS		8
+#endif
+/*
+ * A PROXY header from a load balancer in front (-a): its most bytes (v1
+ * takes 107; v2 16 and its addresses, 232 with Unix sockets, and its
+ * extensions), and how long it may take to arrive whole.
+ */
+#ifndef PM_PROXYIN_MAX
+#define PM_PROXYIN_MAX		512
+#endif
+#ifndef PM_PROXYIN_MS
+#define PM_PROXYIN_MS		3000
 #endif
 /*
  * A table file is read whole, up to this many bytes.  On reload the
@@ -632,8 +653,10 @@ enum cstate {
 /* Connection flags. */
 #define F_BDATA		0x0001	/* the backend has sent a byte */
 #define F_LINGER	0x0002	/* closing: reply written, draining */
-#define F_UNROUTED	0x0004	/* routing: ask once the reply is out */
-#define F_EXPIRED	0x0008	/* and with expired set */
+#define F_PROXYIN	0x0004	/* a PROXY header is still to come */
+#define F_LOCAL		0x0008	/* LOCAL(c) is known */
+#define F_UNROUTED	0x0010	/* routing: ask once the reply is out */
+#define F_EXPIRED	0x0020	/* and with expired set */
 
 /* What the I/O helpers return besides a count: see buf_read(). */
 #define IO_ERROR	(-1)	/* failed, errno set */
@@ -701,6 +724,8 @@ struct conn {
 	uint64_t	 wait;		/* routing: ask again at, 0: none */
 	uint32_t	 heldok;	/* down.held: the reply once connected, */
 	uint32_t	 heldfail;	/* then the one if that fails */
+	unsigned char	 lis;		/* the listener it came in on */
+	unsigned char	 hdr;		/* PROXY header bytes in front of up */
 	int		 lookup;	/* lookups[] index + 1, 0: none */
 	int		 lkstatus;	/* a lookup failed at once, else -1 */
 	const char	*lkwhy;		/* why a lookup failed, for the log */
@@ -717,8 +742,11 @@ static struct conn	 conns[PM_MAXCONN];
  */
 static char		 notes[PM_MAXCONN][PM_NOTEMAX];
 static unsigned char	 replies[PM_MAXCONN][PM_REPLYMAX];
+/* And the address each client connected to, for PROXY headers. */
+static struct sockaddr_in6 locals[PM_MAXCONN];
 #define NOTE(c)		(notes[(c) - conns])
 #define REPLIES(c)	(replies[(c) - conns])
+#define LOCAL(c)	(&locals[(c) - conns])
 static int		 slotfree[PM_MAXCONN];
 static int		 nslotfree;
 static int		 slotfresh;		/* never used yet: from */
@@ -756,10 +784,18 @@ static uint64_t		 nconn_total;		/* connections accepted */
 static uint64_t		 now;			/* monotonic ms */
 static uint64_t		 next_timer = TIME_NEVER;	/* lower bound */
 
-static int		 lfd = -1;		/* listener */
-static char		 laddr[PM_ADDRSTRLEN];	/* what it is bound to */
-static struct sockaddr_storage lss;		/* the same, resolved */
-static socklen_t	 lsslen;		/* 0: not known yet */
+/* The listeners, in the order -h and -p name them. */
+static struct listener {
+	int		 fd;
+	int		 proxy;			/* expects a PROXY header */
+	struct sockaddr_storage ss;		/* what it is bound to */
+	socklen_t	 sslen;
+	char		 addr[PM_ADDRSTRLEN];	/* the same, as text */
+	uint64_t	 accepted;
+} lis[PM_LISTENERS];
+static int		 nlis;
+/* Every listener's address, for the title and the log. */
+static char		 laddr[PM_LISTENERS * (PM_ADDRSTRLEN + 8)];
 static uint64_t		 accept_resume;		/* paused until, 0: not */
 static int		 accept_failing;	/* said so in the log */
 static int		 pool_full;		/* said so in the log */
@@ -793,8 +829,6 @@ static const unsigned char *replay;	/* the records, in LOAD_REPLAY */
 static size_t		 replaylen;
 
 static const char	*conf_path;
-static char		*bind_host;		/* kept: argv is the title */
-static char		*bind_port;
 static int		 verbosity = PM_LOG_INFO;	/* the last level logged */
 static int		 stamped = 1;		/* lines start with the time */
 static int		 use_syslog;		/* detached: log there */
@@ -926,6 +960,7 @@ static struct {
 	uint64_t	 buf_waits;		/* readers put in line */
 	uint64_t	 route_reclaimed;	/* closed for their buffer */
 	uint64_t	 self_refused;		/* destination: ourselves */
+	uint64_t	 proxy_bad;		/* PROXY headers refused */
 	uint64_t	 spliced;		/* bytes moved with splice */
 } st;
 static int		 title_dirty = 1;
@@ -997,6 +1032,7 @@ static int	addr_lookup(const char *, const char *, int,
 static const struct sockaddr *addr_unmap(const struct sockaddr *,
 		    struct sockaddr_in *);
 static in_port_t	addr_port(const struct sockaddr *);
+static size_t	addr_bytes(const struct sockaddr *, const unsigned char **);
 static int	addr_cmp(const struct sockaddr *, const struct sockaddr *);
 static int	addr_local(const struct sockaddr *);
 static int	addr_is_self(const struct sockaddr *);
@@ -1035,6 +1071,7 @@ static ssize_t	buf_write(int, struct buf *);
 static int	buf_append(struct buf *, const void *, size_t);
 static void	buf_inline(struct buf *, unsigned char *, size_t);
 static int	buf_set(struct buf *, const void *, size_t);
+static int	buf_prepend(struct buf *, const void *, size_t);
 static void	buf_trim(struct buf *, size_t, size_t);
 static void	buf_bulk(struct buf *);
 /* Descriptors. */
@@ -1060,7 +1097,8 @@ static short	ev_take(int);
 static void	conn_close_backend(struct conn *);
 static void	dir_init(struct dir *, struct conn *, struct side *,
 		    struct side *);
-static void	conn_new(int, struct sockaddr_storage *);
+static uint64_t	conn_upn(const struct conn *);
+static void	conn_new(int, struct sockaddr_storage *, int);
 static void	conn_close(struct conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	conn_log(struct conn *, const char *);
@@ -1074,6 +1112,14 @@ static short	dir_in(const struct dir *);
 static short	dir_out(const struct dir *);
 static int	dir_step(struct dir *, short, short, struct moved *);
 static void	conn_events(struct conn *);
+static size_t	proxy_header(const struct conn *, int, unsigned char *);
+static int	conn_proxy(struct conn *);
+static void	addr_make(void *, size_t, const unsigned char *,
+		    const unsigned char *);
+static int	proxy_parse(const unsigned char *, size_t,
+		    struct sockaddr_storage *, struct sockaddr_in6 *,
+		    const char **);
+static int	conn_proxyin(struct conn *);
 static int	conn_route(struct conn *, int);
 static int	conn_decide(struct conn *, int, const struct pm_answer *);
 static int	conn_lookup(struct conn *);
@@ -1103,11 +1149,12 @@ static void	conn_timer(struct conn *);
 static void	timers_run(void);
 static void	title_init(int, char **);
 static void	title_update(void);
-/* The listener. */
-static void	listener_addr(const char *, const char *);
+/* The listeners. */
+static void	listener_addr(const char *, const char *, int);
 static void	listener_open(void);
+static void	listener_close(void);
 static void	listen_events(void);
-static void	accept_batch(void);
+static void	accept_batch(int);
 static void	fd_limit(void);
 /* Stats, signals and shutdown. */
 static void	stats_log(void);
@@ -1777,8 +1824,9 @@ pm_addr_parse(const char *spec, const char *defport,
     struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
 {
 	char		 host[256];
-	const char	*port, *colon, *close;
+	const char	*port, *colon, *close, *h = spec;
 	size_t		 hlen;
+	int		 k;
 
 	if (spec[0] == '[') {
 		if ((close = strchr(spec, ']')) == NULL) {
@@ -1795,7 +1843,7 @@ pm_addr_parse(const char *spec, const char *defport,
 			    spec);
 			return -1;
 		}
-		spec++;
+		h++;
 	} else if ((colon = strrchr(spec, ':')) != NULL &&
 	    strchr(spec, ':') == colon) {
 		hlen = (size_t)(colon - spec);
@@ -1812,13 +1860,13 @@ pm_addr_parse(const char *spec, const char *defport,
 		snprintf(err, errlen, "'%s': bad host", spec);
 		return -1;
 	}
-	memcpy(host, spec, hlen);
+	memcpy(host, h, hlen);
 	host[hlen] = '\0';
 	if (addr_lookup(host, port, 0, ss, sslen, err, errlen) == -1)
 		return -1;
-	if (addr_is_self((struct sockaddr *)ss)) {
+	if ((k = addr_is_self((struct sockaddr *)ss)) > 0) {
 		snprintf(err, errlen, "'%s' is this proxy's own listening "
-		    "address (%s): a loop", spec, laddr);
+		    "address (%s): a loop", spec, lis[k - 1].addr);
 		return -1;
 	}
 	return 0;
@@ -1850,6 +1898,22 @@ addr_port(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)(const void *)sa)->sin_port;
 	return ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port;
+}
+
+/*
+ * Returns the length of the address of sa (4 for IPv4, 16 for IPv6, else
+ * 0) and points *a at its bytes.
+ */
+static size_t
+addr_bytes(const struct sockaddr *sa, const unsigned char **a)
+{
+	if (sa->sa_family == AF_INET) {
+		*a = (const void *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+		return 4;
+	}
+	*a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	return sa->sa_family == AF_INET6 ? 16 : 0;
 }
 
 /*
@@ -1903,29 +1967,31 @@ addr_local(const struct sockaddr *sa)
 }
 
 /*
- * Returns whether a connect to sa (IPv4 or IPv6) would reach this proxy's
- * own listener: the same port, and the listener's address, any address
- * when sa is unspecified, or any address of this host when the listener
- * is bound to all of them (:: may take IPv4 as well).
+ * Returns whether a connect to sa (IPv4 or IPv6) would reach one of this
+ * proxy's own listeners, as 1 + its index, else 0: the same port, and the
+ * listener's address, any address when sa is unspecified, or any address
+ * of this host when the listener is bound to all of them (:: may take
+ * IPv4 as well).
  */
 static int
 addr_is_self(const struct sockaddr *sa)
 {
 	struct sockaddr_in	 a4, l4;
 	const struct sockaddr	*a, *l;
+	int			 k;
 
-	if (lsslen == 0 || (sa->sa_family != AF_INET &&
-	    sa->sa_family != AF_INET6))
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return 0;
 	a = addr_unmap(sa, &a4);
-	l = addr_unmap((const struct sockaddr *)&lss, &l4);
-	if (addr_port(a) != addr_port(l))
-		return 0;
-	if (addr_cmp(a, l) <= 0)
-		return 1;
-	if (addr_cmp(l, a) == -1 && (l->sa_family == AF_INET6 ||
-	    a->sa_family == AF_INET))
-		return addr_local(a);
+	for (k = 0; k < nlis; k++) {
+		l = addr_unmap((const struct sockaddr *)&lis[k].ss, &l4);
+		if (addr_port(a) != addr_port(l))
+			continue;
+		if (addr_cmp(a, l) <= 0 || (addr_cmp(l, a) == -1 &&
+		    (l->sa_family == AF_INET6 || a->sa_family == AF_INET) &&
+		    addr_local(a)))
+			return k + 1;
+	}
 	return 0;
 }
 
@@ -1998,12 +2064,7 @@ pm_net_match(const struct pm_net *net, const struct sockaddr *sa)
 	sa = addr_unmap(sa, &sin);
 	if (sa->sa_family != net->family)
 		return 0;
-	if (sa->sa_family == AF_INET)
-		a = (const unsigned char *)
-		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	else
-		a = ((const struct sockaddr_in6 *)(const void *)sa)->
-		    sin6_addr.s6_addr;
+	(void)addr_bytes(sa, &a);
 	full = net->bits / 8;
 	rest = net->bits % 8;
 	if (memcmp(a, net->addr, (size_t)full) != 0)
@@ -2029,13 +2090,21 @@ pm_fail_reply(const void *p, size_t len)
 	return 0;
 }
 
-/* One listener: every connection came in on it. */
 int
 pm_listener(const struct sockaddr **sa)
 {
+	int	 k = routing != NULL ? routing->lis : 0;
+
 	if (sa != NULL)
-		*sa = (const struct sockaddr *)&lss;
-	return 0;
+		*sa = (const struct sockaddr *)&lis[k].ss;
+	return k;
+}
+
+const struct sockaddr *
+pm_listener_addr(int k)
+{
+	return k >= 0 && k < nlis ? (const struct sockaddr *)&lis[k].ss :
+	    NULL;
 }
 
 char *
@@ -2916,6 +2985,25 @@ buf_set(struct buf *b, const void *p, size_t len)
 	return 0;
 }
 
+/*
+ * Puts the len bytes at p in front of those b holds.  Returns 0, or -1
+ * when they do not fit or no buffer is left.
+ */
+static int
+buf_prepend(struct buf *b, const void *p, size_t len)
+{
+	if (b->pipe != 0 || len > PM_BUFSIZE - b->len || buf_get(b, 0) == -1)
+		return -1;
+	if (b->off < len) {
+		memmove(b->p + len, b->p + b->off, b->len);
+		b->off = (uint32_t)len;
+	}
+	b->off -= (uint32_t)len;
+	b->len += (uint32_t)len;
+	memcpy(b->p + b->off, p, len);
+	return 0;
+}
+
 /* Keeps the len bytes of b that start at from, of those it holds. */
 static void
 buf_trim(struct buf *b, size_t from, size_t len)
@@ -3030,7 +3118,7 @@ fd_error(int fd)
 /*
  * The event layer: everything that knows how descriptors are watched.
  *
- * Callers name what they watch with an id (EV_LISTEN, EV_SIGNAL,
+ * Callers name what they watch with an id (EV_LISTEN(listener), EV_SIGNAL,
  * EV_MASTER, EV_CLIENT(slot), EV_BACKEND(slot)), say what it waits for
  * with ev_set(id, fd, want) and ev_forget(id) once its descriptor is
  * closed.  ev_wait() waits and lists the ids that have events in
@@ -3073,15 +3161,14 @@ fd_error(int fd)
 #define EV_NAME		"poll"
 #endif
 
-#define EV_LISTEN	0	/* the listener */
-#define EV_SIGNAL	1	/* the signal pipe */
-#define EV_MASTER	2	/* a worker's pipe from its master */
-#define EV_RESOLVER	3	/* the socket to the resolver process */
-#define EV_LOOKUP(k)	(4 + (k))	/* a resolver process for lookups */
-#define EV_CONN0	(4 + PM_RESOLVERS)
-#define EV_CLIENT(i)	(EV_CONN0 + 2 * (int)(i))
-#define EV_BACKEND(i)	(EV_CONN0 + 2 * (int)(i) + 1)
-#define EV_SLOT(id)	(((id) - EV_CONN0) / 2)	/* of a slot's id */
+#define EV_SIGNAL	0	/* the signal pipe */
+#define EV_MASTER	1	/* a worker's pipe from its master */
+#define EV_RESOLVER	2	/* the socket to the resolver process */
+#define EV_LISTEN(k)	(3 + (int)(k))		/* listener k */
+#define EV_LOOKUP(k)	(EV_LISTEN(PM_LISTENERS) + (int)(k))	/* resolver k */
+#define EV_CLIENT(i)	(EV_LOOKUP(PM_RESOLVERS) + 2 * (int)(i))
+#define EV_BACKEND(i)	(EV_CLIENT(i) + 1)
+#define EV_SLOT(id)	(((id) - EV_CLIENT(0)) / 2)	/* of a slot's id */
 /* What in the events reported for a socket makes a read or write worth it. */
 #define EV_READABLE	(EV_IN | EV_HUP | EV_ERR)
 #define EV_WRITABLE	(EV_OUT | EV_HUP | EV_ERR)
@@ -3215,7 +3302,7 @@ ev_ksync(int id)
 	ev.data.u64 = (uint64_t)(uint32_t)fd << 32 | (uint32_t)id;
 #ifdef EPOLLEXCLUSIVE
 	/* Workers share the listener: wake one of them, not all. */
-	if (id == EV_LISTEN && worker > 0)
+	if (id < EV_CLIENT(0) && id >= EV_LISTEN(0) && worker > 0)
 		ev.events |= EPOLLEXCLUSIVE;
 #endif
 	if (old != -1 && fd != old &&
@@ -3546,8 +3633,18 @@ dir_init(struct dir *d, struct conn *c, struct side *from, struct side *to)
 	d->to = to;
 }
 
+/*
+ * Returns the client's bytes that c has sent its backend (its PROXY
+ * header is not one of them).
+ */
+static uint64_t
+conn_upn(const struct conn *c)
+{
+	return c->up.n > c->hdr ? c->up.n - c->hdr : 0;
+}
+
 static void
-conn_new(int fd, struct sockaddr_storage *peer)
+conn_new(int fd, struct sockaddr_storage *peer, int k)
 {
 	struct conn	*c;
 	char		 a[PM_ADDRSTRLEN];
@@ -3567,6 +3664,8 @@ conn_new(int fd, struct sockaddr_storage *peer)
 		c->id = (c->id - 1) * (uint64_t)nworkers + (uint64_t)worker;
 	c->born = now;
 	c->peer = *peer;
+	c->lis = (unsigned char)k;
+	lis[k].accepted++;
 	ev_fresh(EV_CLIENT(i));
 	ev_fresh(EV_BACKEND(i));
 	if (i > hiwater)
@@ -3575,9 +3674,16 @@ conn_new(int fd, struct sockaddr_storage *peer)
 		nconn_max = nconn;
 	pipe_trim(0);
 	title_dirty = 1;
-	log_debug(IDF "accept %s", ID(c),
-	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)));
+	log_debug(IDF "accept %s on %s", ID(c),
+	    pm_addr_str((struct sockaddr *)peer, a, sizeof(a)), lis[k].addr);
 	c->state = C_ROUTING;
+	if (lis[k].proxy) {
+		/* The router is asked once the header has come. */
+		c->flags |= F_PROXYIN;
+		timer_set(c, now + PM_PROXYIN_MS);
+		conn_events(c);
+		return;
+	}
 	timer_set(c, now + PM_ROUTE_TIMEOUT);
 	if (conn_route(c, 0) == 0)
 		conn_events(c);
@@ -3593,7 +3699,7 @@ conn_close(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	st.up += c->up.n;
+	st.up += conn_upn(c);
 	st.down += c->down.n;
 	if (verbosity >= PM_LOG_INFO)
 		conn_log(c, why);
@@ -3645,7 +3751,7 @@ conn_log(struct conn *c, const char *why)
 	    tries, c->lkwhy != NULL ? "; lookup: " : "",
 	    c->lkwhy != NULL ? c->lkwhy : "",
 	    NOTE(c)[0] != '\0' ? "; " : "", NOTE(c),
-	    (unsigned long long)c->up.n, (unsigned long long)c->down.n,
+	    (unsigned long long)conn_upn(c), (unsigned long long)c->down.n,
 	    (unsigned long long)(now - c->born) / 1000,
 	    (unsigned long long)(now - c->born) % 1000);
 }
@@ -3798,6 +3904,226 @@ conn_events(struct conn *c)
 	    -1 : c->client.fd, ce);
 	ev_set(EV_BACKEND(i), c->backend.dead || (be == 0 && c->up.shut) ?
 	    -1 : c->backend.fd, be);
+}
+
+/*
+ * The PROXY protocol (HAProxy's proxy-protocol.txt): a header, text (v1)
+ * or binary (v2), in front of a connection's first bytes, that says from
+ * which address and to which one the client connected.
+ */
+#define PROXY_HDRMAX	108	/* v1 at most, with its NUL; v2 at most 52 */
+static const unsigned char	 proxy_sig[] = "\r\n\r\n\0\r\nQUIT\n";
+
+/*
+ * Writes into h (PROXY_HDRMAX bytes) the PROXY header of version v (1 or
+ * 2) for c: its client, and the address it connected to.  An IPv4 client
+ * of a dual-stack listener is TCP4.  Returns its length.
+ */
+static size_t
+proxy_header(const struct conn *c, int v, unsigned char *h)
+{
+	struct sockaddr_in	 s4, d4;
+	const struct sockaddr	*s, *d;
+	const unsigned char	*sa, *da;
+	char			 st[INET6_ADDRSTRLEN], dt[INET6_ADDRSTRLEN];
+	in_port_t		 sp, dp;
+	size_t			 n;
+
+	s = addr_unmap((const struct sockaddr *)&c->peer, &s4);
+	d = addr_unmap((const struct sockaddr *)LOCAL(c), &d4);
+	if ((n = addr_bytes(s, &sa)) != addr_bytes(d, &da))
+		n = 0;			/* not known: UNKNOWN, UNSPEC */
+	sp = addr_port(s);
+	dp = addr_port(d);
+	if (v == 1) {
+		if (n == 0)
+			return (size_t)snprintf((char *)h, PROXY_HDRMAX,
+			    "PROXY UNKNOWN\r\n");
+		if (n == 4) {
+			addr_ntop4(sa, st, sizeof(st));
+			addr_ntop4(da, dt, sizeof(dt));
+		} else {
+			addr_ntop6(sa, st, sizeof(st));
+			addr_ntop6(da, dt, sizeof(dt));
+		}
+		return (size_t)snprintf((char *)h, PROXY_HDRMAX, "PROXY TCP%c "
+		    "%s %s %u %u\r\n", n == 4 ? '4' : '6', st, dt, ntohs(sp),
+		    ntohs(dp));
+	}
+	memcpy(h, proxy_sig, 12);
+	h[12] = 0x21;			/* version 2, PROXY */
+	h[13] = n == 4 ? 0x11 : n == 16 ? 0x21 : 0;	/* TCP over v4, v6 */
+	h[14] = 0;
+	h[15] = (unsigned char)(n > 0 ? 2 * n + 4 : 0);
+	if (n > 0) {
+		memcpy(h + 16, sa, n);
+		memcpy(h + 16 + n, da, n);
+		memcpy(h + 16 + 2 * n, &sp, 2);
+		memcpy(h + 18 + 2 * n, &dp, 2);
+	}
+	return 16 + h[15];
+}
+
+/*
+ * Puts the PROXY header c's route asks for in front of the bytes for its
+ * backend, in place of what is left of one put there for an earlier
+ * attempt.  Returns 0, or -1 when it does not fit.
+ */
+static int
+conn_proxy(struct conn *c)
+{
+	unsigned char	 h[PROXY_HDRMAX];
+	socklen_t	 len = sizeof(*LOCAL(c));
+	size_t		 n;
+
+	if (c->route.proxy != 1 && c->route.proxy != 2)
+		return 0;
+	if (c->up.n < c->hdr)
+		buf_trim(&c->up.buf, c->hdr - c->up.n, c->up.buf.len -
+		    (c->hdr - c->up.n));
+	c->up.n = 0;
+	if (!(c->flags & F_LOCAL)) {
+		c->flags |= F_LOCAL;
+		if (getsockname(c->client.fd, (struct sockaddr *)LOCAL(c),
+		    &len) == -1)
+			LOCAL(c)->sin6_family = 0;	/* UNKNOWN */
+	}
+	n = proxy_header(c, c->route.proxy, h);
+	c->hdr = (unsigned char)n;
+	return buf_prepend(&c->up.buf, h, n);
+}
+
+/*
+ * Makes ss (a sockaddr_in6 or larger) the address of n bytes (4: IPv4,
+ * 16: IPv6) at a, and the port at pt (network byte order).
+ */
+static void
+addr_make(void *ss, size_t n, const unsigned char *a, const unsigned char *pt)
+{
+	struct sockaddr_in	*sin = ss;
+	struct sockaddr_in6	*sin6 = ss;
+
+	memset(ss, 0, sizeof(*sin6));
+	if (n == 4) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, a, 4);
+		memcpy(&sin->sin_port, pt, 2);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, a, 16);
+		memcpy(&sin6->sin6_port, pt, 2);
+	}
+}
+
+/*
+ * Reads the PROXY header (v1 or v2) at the start of the len bytes at p,
+ * from a load balancer in front.  Returns its length once it is whole,
+ * with the addresses it carries in *src and *dst, or with both left alone
+ * when it carries none to use (v2's LOCAL, UNKNOWN, other families); 0
+ * while more bytes may complete it; -1 when it is not one, with *why.
+ */
+static int
+proxy_parse(const unsigned char *p, size_t len, struct sockaddr_storage *src,
+    struct sockaddr_in6 *dst, const char **why)
+{
+	unsigned char		 a[2][16], pt[2][2];
+	char			 line[PROXY_HDRMAX], *f[7];
+	const unsigned char	*nl;
+	size_t			 n, alen;
+	long			 port;
+	int			 i, nf;
+
+	*why = "not a PROXY header";
+	if (p[0] == 'P') {
+		n = len < 6 ? len : 6;
+		if (memcmp(p, "PROXY ", n) != 0)
+			return -1;
+		n = len < PROXY_HDRMAX - 1 ? len : PROXY_HDRMAX - 1;
+		if ((nl = memchr(p, '\n', n)) == NULL) {
+			*why = "PROXY header too long";
+			return len < PROXY_HDRMAX - 1 ? 0 : -1;
+		}
+		n = (size_t)(nl - p);
+		if (p[n - 1] != '\r' || memchr(p, '\0', n) != NULL)
+			return -1;
+		memcpy(line, p, n - 1);
+		line[n - 1] = '\0';
+		n++;
+		nf = pm_conf_split(line, f, 7);
+		if (nf >= 2 && strcmp(f[1], "UNKNOWN") == 0)
+			return (int)n;
+		if (nf != 6 || (strcmp(f[1], "TCP4") != 0 &&
+		    strcmp(f[1], "TCP6") != 0))
+			return -1;
+		alen = f[1][3] == '4' ? 4 : 16;
+		for (i = 0; i < 2; i++) {
+			if (inet_pton(alen == 4 ? AF_INET : AF_INET6, f[2 + i],
+			    a[i]) != 1 ||
+			    (port = num_parse(f[4 + i], 65535)) == -1)
+				return -1;
+			pt[i][0] = (unsigned char)(port >> 8);
+			pt[i][1] = (unsigned char)port;
+		}
+	} else {
+		n = len < 12 ? len : 12;
+		if (memcmp(p, proxy_sig, n) != 0)
+			return -1;
+		if (len < 16)
+			return 0;
+		if ((p[12] & 0xf0) != 0x20 || (p[12] & 0x0f) > 1) {
+			*why = "PROXY v2 header of an unknown version or command";
+			return -1;
+		}
+		n = 16 + ((size_t)p[14] << 8 | p[15]);
+		if (n > PM_PROXYIN_MAX) {
+			*why = "PROXY header too long";
+			return -1;
+		}
+		if (len < n)
+			return 0;
+		if ((p[12] & 0x0f) == 0 || (p[13] != 0x11 && p[13] != 0x21))
+			return (int)n;		/* LOCAL, or not TCP */
+		alen = p[13] == 0x11 ? 4 : 16;
+		if (n < 16 + 2 * alen + 4) {
+			*why = "PROXY v2 header too short for its addresses";
+			return -1;
+		}
+		for (i = 0; i < 2; i++) {
+			memcpy(a[i], p + 16 + i * alen, alen);
+			memcpy(pt[i], p + 16 + 2 * alen + 2 * i, 2);
+		}
+	}
+	addr_make(src, alen, a[0], pt[0]);
+	addr_make(dst, alen, a[1], pt[1]);
+	return (int)n;
+}
+
+/*
+ * Takes the PROXY header a listener that expects one (-a) reads first:
+ * its addresses become the client's, then the router is asked.  Returns
+ * 0, or -1 if the connection was closed.
+ */
+static int
+conn_proxyin(struct conn *c)
+{
+	struct buf	*b = &c->up.buf;
+	const char	*why;
+	int		 n;
+
+	LOCAL(c)->sin6_family = 0;
+	if ((n = proxy_parse(b->p + b->off, b->len, &c->peer, LOCAL(c),
+	    &why)) == 0)
+		return 0;
+	if (n == -1) {
+		st.proxy_bad++;
+		conn_close(c, "%s (%u bytes)", why, (unsigned)b->len);
+		return -1;
+	}
+	c->flags &= ~F_PROXYIN;
+	if (LOCAL(c)->sin6_family != 0)
+		c->flags |= F_LOCAL;
+	buf_trim(b, (size_t)n, b->len - (size_t)n);
+	return conn_route(c, 0);
 }
 
 /*
@@ -3984,10 +4310,14 @@ conn_route_remote(struct conn *c)
 		goto nobuf;
 	if (r->data != NULL && buf_set(&c->up.buf, r->data, r->datalen) == -1)
 		goto nobuf;
+	if (conn_proxy(c) == -1) {
+		conn_close(c, "no room for the PROXY header");
+		return -1;
+	}
 	pm_addr_str((struct sockaddr *)&r->addr, a, sizeof(a));
-	log_debug(IDF "route: %s (%u bytes to send, %zu-byte reply%s)", ID(c),
-	    a, (unsigned)c->up.buf.len, rlen, down->held ?
-	    " held for the connect" : "");
+	log_debug(IDF "route: %s (%u bytes to send, %u of them a PROXY "
+	    "header; %zu-byte reply%s)", ID(c), a, (unsigned)c->up.buf.len,
+	    (unsigned)c->hdr, rlen, down->held ? " held for the connect" : "");
 	r->data = r->reply = r->ok_reply = r->fail_reply = NULL;
 	r->datalen = r->replylen = r->ok_replylen = r->fail_replylen = 0;
 	c->wait = 0;
@@ -4369,7 +4699,8 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 	uint64_t	 n;
 
 	if (!(c->flags & F_BDATA)) {
-		if (c->up.n == 0) {
+		/* Nothing of the client's sent: its PROXY header again. */
+		if (c->up.n <= c->hdr && conn_proxy(c) == 0) {
 			c->down.eof = c->up.shut = c->backend.dead = 0;
 			return conn_connect_failed(c, why, err);
 		}
@@ -4455,7 +4786,7 @@ conn_client_eof(struct conn *c)
 	switch (c->state) {
 	case C_ROUTING:
 		/* No more bytes will come: a last question. */
-		if (c->up.buf.len > 0)
+		if (c->up.buf.len > 0 && !(c->flags & F_PROXYIN))
 			return conn_route(c, 1);
 		conn_close(c, "client closed before a route (%u bytes)",
 		    (unsigned)c->up.buf.len);
@@ -4492,7 +4823,8 @@ conn_client_io(struct conn *c, short crev)
 		touched = 1;
 		if ((n = buf_read(c->client.fd, &c->up.buf)) > 0 &&
 		    c->state == C_ROUTING)
-			return conn_route(c, 0);
+			return (c->flags & F_PROXYIN) ? conn_proxyin(c) :
+			    conn_route(c, 0);
 		if (n == IO_NOBUF)
 			dir_wait(&c->up);
 		if (n == 0)
@@ -4612,6 +4944,12 @@ conn_timer(struct conn *c)
 	c->deadline = 0;
 	switch (c->state) {
 	case C_ROUTING:
+		if (c->flags & F_PROXYIN) {
+			st.proxy_bad++;
+			conn_close(c, "no whole PROXY header within %d ms (%u "
+			    "bytes)", PM_PROXYIN_MS, (unsigned)c->up.buf.len);
+			return;
+		}
 		if (now >= c->born + PM_ROUTE_TIMEOUT) {
 			st.route_timeouts++;
 			conn_close(c, "no route within %d ms (%u bytes)",
@@ -4740,7 +5078,7 @@ title_init(int argc, char **argv)
 static void
 title_update(void)
 {
-	char	 t[256], w[32];
+	char	 t[sizeof(laddr) + 128], w[32];
 
 	title_dirty = 0;
 	w[0] = '\0';
@@ -4774,55 +5112,92 @@ title_update(void)
 /* --- The listener ------------------------------------------------ */
 
 /*
- * Resolves the address to listen on, before the table is read: a table
- * may not route to it.
+ * Resolves one more address to listen on, before the table is read: a
+ * table may not route to it.  proxy: it expects a PROXY header.
  */
 static void
-listener_addr(const char *host, const char *port)
+listener_addr(const char *host, const char *port, int proxy)
 {
-	char	 e[256];
+	struct listener	*l = &lis[nlis];
+	char		 e[256];
+	size_t		 n = strlen(laddr);
 
-	if (addr_lookup(host, port, 1, &lss, &lsslen, e, sizeof(e)) == -1)
+	if (addr_lookup(host, port, 1, &l->ss, &l->sslen, e, sizeof(e)) == -1)
 		errx(1, "listen address: %s", e);
-	pm_addr_str((struct sockaddr *)&lss, laddr, sizeof(laddr));
+	pm_addr_str((struct sockaddr *)&l->ss, l->addr, sizeof(l->addr));
+	l->fd = -1;
+	l->proxy = proxy;
+	snprintf(laddr + n, sizeof(laddr) - n, "%s%s%s", nlis > 0 ? " " : "",
+	    l->addr, proxy ? "/proxy" : "");
+	nlis++;
 }
 
 static void
 listener_open(void)
 {
-	int	 one = 1;
+	struct listener	*l, *m;
+	int		 one = 1;
 
 	log_flush();		/* what the table said, should this fail */
-	if ((lfd = socket(lss.ss_family, SOCK_STREAM, 0)) == -1)
-		err(1, "socket");
-	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == -1)
-		err(1, "setsockopt SO_REUSEADDR");
-	if (bind(lfd, (struct sockaddr *)&lss, lsslen) == -1)
-		err(1, "bind %s", laddr);
-	if (listen(lfd, SOMAXCONN) == -1)
-		err(1, "listen %s", laddr);
-	if (fd_setup(lfd) == -1)
-		err(1, "fcntl");
-	fd_nodelay(lfd);
-	ev_set(EV_LISTEN, lfd, POLLIN);
-}
-
-/* Polls the listener only while a connection can be taken. */
-static void
-listen_events(void)
-{
-	if (lfd == -1 || stopping || nconn >= maxconn ||
-	    (accept_resume != 0 && now < accept_resume))
-		ev_set(EV_LISTEN, -1, POLLIN);
-	else {
-		accept_resume = 0;
-		ev_set(EV_LISTEN, lfd, POLLIN);
+	for (l = lis; l < lis + nlis; l++) {
+		if ((l->fd = socket(l->ss.ss_family, SOCK_STREAM, 0)) == -1)
+			err(1, "socket");
+		if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == -1)
+			err(1, "setsockopt SO_REUSEADDR");
+		/*
+		 * An IPv6 listener beside an IPv4 one at its port takes
+		 * IPv6 only, as on OpenBSD: -h 0.0.0.0 -h :: works anywhere.
+		 */
+		for (m = lis; m < lis + nlis; m++)
+			if (l->ss.ss_family == AF_INET6 &&
+			    m->ss.ss_family == AF_INET &&
+			    addr_port((struct sockaddr *)&m->ss) ==
+			    addr_port((struct sockaddr *)&l->ss) &&
+			    setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one)) == -1)
+				err(1, "setsockopt IPV6_V6ONLY");
+		if (bind(l->fd, (struct sockaddr *)&l->ss, l->sslen) == -1)
+			err(1, "bind %s", l->addr);
+		if (listen(l->fd, SOMAXCONN) == -1)
+			err(1, "listen %s", l->addr);
+		if (fd_setup(l->fd) == -1)
+			err(1, "fcntl");
+		fd_nodelay(l->fd);
+		ev_set(EV_LISTEN(l - lis), l->fd, POLLIN);
 	}
 }
 
+/* Closes the listeners: shutting down. */
 static void
-accept_batch(void)
+listener_close(void)
+{
+	int	 k;
+
+	for (k = 0; k < nlis; k++)
+		if (lis[k].fd != -1) {
+			close(lis[k].fd);
+			lis[k].fd = -1;
+			ev_forget(EV_LISTEN(k));
+		}
+}
+
+/* Polls the listeners only while a connection can be taken. */
+static void
+listen_events(void)
+{
+	int	 k, off = stopping || nconn >= maxconn ||
+		    (accept_resume != 0 && now < accept_resume);
+
+	if (!off)
+		accept_resume = 0;
+	for (k = 0; k < nlis; k++)
+		ev_set(EV_LISTEN(k), off ? -1 : lis[k].fd, POLLIN);
+}
+
+/* Accepts what listener l has waiting, up to a batch. */
+static void
+accept_batch(int l)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
@@ -4838,7 +5213,8 @@ accept_batch(void)
 			break;
 		}
 		len = sizeof(ss);
-		fd = sys_accept(lfd, (struct sockaddr *)&ss, &len, &later);
+		fd = sys_accept(lis[l].fd, (struct sockaddr *)&ss, &len,
+		    &later);
 		if (fd != -1 && later) {
 			if (fd_setup(fd) == -1) {
 				log_warn("accept: fcntl");
@@ -4882,7 +5258,7 @@ accept_batch(void)
 				return;
 			}
 		}
-		conn_new(fd, &ss);
+		conn_new(fd, &ss, l);
 	}
 }
 
@@ -4891,7 +5267,8 @@ static void
 fd_limit(void)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + PM_RESERVE_FDS;
+	rlim_t		 keep = PM_RESERVE_FDS + (rlim_t)nlis - 1;
+	rlim_t		 want = 2 * (rlim_t)PM_MAXCONN + keep;
 	rlim_t		 old, left;
 
 	maxconn = PM_MAXCONN;
@@ -4916,10 +5293,10 @@ fd_limit(void)
 			    (unsigned long long)rl.rlim_cur);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		if (rl.rlim_cur < PM_RESERVE_FDS + 2)
+		if (rl.rlim_cur < keep + 2)
 			errx(1, "descriptor limit %llu is too low",
 			    (unsigned long long)rl.rlim_cur);
-		left = rl.rlim_cur - PM_RESERVE_FDS;
+		left = rl.rlim_cur - keep;
 		/* Pipes get at most a sixteenth of what is left. */
 		if (pipemax > (int)(left / 32))
 			pipemax = (int)(left / 32);
@@ -4937,11 +5314,17 @@ static void
 stats_log(void)
 {
 	uint64_t	 up = st.up, down = st.down;
+	char		 l[sizeof(laddr) + PM_LISTENERS * 24];
+	size_t		 n = 0;
 	int		 i;
 
+	for (i = 0; i < nlis; i++)
+		n += (size_t)snprintf(l + n, sizeof(l) - n, "%s%s%s %llu",
+		    i > 0 ? ", " : "", lis[i].addr, lis[i].proxy ? "/proxy" : "",
+		    (unsigned long long)lis[i].accepted);
 	for (i = 0; i <= hiwater; i++)
 		if (conns[i].state != C_FREE) {
-			up += conns[i].up.n;
+			up += conn_upn(&conns[i]);
 			down += conns[i].down.n;
 		}
 	log_notice("stats: %d open (most %d, pool %d), %llu accepted; "
@@ -4950,8 +5333,8 @@ stats_log(void)
 	    "errors: %llu connect (%llu retries), "
 	    "%llu inactivity, %llu routing timeouts, %llu routing buffers "
 	    "full, %llu closed by the router, %llu client, %llu backend, "
-	    "%llu accept, %llu no socket, %llu for itself", nconn, nconn_max,
-	    maxconn,
+	    "%llu accept, %llu no socket, %llu for itself, %llu bad PROXY "
+	    "headers; accepted on %s", nconn, nconn_max, maxconn,
 	    (unsigned long long)nconn_total, (unsigned long long)up,
 	    (unsigned long long)down, (unsigned long long)st.spliced,
 	    buffresh - nbuffree, nbuf, (unsigned long long)st.buf_waits,
@@ -4966,7 +5349,8 @@ stats_log(void)
 	    (unsigned long long)st.backend_errors,
 	    (unsigned long long)st.accept_errors,
 	    (unsigned long long)st.local_errors,
-	    (unsigned long long)st.self_refused);
+	    (unsigned long long)st.self_refused,
+	    (unsigned long long)st.proxy_bad, l);
 }
 
 /* Flushes the log, removes the pid file and exits. */
@@ -5103,11 +5487,7 @@ stop_begin(int how)
 {
 	stopping = how;
 	accept_resume = 0;
-	if (lfd != -1) {
-		close(lfd);
-		lfd = -1;
-		ev_forget(EV_LISTEN);
-	}
+	listener_close();
 	if (how == STOP_FAST) {
 		stop_deadline = now + PM_TERM_GRACE;
 		log_notice("fast shutdown: not accepting; waiting at most %d ms "
@@ -5276,12 +5656,15 @@ static void
 usage(int status)
 {
 	fd_printf(status ? STDERR_FILENO : STDOUT_FILENO,
-	    "usage: proxymachine [-dqVv] [-c config] [-h host] [-m MiB] "
-	    "[-P pidfile]\n"
-	    "                    [-p port]" USAGE_TU USAGE_W "\n"
+	    "usage: proxymachine [-dqVv] [-a port] [-c config] [-h host] "
+	    "[-m MiB]\n"
+	    "                    [-P pidfile] [-p port]" USAGE_TU USAGE_W "\n"
 	    "  -c, --config CONFIG   the %s router's table\n"
 	    "  -h, --host HOST       address to bind (default 0.0.0.0)\n"
 	    "  -p, --port PORT       port to listen on (default 5432)\n"
+	    "  -a, --accept-proxy PORT  as -p, for a PROXY header first\n"
+	    "      (-h, -p and -a repeat: each host at each port, %d at "
+	    "most)\n"
 	    "  -d, --daemon          detach, and log to syslog\n"
 	    "  -P, --pidfile FILE    write the process id to FILE\n"
 	    HELP_TU HELP_W
@@ -5290,7 +5673,7 @@ usage(int status)
 	    "  -v, --verbose         log routing waits too\n"
 	    "  -V, --version         print the version and exit\n"
 	    "      --help            print this help and exit\n",
-	    router_name, PM_MEMORY);
+	    router_name, PM_LISTENERS, PM_MEMORY);
 	exit(status);
 }
 
@@ -6394,7 +6777,7 @@ worker_start(int k)
 static void
 master_signals(void)
 {
-	int	 n;
+	int	 k, n;
 
 	if (got_stats) {
 		got_stats = 0;
@@ -6425,9 +6808,13 @@ master_signals(void)
 			workers_signal(SIGQUIT);
 		}
 	}
-	if (stopping && lfd != -1) {
-		close(lfd);	/* refused once the workers close theirs */
-		lfd = -1;
+	if (stopping) {
+		/* Refused once the workers close theirs. */
+		for (k = 0; k < nlis; k++)
+			if (lis[k].fd != -1) {
+				close(lis[k].fd);
+				lis[k].fd = -1;
+			}
 	}
 }
 
@@ -6559,7 +6946,7 @@ serve(void)
 			timeout = next_timer > now ?
 			    (int)(next_timer - now > INT_MAX ? INT_MAX :
 			    next_timer - now) : 0;
-		if (accept_resume != 0 && lfd != -1 && (timeout == -1 ||
+		if (accept_resume != 0 && !stopping && (timeout == -1 ||
 		    accept_resume - now < (uint64_t)timeout))
 			timeout = accept_resume > now ?
 			    (int)(accept_resume - now) : 0;
@@ -6587,8 +6974,9 @@ serve(void)
 			if ((id = ev_ready[i]) >= EV_CLIENT(0))
 				slot_run(EV_SLOT(id));
 		/* Accept last: a new slot must not see stale events. */
-		if (ev_take(EV_LISTEN))
-			accept_batch();
+		for (i = 0; i < nlis; i++)
+			if (ev_take(EV_LISTEN(i)))
+				accept_batch(i);
 		if (now >= next_timer)
 			timers_run();
 	}
@@ -6601,6 +6989,7 @@ main(int argc, char *argv[])
 		{ "config",	required_argument,	NULL,	'c' },
 		{ "host",	required_argument,	NULL,	'h' },
 		{ "port",	required_argument,	NULL,	'p' },
+		{ "accept-proxy", required_argument,	NULL,	'a' },
 		{ "quiet",	no_argument,		NULL,	'q' },
 		{ "verbose",	no_argument,		NULL,	'v' },
 		{ "version",	no_argument,		NULL,	'V' },
@@ -6615,7 +7004,8 @@ main(int argc, char *argv[])
 	};
 	/* -m as given, for the log: its copy lives as long as the process. */
 	static const char *mem_mb = MEMORY_STR(PM_MEMORY);
-	const char	*host = "0.0.0.0", *port = "5432";
+	const char	*hosts[PM_LISTENERS], *ports[PM_LISTENERS];
+	int		 proxy[PM_LISTENERS], nh = 0, np = 0, i, j;
 	const char	*root = NULL, *user = NULL;
 	uint64_t	 mem_bytes = (uint64_t)PM_MEMORY * 1048576;
 	struct passwd	*pw = NULL;
@@ -6624,17 +7014,28 @@ main(int argc, char *argv[])
 	long		 l;
 	int		 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:dh:m:P:p:qt:u:vVw:", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:c:dh:m:P:p:qt:u:vVw:",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
 			break;
 		case 'h':
-			host = optarg;
-			break;
+		case 'a':
 		case 'p':
-			port = optarg;
+			if (*optarg == '\0') {
+				warnx("-%c: empty %s", ch, ch == 'h' ? "host" :
+				    "port");
+				usage(1);
+			}
+			if (nh == PM_LISTENERS || np == PM_LISTENERS)
+				goto toomany;
+			if (ch == 'h')
+				hosts[nh++] = optarg;
+			else {
+				proxy[np] = ch == 'a';
+				ports[np++] = optarg;
+			}
 			break;
 		case 'd':
 			detach = 1;
@@ -6698,9 +7099,16 @@ main(int argc, char *argv[])
 		nworkers_w = sys_ncpu() > PM_MAXWORKERS ? PM_MAXWORKERS :
 		    sys_ncpu();
 	}
-	if (*host == '\0' || *port == '\0') {
-		warnx("%s", *host == '\0' ? "-h: empty host" :
-		    "-p: empty port");
+	if (nh == 0)
+		hosts[nh++] = "0.0.0.0";
+	if (np == 0) {
+		proxy[np] = 0;
+		ports[np++] = "5432";
+	}
+	if (nh * np > PM_LISTENERS) {
+toomany:
+		warnx("more than %d listeners (each -h at each -p and -a)",
+		    PM_LISTENERS);
 		usage(1);
 	}
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
@@ -6727,9 +7135,7 @@ main(int argc, char *argv[])
 		conf_path = abs;
 	}
 	/* The title overwrites argv: keep what we need elsewhere. */
-	if ((bind_host = strdup(host)) == NULL ||
-	    (bind_port = strdup(port)) == NULL ||
-	    (conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
+	if ((conf_path != NULL && (conf_path = strdup(conf_path)) == NULL) ||
 	    (pidfile != NULL && (pidfile = strdup(pidfile)) == NULL) ||
 	    (root != NULL && (root = strdup(root)) == NULL) ||
 	    (mem_mb = strdup(mem_mb)) == NULL)
@@ -6749,7 +7155,9 @@ main(int argc, char *argv[])
 	if (nworkers > 1 && nbuf / nworkers < 4)
 		errx(1, "-m %s: %d buffers cannot give each of %d workers the "
 		    "4 it needs: raise -m or lower -w", mem_mb, nbuf, nworkers);
-	listener_addr(bind_host, bind_port);
+	for (i = 0; i < nh; i++)
+		for (j = 0; j < np; j++)
+			listener_addr(hosts[i], ports[j], proxy[j]);
 	if (router_load(conf_path, e, sizeof(e)) == -1) {
 		log_flush();
 		errx(1, "%s", e);

@@ -64,8 +64,13 @@ enum pm_action {
  *   proxy, 1 or 2, sends the backend a PROXY protocol header of that
  *   version (HAProxy's text v1 or binary v2) before any other byte, on
  *   every connect attempt: the client's address and the address it
- *   connected to (0: none).  Routers read it from a route's `proxy=1'
- *   or `proxy=2' in their tables.
+ *   connected to (IPv4 for an IPv4 client of a dual-stack listener;
+ *   those of the PROXY header of a listener given with -a).  Any other
+ *   value sends none: routers check what their tables say.  Routers read
+ *   it from a route's `proxy=1' or `proxy=2' in their tables.  The
+ *   header (at most 107 bytes) goes in the buffer with the client's
+ *   bytes or data: a route whose bytes leave no room for it closes the
+ *   client, with a line in the log.
  *   bound, when not 0, has the core write the address of its end of the
  *   backend connection (getsockname(2)) over the end of ok_reply once
  *   connected, as SOCKS5's BND.ADDR and BND.PORT: the 4 bytes of an IPv4
@@ -319,9 +324,13 @@ void	router_idle_error(const struct pm_route *route);
  * than it.
  *
  * pm_listener() returns which listener the connection being decided came
- * in on (0 for the first one given on the command line), and stores the
- * address it listens on in *sa when sa is not NULL.  Call it from
- * router_route() and the hooks.
+ * in on (0 for the first one given on the command line: each -h host at
+ * each -p or -a port, in that order), and stores the address it listens
+ * on in *sa when sa is not NULL.  Call it from router_route() and the
+ * hooks.  The peer of a connection to a listener given with -a is the
+ * client its PROXY header names.  pm_listener_addr() returns the address
+ * listener k listens on, or NULL when there is no listener k; it serves
+ * router_load() too, which may warn about them.
  *
  * pm_lookup_str() returns the words for a lookup's status ("found", "not
  * found", "temporary failure", "timed out", "too many lookups in flight",
@@ -402,6 +411,7 @@ int	pm_net_match(const struct pm_net *net, const struct sockaddr *sa);
 char	*pm_net_str(const struct pm_net *net, char *buf, size_t len);
 int	pm_listener(const struct sockaddr **sa);
 int	pm_fail_reply(const void *p, size_t len);
+const struct sockaddr *pm_listener_addr(int k);
 int	pm_conf_read(const char *path,
 	    int (*fn)(void *arg, char *line, char *err, size_t errlen),
 	    void *arg, char *err, size_t errlen);

@@ -7,6 +7,8 @@
 #	sh test.sh core		only the relay engine
 #	sh test.sh git		only one router's tests (git, socks4, socks5,
 #				custom, skeleton)
+#	sh test.sh proxy	several listeners and the PROXY protocol
+#				(tests/proxy.sh, with HAProxy)
 #
 # The core needs nothing else (OpenBSD or busybox nc is used when there,
 # else pmtest stands in).  The router parts that need git and git
@@ -1814,7 +1816,7 @@ t_?*)	# One function of the core part, by name (sh test.sh t_ends).
 	"$ONLY"
 	;;
 esac
-for r in git socks4 socks5 custom skeleton; do
+for r in git socks4 socks5 custom skeleton proxy; do
 	case $ONLY in
 	all|"$r")
 		if [ -f "tests/$r.sh" ]; then

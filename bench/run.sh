@@ -9,22 +9,24 @@
 # beside proxy, on the workloads they are about: proxycopy (-DPM_NO_SPLICE)
 # the bulk ones, proxypoll (-DPM_USE_POLL) and proxykq (-DPM_USE_KQUEUE,
 # through tests/kqueue_shim.c on Linux) the idle connections; their CPU
-# rows add ratios to proxy.  Two SOCKS5 proxies run the same workloads,
-# each client connection asking them for the backend first (pmbench -S):
-# proxymachine with the socks5 router (socks5, an open proxy) and
-# microsocks (Debian's package; it does not pass a half-close on, so the
-# up workloads, which need one, are left out); their rows add ratios to
-# microsocks.  POSIX sh; loopback only; kills only the processes it
-# started.
+# rows add ratios to proxy.  proxysni is the proxy's own binary with a
+# table that routes the tls workload's ClientHello by its server name, not
+# by a prefix: the two tls rows compare them.  Two SOCKS5 proxies run the
+# same workloads but tls, each client connection asking them for the
+# backend first (pmbench -S): proxymachine with the socks5 router
+# (socks5, an open proxy) and microsocks (Debian's package; it does not
+# pass a half-close on, so the up workloads, which need one, are left
+# out); their rows add ratios to microsocks.  POSIX sh; loopback only;
+# kills only the processes it started.
 #
 # Knobs (environment):
 #   PMB_SPEED	quick, normal (default) or long: rounds, seconds, bytes
 #   PMB_ROUNDS	rounds (at least 3 for medians; default from PMB_SPEED)
-#   PMB_SECS	seconds of each timed run (conn, rr)
+#   PMB_SECS	seconds of each timed run (conn, tls, rr)
 #   PMB_BYTES	bytes of each bulk run, all streams (suffix k, m, g)
-#   PMB_TARGETS	targets, default "direct proxy proxycopy proxypoll proxykq
-#		haproxy haproxy1 socat socks5 microsocks"
-#   PMB_WORKS	workloads, default "up1 up8 down1 down8 conn rr"
+#   PMB_TARGETS	targets, default "direct proxy proxysni proxycopy
+#		proxypoll proxykq haproxy haproxy1 socat socks5 microsocks"
+#   PMB_WORKS	workloads, default "up1 up8 down1 down8 conn tls rr"
 #   PMB_IDLE	idle connection counts, default "1000 10000" ("" skips)
 #   PMB_OUT	file that receives the raw key=value lines
 #   PM_BIN	proxymachine binary (built with the custom router); when
@@ -47,9 +49,9 @@ esac
 ROUNDS=${PMB_ROUNDS:-$rounds}
 SECS=${PMB_SECS:-$secs}
 BYTES=${PMB_BYTES:-$bytes}
-TARGETS=${PMB_TARGETS:-direct proxy proxycopy proxypoll proxykq haproxy \
-    haproxy1 socat socks5 microsocks}
-WORKS=${PMB_WORKS:-up1 up8 down1 down8 conn rr}
+TARGETS=${PMB_TARGETS:-direct proxy proxysni proxycopy proxypoll proxykq \
+    haproxy haproxy1 socat socks5 microsocks}
+WORKS=${PMB_WORKS:-up1 up8 down1 down8 conn tls rr}
 IDLE=${PMB_IDLE-1000 10000}
 PM_FLAGS=${PM_FLAGS:-}
 
@@ -146,7 +148,7 @@ command -v microsocks >/dev/null 2>&1 && have_microsocks=1
 list=
 for t in $TARGETS; do
 	case $t in
-	direct|proxy)
+	direct|proxy|proxysni)
 		;;
 	proxycopy|proxypoll|proxykq)
 		case $t in
@@ -222,9 +224,23 @@ PIDS="$PIDS $BPID"
 # there is no default, so the proxy must read and match the first bytes.
 table()
 {
-	for _w in UP DOWN RR CONN IDLE; do
+	for _w in UP DOWN RR CONN IDLE '\x16\x03'; do
 		printf '%s\t127.0.0.1:%s\n' "$_w" "$1"
 	done
+}
+# proxysni's: the same, but the tls workload's ClientHello goes by its
+# server name, www.example.org, the last of eight sni lines after an alpn
+# line, as a site with a few names and an ACME client would have; its
+# prefix line goes nowhere.
+table_sni()
+{
+	table "$1" | sed '$d'
+	printf 'alpn\tacme-tls/1\t127.0.0.1:1\n'
+	for _n in a b c d e f g; do
+		printf 'sni\t%s.example.net\t127.0.0.1:1\n' $_n
+	done
+	printf 'sni\twww.example.org\t127.0.0.1:%s\n' "$1"
+	printf '\\x16\\x03\t127.0.0.1:1\n'
 }
 table "$BPORT" > "$T/custom.conf"
 
@@ -263,10 +279,11 @@ start()
 	case $1 in
 	direct)
 		return 0 ;;
-	proxy|proxystatic|proxycopy|proxypoll|proxykq)
+	proxy|proxysni|proxystatic|proxycopy|proxypoll|proxykq)
 		table "$3" > "$T/custom-$2.conf"
+		[ $1 = proxysni ] && table_sni "$3" > "$T/custom-$2.conf"
 		case $1 in
-		proxy)		_b=$PM ;;
+		proxy|proxysni)	_b=$PM ;;
 		proxystatic)	_b=$PMS ;;
 		*)		_b=$T/$1 ;;
 		esac
@@ -366,8 +383,10 @@ runs()
 	case $1:$2 in
 	proxycopy:up*|proxycopy:down*)	return 0 ;;
 	proxypoll:idle|proxykq:idle)	return 0 ;;
-	microsocks:up*)			return 1 ;;
+	microsocks:up*|socks5:tls|microsocks:tls) return 1 ;;
 	proxycopy:*|proxypoll:*|proxykq:*) return 1 ;;
+	proxysni:tls)			return 0 ;;
+	proxysni:*)			return 1 ;;
 	direct:idle|socat:idle)		return 1 ;;
 	esac
 	return 0
@@ -387,6 +406,7 @@ run()
 	down1)	set -- "$1" "$2" "$3" down -s 1 -b "$BYTES" -T 120 ;;
 	down8)	set -- "$1" "$2" "$3" down -s 8 -b "$BYTES" -T 120 ;;
 	conn)	set -- "$1" "$2" "$3" conn -c 50 -t "$SECS" -T 60 ;;
+	tls)	set -- "$1" "$2" "$3" tls -c 50 -t "$SECS" -T 60 ;;
 	rr)	set -- "$1" "$2" "$3" rr -c 50 -t "$SECS" -T 60 ;;
 	*)	say "run.sh: unknown workload $3"; exit 2 ;;
 	esac
@@ -630,7 +650,7 @@ END {
 			hashaproxy = 1
 		if (tl[i] == "proxy")
 			hasproxy = 1
-		if (tl[i] ~ /^proxy(copy|poll|kq)$/)
+		if (tl[i] ~ /^proxy(sni|copy|poll|kq)$/)
 			hasbuilds = 1
 		if (tl[i] == "microsocks")
 			hasmicro = 1
@@ -651,6 +671,8 @@ END {
 	row("down, 8 streams, MiB/s", "down8", "mib_s", 1)
 	row("conn/s, 50 at a time", "conn", "conn_s", 1)
 	row("(-) conn p99, us", "conn", "p99_us", 1)
+	row("TLS hello conn/s", "tls", "conn_s", 1, 1)
+	row("(-) TLS hello p99, us", "tls", "p99_us", 1, 1)
 	row("rr req/s, 50 conns", "rr", "req_s", 1)
 	row("(-) rr p50, us", "rr", "p50_us", 1)
 	row("(-) rr p99, us", "rr", "p99_us", 1)
@@ -661,6 +683,7 @@ END {
 	row("(-) s/GiB down 1", "down1", "cpu_s_per_gib", 0, 1)
 	row("(-) s/GiB down 8", "down8", "cpu_s_per_gib", 0, 1)
 	row("(-) us/conn", "conn", "cpu_us_per_conn", 0, 1)
+	row("(-) us/conn, TLS hello", "tls", "cpu_us_per_conn", 0, 1)
 	row("(-) us/req (rr)", "rr", "cpu_us_per_req", 0, 1)
 	ni = split(idle, il, " ")
 	if (ni > 0) {
@@ -707,6 +730,13 @@ END {
 		    " half-close)\n", t, runs[t] + nfail[t], nfail[t])
 		if (nfail[t])
 			printf("%s", failmsg[t])
+	}
+	if (("proxysni", "tls", "cpu_us_per_conn", 1) in v) {
+		print ""
+		print "Issue 13 target, proxysni (by server name) x proxy " \
+		    "(by prefix):"
+		goal("TLS hello CPU/conn <= 1.05x", ratio("proxysni", "proxy",
+		    "tls", "cpu_us_per_conn"), "<=", 1.05)
 	}
 	if (!hashaproxy || !(("proxy", "up1", "mib_s", 1) in v))
 		exit

@@ -248,6 +248,17 @@ fz_tables(const char **a, const char **b)
 	    "connect 2\n"
 	    "proxy=1\n";
 	static const char *const	 custom_a =
+	    "allow\t10.0.0.0/8\n"
+	    "allow\t192.0.2.0/24\n"
+	    "deny\tany\t\"no\\n\"\n"
+	    "alpn\tacme-tls/1\t127.0.0.1:9445\n"
+	    "sni\twww.example.org\t127.0.0.1:9443\tproxy=2\n"
+	    "sni\t*.example.org\t[::1]:9444\tfrom=10.0.0.0/8\n"
+	    "sni\t*.example.org\tclose\n"
+	    "host\twww.example.org\t127.0.0.1:9080\tproxy=1\n"
+	    "host\t*.example.com:8080\tclose\t\"HTTP/1.0 403 x\\r\\n"
+	    "\\r\\n\"\n"
+	    "host\tx.test\t127.0.0.1:9081\tlisten=0\n"
 	    "SSH-\t\t127.0.0.1:22\n"
 	    "\\x16\\x03\t127.0.0.1:8443\tconnect=2\n"
 	    "\"GET \"\t\t127.0.0.1:8080\tidle=300\n"
@@ -423,6 +434,8 @@ fz_decide(const unsigned char *buf, size_t len, size_t cap, int expired,
 	    r.action != PM_LOOKUP)
 		fz_fail("len %zu: action %d is none of router.h's", len,
 		    (int)r.action);
+	if (r.proxy < 0 || r.proxy > 2)
+		fz_fail("len %zu: proxy %d is not 0, 1 or 2", len, r.proxy);
 	if (r.connect_ms < 0 || r.idle_ms < 0 || r.wait_ms < 0)
 		fz_fail("len %zu: a negative timeout (%d, %d, %d)", len,
 		    r.connect_ms, r.idle_ms, r.wait_ms);

@@ -5,12 +5,13 @@
 #	sh fuzz/run.sh [seconds [harness ...]]
 #
 # seconds is each harness's time (default 60).  Without harness names it
-# runs them all: route-ROUTER and load-ROUTER for each router, conf, addr
-# and text.  It prints one line of libFuzzer's final numbers per harness and
-# exits non-zero when a harness does not build or finds a crash (the input
-# is saved as fuzz/build/crash-HARNESS-*; run the harness on it to see the
-# report).  The corpus that grows is kept in fuzz/build/corpus/HARNESS;
-# fuzz/corpus/HARNESS is the seed corpus, never written.
+# runs them all: route-ROUTER and load-ROUTER for each router, conf, addr,
+# text, tls and http.  It prints one line of libFuzzer's final numbers
+# per harness and exits non-zero when a harness does not build or finds a
+# crash (the input is saved as fuzz/build/crash-HARNESS-*; run the
+# harness on it to see the report).  The corpus that grows is kept in
+# fuzz/build/corpus/HARNESS; fuzz/corpus/HARNESS is the seed corpus, never
+# written.
 #
 # Needs clang with libFuzzer (Debian: clang and libclang-rt-dev).
 # Environment: FUZZ_CC (clang), FUZZ_BUILD (fuzz/build), FUZZ_FLAGS
@@ -36,7 +37,7 @@ all=""
 for r in $routers; do
 	all="$all route-$r load-$r"
 done
-all="$all conf addr text"
+all="$all conf addr text tls http"
 harnesses=${*:-$all}
 
 cc=${FUZZ_CC:-clang}
@@ -79,6 +80,9 @@ done
 for r in $routers; do
 	build "$b/router-$r.o" "routers/$r.c" $limits || exit 1
 done
+# The parsers of routers/sniff.c, which fuzz/sniff.c includes.
+build "$b/tls.o" fuzz/sniff.c || exit 1
+build "$b/http.o" fuzz/sniff.c -DFZ_HTTP || exit 1
 for h in $harnesses; do
 	case $h in
 	route-*|load-*)
@@ -89,6 +93,9 @@ for h in $harnesses; do
 	conf|addr|text)
 		link "$h" "$b/$h.o" "$b/common.o" "$b/core.o" \
 		    "$b/stub.o" || exit 1
+		;;
+	tls|http)
+		link "$h" "$b/$h.o" || exit 1
 		;;
 	*)
 		echo "fuzz/run.sh: unknown harness $h" >&2
@@ -103,7 +110,7 @@ printf '%-14s %10s %8s %6s %6s %8s  %s\n' harness execs exec/s cov ft \
 for h in $harnesses; do
 	maxlen=4096
 	case $h in
-	load-*|conf)
+	load-*|conf|tls|http)
 		maxlen=8192
 		;;
 	esac

@@ -16,6 +16,8 @@
  * path of one component, such as /repo.git, names no user.  The table
  * given with -c maps users to backends, one `user host[:port]' a line,
  * with `*' for the users it does not name; the port defaults to 9418.
+ * A line may add connect=SECS (each attempt's timeout) and proxy=1 or
+ * proxy=2 (a PROXY protocol header of that version to the backend).
  * The request is forwarded unchanged.  A user that the table does not
  * route gets a git ERR pkt-line, which the client shows as a remote error;
  * anything that is not a git request is closed without a word.
@@ -75,6 +77,7 @@ struct gitroute {
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	int			 connect_ms;	/* each attempt's timeout */
+	int			 proxy;		/* PROXY header version, 0 */
 };
 
 struct gittable {
@@ -274,21 +277,25 @@ git_line(void *arg, char *line, char *err, size_t errlen)
 	struct gitroute		*r;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	char			*f[3];
+	char			*f[4];
 	size_t			 at, len;
-	int			 n, found, ms = GIT_CONNECT_MS;
+	int			 i, n, found, ms = GIT_CONNECT_MS, proxy = 0;
 
-	if ((n = pm_conf_split(line, f, 3)) == -1) {
+	if ((n = pm_conf_split(line, f, 4)) == -1) {
 		snprintf(err, errlen, "too many fields (want: user "
-		    "host[:port] [connect=SECS])");
+		    "host[:port] [connect=SECS] [proxy=1|2])");
 		return -1;
 	}
-	if (n == 3 && (strncmp(f[2], "connect=", 8) != 0 ||
-	    pm_conf_secs(f[2] + 8, &ms) == -1)) {
-		snprintf(err, errlen, "%s: expected connect=SECS (up to %d, "
-		    "three decimals at most; 0: the system's)", f[2],
-		    PM_CONF_MAXSECS);
-		return -1;
+	for (i = 2; i < n; i++) {
+		if (strcmp(f[i], "proxy=1") == 0 || strcmp(f[i], "proxy=2") == 0)
+			proxy = f[i][6] - '0';
+		else if (strncmp(f[i], "connect=", 8) != 0 ||
+		    pm_conf_secs(f[i] + 8, &ms) == -1) {
+			snprintf(err, errlen, "%s: expected connect=SECS (up "
+			    "to %d, three decimals at most; 0: the system's) "
+			    "or proxy=1|2", f[i], PM_CONF_MAXSECS);
+			return -1;
+		}
 	}
 	if (n < 2) {
 		snprintf(err, errlen, "no host[:port] after `%s'", f[0]);
@@ -343,6 +350,7 @@ git_line(void *arg, char *line, char *err, size_t errlen)
 	memcpy(&r->addr, &ss, sslen);
 	r->addrlen = sslen;
 	r->connect_ms = ms;
+	r->proxy = proxy;
 	return 0;
 }
 
@@ -477,6 +485,7 @@ router_route(const unsigned char *buf, size_t len,
 	route->addrlen = r->addrlen;
 	route->data = NULL;
 	route->connect_ms = r->connect_ms;
+	route->proxy = r->proxy;
 	/* If the backend cannot be reached, git says so, not just EOF. */
 	route->fail_reply = failpkt;
 	if (req.user != NULL)

@@ -717,13 +717,14 @@ router_load(const char *path, char *err, size_t errlen)
 	    cur->nrules == 1 ? "" : "s", path, cs, i < cur->nrules ?
 	    "; warning: one allows any address: an open proxy" : "");
 	/* Who may use it: said when anyone who can reach it may. */
-	pm_listener(&la);
-	if (cur->nclients == 0 && pm_net_parse("127.0.0.0/8", &lo4, e,
-	    sizeof(e)) == 0 && pm_net_parse("::1", &lo6, e, sizeof(e)) == 0 &&
-	    !pm_net_match(&lo4, la) && !pm_net_match(&lo6, la))
-		pm_log(PM_LOG_WARN, "socks4: warning: no client rule, and "
-		    "listening on %s: any client that reaches it may use it",
-		    pm_addr_str(la, ls, sizeof(ls)));
+	if (cur->nclients > 0 || pm_net_parse("127.0.0.0/8", &lo4, e,
+	    sizeof(e)) == -1 || pm_net_parse("::1", &lo6, e, sizeof(e)) == -1)
+		return 0;
+	for (i = 0; (la = pm_listener_addr(i)) != NULL; i++)
+		if (!pm_net_match(&lo4, la) && !pm_net_match(&lo6, la))
+			pm_log(PM_LOG_WARN, "socks4: warning: no client rule, "
+			    "and listening on %s: any client that reaches it "
+			    "may use it", pm_addr_str(la, ls, sizeof(ls)));
 	return 0;
 }
 

@@ -1165,14 +1165,16 @@ router_load(const char *path, char *err, size_t errlen)
 	    cur->nusers == 0 && cur->nclients == 0 ? "; warning: one allows "
 	    "any client to any address: an open proxy" : "");
 	/* Who may use it: said when anyone who can reach it may. */
-	pm_listener(&la);
-	if (cur->nclients == 0 && cur->nusers == 0 &&
-	    pm_net_parse("127.0.0.0/8", &lo4, e, sizeof(e)) == 0 &&
-	    pm_net_parse("::1", &lo6, e, sizeof(e)) == 0 &&
-	    !pm_net_match(&lo4, la) && !pm_net_match(&lo6, la))
-		pm_log(PM_LOG_WARN, "socks5: warning: no client rule and no "
-		    "user, and listening on %s: any client that reaches it "
-		    "may use it", pm_addr_str(la, ls, sizeof(ls)));
+	if (cur->nclients > 0 || cur->nusers > 0 ||
+	    pm_net_parse("127.0.0.0/8", &lo4, e, sizeof(e)) == -1 ||
+	    pm_net_parse("::1", &lo6, e, sizeof(e)) == -1)
+		return 0;
+	for (i = 0; (la = pm_listener_addr(i)) != NULL; i++)
+		if (!pm_net_match(&lo4, la) && !pm_net_match(&lo6, la))
+			pm_log(PM_LOG_WARN, "socks5: warning: no client rule "
+			    "and no user, and listening on %s: any client "
+			    "that reaches it may use it",
+			    pm_addr_str(la, ls, sizeof(ls)));
 	return 0;
 }
 

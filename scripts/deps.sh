@@ -5,8 +5,8 @@
 #	scripts/deps.sh		print it; as root on Debian, run apt-get
 #	scripts/deps.sh -n	only print it
 #
-# The tools: git and git daemon, curl, openssl and python3 (without one,
-# test.sh skips the router parts that use it, or fails them with
+# The tools: git and git daemon, curl, openssl, python3 and haproxy
+# (without one, test.sh skips the parts that use it, or fails them with
 # STRICT=1), OpenBSD nc (used when there; tests/pmtest stands in) and,
 # on Linux, strace (one splice check) and ip (socks5's unreachable
 # networks, in a network namespace).  The names come from tests/lib.sh,
@@ -25,7 +25,7 @@ case ${1:-} in
 	exit 2 ;;
 esac
 
-tools="git git-daemon curl openssl python3 nc"
+tools="git git-daemon curl openssl python3 haproxy nc"
 [ "$(uname -s)" = Linux ] && tools="$tools strace ip"
 miss=
 debs=

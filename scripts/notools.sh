@@ -7,8 +7,9 @@
 #						COMMAND with those tools gone
 #
 # Makes build/notools/bin (NOTOOLS_DIR) with a symlink to every program
-# in PATH but git, curl, openssl, python3 and nc (HIDE), and makes it the
-# whole PATH.  The check then runs the README's test command there:
+# in PATH but git, curl, openssl, python3, haproxy and nc (HIDE), and
+# makes it the whole PATH.  The check then runs the README's test command
+# there:
 # `make test` must exit 0 and end `N passed, 0 failed, M skipped` with
 # M > 0; each hidden tool the suite uses must be named in a skip line
 # with its install line; the core must have run its nc check through
@@ -20,7 +21,7 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd) || exit 2
 cd "$top" || exit 2
-hide=${HIDE:-git curl openssl python3 nc}
+hide=${HIDE:-git curl openssl python3 haproxy nc}
 dir=${NOTOOLS_DIR:-$top/build/notools/bin}
 
 rm -rf "$dir"
@@ -98,7 +99,7 @@ skips=$(count skipped "$sum")
 # the line that installs it on Debian, FreeBSD and OpenBSD.
 grep ' # SKIP .* not installed -- apt-get install ' "$log" >"$log.tools"
 sed -n '/ # SKIP /p' "$log" >&2
-for t in git curl python3 openssl; do
+for t in git curl python3 openssl haproxy; do
 	case " $hide " in
 	*" $t "*)	;;
 	*)	continue ;;

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <err.h>
@@ -73,6 +74,9 @@ static int	cmd_send(int, char **);
 static int	cmd_slowread(int, char **);
 static int	cmd_waitport(int, char **);
 static int	cmd_logsink(int, char **);
+static int	cmd_capture(int, char **);
+static int	cmd_splits(int, char **);
+static int	cmd_hello(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "freeport", "[HOST]", cmd_freeport },
@@ -87,6 +91,9 @@ static const struct cmd cmds[] = {
 	{ "hold", "HOST PORT N DATA SECS", cmd_hold },
 	{ "nc", "HOST PORT [-t SECS]", cmd_nc },
 	{ "logsink", "PATH SECS", cmd_logsink },
+	{ "capture", "HOST PORT FILE SECS", cmd_capture },
+	{ "splits", "HOST PORT FILE [-d MS]", cmd_splits },
+	{ "hello", "FILE SNI [-g] [-a ALPN] [-p PAD] [-r RECORD]", cmd_hello },
 	{ NULL, NULL, NULL }
 };
 
@@ -131,7 +138,24 @@ static const char help[] =
 "nc         copy standard input to the connection and the connection\n"
 "           to standard output; half-close at the end of standard\n"
 "           input (OpenBSD nc -N), exit 0 at the connection's end of\n"
-"           file.  -t timeout (60 s).  For shells whose nc has no -N.\n";
+"           file.  -t timeout (60 s).  For shells whose nc has no -N.\n"
+"capture    server: accept clients until one sends a byte, keep what it\n"
+"           sends until it is silent for 0.5 s (or ends, or 64 KiB),\n"
+"           write it to FILE and close; exit 1 if none did within SECS.\n"
+"splits     send the bytes of FILE to HOST PORT once whole, once cut\n"
+"           at each offset from 1 to the end (the two parts MS ms\n"
+"           apart, default 2, TCP_NODELAY) and once a byte every MS\n"
+"           ms; read each reply up to its first ':' or newline, and\n"
+"           print each distinct reply (\"(none)\" for an end without a\n"
+"           byte) with its count.  A tagging echo backend tells which\n"
+"           backend each way of sending reached.\n"
+"hello      write a TLS ClientHello to FILE: server name SNI (- for\n"
+"           none) in the last extension, after supported_versions,\n"
+"           supported_groups, ALPN (-a, a comma-separated list) and a\n"
+"           padding extension of PAD bytes (-p); -g adds GREASE (RFC\n"
+"           8701): a cipher suite, an extension first and last, an\n"
+"           ALPN protocol; the handshake goes in TLS records of\n"
+"           RECORD bytes at most (-r, default 16384).\n";
 
 static const struct cmd	*curcmd;
 static volatile sig_atomic_t gotterm, gotchld;
@@ -139,6 +163,7 @@ static pid_t		 srvpid;	/* the server, seen by its children */
 static pid_t		 kids[PMT_MAXKIDS];	/* 0: free slot */
 static int		 nkids;
 static const char	*echotag;
+static const char	*srcaddr;	/* send -s: connect from it */
 static int		 echobanner;
 static int		 echoateof;
 static const char	*countfile;
@@ -440,6 +465,15 @@ conn_start(const struct sockaddr *sa, socklen_t salen, int rcvbuf)
 	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 	    sizeof(rcvbuf)) == -1)
 		goto fail;
+	if (srcaddr != NULL) {
+		struct addrinfo	*src = resolve(srcaddr, "0", 0);
+
+		if (bind(fd, src->ai_addr, src->ai_addrlen) == -1) {
+			freeaddrinfo(src);
+			goto fail;
+		}
+		freeaddrinfo(src);
+	}
 	set_nonblock(fd);
 	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS &&
 	    errno != EINTR)
@@ -1649,6 +1683,271 @@ cmd_nc(int argc, char **argv)
 		}
 	}
 	close(fd);
+	return 0;
+}
+
+/* Accepts one client and writes the bytes it sends first to FILE. */
+static int
+cmd_capture(int argc, char **argv)
+{
+	static unsigned char	 buf[PMT_CHUNK];
+	struct pollfd		 pfd;
+	FILE			*f;
+	size_t			 n = 0;
+	ssize_t			 r;
+	long long		 dl;
+	int			 lfd, fd;
+
+	if (argc != 5)
+		usage_cmd();
+	dl = now_ms() + secs_arg(argv[4], "SECS");
+	lfd = srv_listen(argv[1], port_arg(argv[2]), 1);
+	set_nonblock(lfd);
+	/* A client that sends nothing (pmtest waitport) is not the one. */
+	while (n == 0) {
+		if (wait_fd(lfd, POLLIN, dl) == 0) {
+			fprintf(stderr, "pmtest capture: no client\n");
+			return 1;
+		}
+		if ((fd = accept(lfd, NULL, NULL)) == -1)
+			continue;
+		for (;;) {
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			r = poll(&pfd, 1, n == 0 ? ms_left(dl) : 500);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0 || n == sizeof(buf))
+				break;
+			if ((r = read(fd, buf + n, sizeof(buf) - n)) <= 0)
+				break;
+			n += (size_t)r;
+		}
+		close(fd);
+	}
+	close(lfd);
+	if ((f = fopen(argv[3], "wb")) == NULL ||
+	    fwrite(buf, 1, n, f) != n || fclose(f) != 0)
+		err(1, "%s", argv[3]);
+	return n > 0 ? 0 : 1;
+}
+
+/*
+ * Sends n bytes at p to host:port, the first cut of them, then the rest
+ * after ms milliseconds; cut 0 sends a byte every ms milliseconds.
+ * Stores the reply up to its first ':' or newline in tag (len bytes, 32
+ * at most) as text.
+ */
+static void
+split_one(const char *host, const char *port, const unsigned char *p,
+    size_t n, size_t cut, long long ms, char *tag, size_t len)
+{
+	unsigned char	 c;
+	size_t		 off, got = 0;
+	ssize_t		 r;
+	long long	 dl;
+	int		 fd, on = 1;
+
+	dl = now_ms() + 10000;
+	fd = tcp_connect(host, port, 0, dl);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	for (off = 0; off < n; ) {
+		size_t	part = cut == 0 ? 1 : off == 0 ? cut : n - off;
+
+		if (off > 0)
+			sleep_until(now_ms() + ms);
+		if (write_all(fd, p + off, part, dl) == -1)
+			break;
+		off += part;
+	}
+	tag[0] = '\0';
+	while (got + 5 < len && got < 32 && wait_fd(fd, POLLIN, dl) != 0) {
+		if ((r = read(fd, &c, 1)) == -1 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == ':' || c == '\n')
+			break;
+		got += (size_t)snprintf(tag + got, len - got,
+		    c > ' ' && c < 0x7f ? "%c" : "\\x%02x", c);
+	}
+	if (got == 0)
+		snprintf(tag, len, "(none)");
+	close(fd);
+}
+
+/* Sends FILE whole, cut at each offset and a byte at a time. */
+static int
+cmd_splits(int argc, char **argv)
+{
+	static unsigned char	 buf[PMT_CHUNK];
+	static char		 tags[64][40];
+	static size_t		 counts[64];
+	size_t			 n, cut, i, run, ntags = 0;
+	ssize_t			 r;
+	int			 fd;
+	long long		 ms = 2;
+	char			 tag[40];
+
+	if (argc == 6 && strcmp(argv[4], "-d") == 0)
+		ms = num_arg(argv[5], 0, 1000, "MS");
+	else if (argc != 4)
+		usage_cmd();
+	port_arg(argv[2]);
+	if ((fd = open(argv[3], O_RDONLY)) == -1 ||
+	    (r = read(fd, buf, sizeof(buf))) == -1 || close(fd) == -1)
+		err(1, "%s", argv[3]);
+	n = (size_t)r;
+	if (n == 0)
+		badarg("FILE (empty)", argv[3]);
+	backstop((long long)(n + 1) * 11000);
+	/* Whole (cut n), each cut, then a byte at a time (cut 0). */
+	for (run = 0; run <= n; run++) {
+		cut = run == 0 ? n : run < n ? run : 0;
+		split_one(argv[1], argv[2], buf, n, cut, ms, tag,
+		    sizeof(tag));
+		for (i = 0; i < ntags && strcmp(tags[i], tag) != 0; i++)
+			;
+		if (i == ntags && ntags < 64)
+			memcpy(tags[ntags++], tag, sizeof(tag));
+		if (i < ntags)
+			counts[i]++;
+	}
+	for (i = 0; i < ntags; i++)
+		printf("%s %zu\n", tags[i], counts[i]);
+	return 0;
+}
+
+/* Appends the n bytes at p to the hello being built in hb. */
+static void
+hb_put(unsigned char *hb, size_t *len, const void *p, size_t n)
+{
+	if (*len + n > PMT_CHUNK)
+		errx(2, "pmtest hello: over %d bytes", PMT_CHUNK);
+	memcpy(hb + *len, p, n);
+	*len += n;
+}
+
+/* Appends a big-endian number of n bytes. */
+static void
+hb_num(unsigned char *hb, size_t *len, size_t v, size_t n)
+{
+	unsigned char	b[4];
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		b[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+	hb_put(hb, len, b, n);
+}
+
+/* Writes a ClientHello made to order: see the help. */
+static int
+cmd_hello(int argc, char **argv)
+{
+	static unsigned char	 hs[PMT_CHUNK], out[8 * PMT_CHUNK];
+	unsigned char		 alpn[512], fill[32];
+	const char		*alpns = NULL, *p, *q;
+	FILE			*f;
+	size_t			 hl = 0, ol = 0, al = 0, pad = 0, rec = 16384;
+	size_t			 i, ext, n, sni;
+	int			 ch, grease = 0;
+
+	if (argc < 3)
+		usage_cmd();
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt(argc - 2, argv + 2, "a:gp:r:")) != -1) {
+		switch (ch) {
+		case 'a':
+			alpns = optarg;
+			break;
+		case 'g':
+			grease = 1;
+			break;
+		case 'p':
+			pad = (size_t)num_arg(optarg, 0, 65000, "PAD");
+			break;
+		case 'r':
+			rec = (size_t)num_arg(optarg, 1, 16384, "RECORD");
+			break;
+		default:
+			usage_cmd();
+		}
+	}
+	if (optind != argc - 2)
+		usage_cmd();
+	sni = strcmp(argv[2], "-") == 0 ? 0 : strlen(argv[2]);
+	if (grease)
+		hb_put(alpn, &al, "\x02\x3a\x3a", 3);
+	for (p = alpns; p != NULL && *p != '\0'; p = *q ? q + 1 : q) {
+		if ((q = strchr(p, ',')) == NULL)
+			q = p + strlen(p);
+		n = (size_t)(q - p);
+		if (n == 0 || n > 255 || al + 1 + n > sizeof(alpn))
+			badarg("ALPN", alpns);
+		alpn[al++] = (unsigned char)n;
+		memcpy(alpn + al, p, n);
+		al += n;
+	}
+
+	/* The handshake: its header, version, random, session id. */
+	hb_put(hs, &hl, "\x01\0\0\0\x03\x03", 6);
+	memset(fill, 0x11, sizeof(fill));
+	hb_put(hs, &hl, fill, 32);
+	hb_num(hs, &hl, 32, 1);
+	memset(fill, 0x22, sizeof(fill));
+	hb_put(hs, &hl, fill, 32);
+	hb_num(hs, &hl, grease ? 8 : 6, 2);
+	if (grease)
+		hb_put(hs, &hl, "\x0a\x0a", 2);
+	hb_put(hs, &hl, "\x13\x01\x13\x02\xc0\x2f\x01\x00", 8);
+	ext = hl;
+	hb_num(hs, &hl, 0, 2);
+	if (grease)
+		hb_put(hs, &hl, "\x1a\x1a\0\0", 4);
+	hb_put(hs, &hl, "\0\x2b\0\x03\x02\x03\x04", 7);
+	hb_put(hs, &hl, "\0\x0a\0\x04\0\x02\0\x1d", 8);
+	if (al > 0) {
+		hb_put(hs, &hl, "\0\x10", 2);
+		hb_num(hs, &hl, al + 2, 2);
+		hb_num(hs, &hl, al, 2);
+		hb_put(hs, &hl, alpn, al);
+	}
+	if (pad > 0) {
+		hb_put(hs, &hl, "\0\x15", 2);
+		hb_num(hs, &hl, pad, 2);
+		for (i = 0; i < pad; i++)
+			hb_put(hs, &hl, "", 1);
+	}
+	if (sni > 0) {
+		hb_put(hs, &hl, "\0\0", 2);
+		hb_num(hs, &hl, sni + 5, 2);
+		hb_num(hs, &hl, sni + 3, 2);
+		hb_put(hs, &hl, "", 1);
+		hb_num(hs, &hl, sni, 2);
+		hb_put(hs, &hl, argv[2], sni);
+	}
+	if (grease)
+		hb_put(hs, &hl, "\x2a\x2a\0\x01\0", 5);
+	/* The lengths, now that they are known. */
+	hs[1] = (unsigned char)((hl - 4) >> 16);
+	hs[2] = (unsigned char)((hl - 4) >> 8);
+	hs[3] = (unsigned char)(hl - 4);
+	hs[ext] = (unsigned char)((hl - ext - 2) >> 8);
+	hs[ext + 1] = (unsigned char)(hl - ext - 2);
+	for (i = 0; i < hl; i += n) {
+		n = hl - i < rec ? hl - i : rec;
+		if (ol + 5 + n > sizeof(out))
+			errx(2, "pmtest hello: too many records");
+		out[ol++] = 22;
+		out[ol++] = 3;
+		out[ol++] = 1;
+		out[ol++] = (unsigned char)(n >> 8);
+		out[ol++] = (unsigned char)n;
+		memcpy(out + ol, hs + i, n);
+		ol += n;
+	}
+	if ((f = fopen(argv[1], "wb")) == NULL ||
+	    fwrite(out, 1, ol, f) != ol || fclose(f) != 0)
+		err(1, "%s", argv[1]);
 	return 0;
 }
 

@@ -2,7 +2,10 @@
  * tests/router_test.c: the router of the test suite.  It plays the
  * configuration of the original ProxyMachine's tests (requests 'a', 'b',
  * 'c', 'd', 'e' * 2048 + 'f', 'g', "connect reject", "inactivity") and a
- * few more cases for the core's own tests.  The table names the backends:
+ * few more cases for the core's own tests ("p1", "p2", "h1", "h2", "l1":
+ * a PROXY header of that version to A, hap or late; "l0": one to late,
+ * without the request; "where": a reply that
+ * says the listener and the client).  The table names the backends:
  *
  *	a	host:port	tagging echo backend A
  *	b	host:port	tagging echo backend B
@@ -11,6 +14,7 @@
  *	slow	host:port	a listener whose connects hang
  *	flood	host:port	a backend that sends without end
  *	late	host:port	a backend that starts late (refused at first)
+ *	hap	host:port	a backend that reads a PROXY header (HAProxy)
  *	hookfile path		where the error hooks write the remote
  *	banner text		a greeting sent when a client connects
  *
@@ -36,10 +40,10 @@
 
 #include "../router.h"
 
-enum { B_A, B_B, B_A6, B_REJECT, B_SLOW, B_FLOOD, B_LATE, B_MAX };
+enum { B_A, B_B, B_A6, B_REJECT, B_SLOW, B_FLOOD, B_LATE, B_HAP, B_MAX };
 
 static const char *const names[B_MAX] = {
-	"a", "b", "a6", "reject", "slow", "flood", "late"
+	"a", "b", "a6", "reject", "slow", "flood", "late", "hap"
 };
 
 struct table {
@@ -126,7 +130,8 @@ partial(const unsigned char *buf, size_t len)
 {
 	static const char *const known[] = {
 		"connect reject", "inactivity", "xfer\n", "flood\n", "wait",
-		"six", "slow", "late", "hello\n", "lookup:", "lookupslow:"
+		"six", "slow", "late", "where", "hello\n", "lookup:",
+		"lookupslow:"
 	};
 	size_t	 i;
 
@@ -140,10 +145,12 @@ void
 router_route(const unsigned char *buf, size_t len,
     const struct sockaddr *peer, int expired, struct pm_route *r)
 {
-	size_t	 i;
-	int	 slow;
+	static char		 where[3 * PM_ADDRSTRLEN];
+	const struct sockaddr	*sa;
+	char			 la[PM_ADDRSTRLEN], pa[PM_ADDRSTRLEN];
+	size_t			 i;
+	int			 k, slow;
 
-	(void)peer;
 	if (r->state == T_NEW && len == 0 && !expired &&
 	    cur.banner[0] != '\0') {
 		r->action = PM_REPLY;
@@ -240,6 +247,23 @@ router_route(const unsigned char *buf, size_t len,
 		remote(r, B_LATE);
 	else if (is(buf, len, "six"))
 		remote(r, B_A6);
+	else if (len == 2 && strchr("phl", buf[0]) != NULL &&
+	    (buf[1] == '1' || buf[1] == '2')) {
+		remote(r, buf[0] == 'p' ? B_A : buf[0] == 'h' ? B_HAP : B_LATE);
+		r->proxy = buf[1] - '0';
+	} else if (is(buf, len, "l0")) {
+		/* The header alone, without the request. */
+		remote(r, B_LATE);
+		r->proxy = 1;
+		r->data = "";
+	} else if (is(buf, len, "where")) {
+		k = pm_listener(&sa);
+		r->action = PM_CLOSE;
+		r->reply = where;
+		r->replylen = (size_t)snprintf(where, sizeof(where),
+		    "listener %d %s peer %s", k, pm_addr_str(sa, la,
+		    sizeof(la)), pm_addr_str(peer, pa, sizeof(pa)));
+	}
 	else if (starts(buf, len, "xfer\n"))
 		remote(r, B_A);
 	else if (starts(buf, len, "flood\n"))

@@ -173,7 +173,8 @@ s4_names()
 	deny *.invalid
 	allow localhost port $s4_ep2
 	deny 127.0.0.1 port $s4_ep2
-	allow 127.0.0.0/8 proxy=2
+	allow 127.0.0.1 port $s4_ep proxy=2
+	allow 127.0.0.0/8
 	EOF
 	s4_npp=$(freeport)
 	s4_nlog=$T/s4names.log
@@ -182,7 +183,7 @@ s4_names()
 	s4_npid=$LASTPID
 	waitport 127.0.0.1 "$s4_npp"
 	logged "socks4: client rules load" "$s4_nlog" \
-	    '4 rules from .*, 2 client rules'
+	    '5 rules from .*, 2 client rules'
 	is "socks4: a name rule allows by the name sent" \
 	    "$(sendhex "$s4_npp" "$(s4_req4a "$s4_ep2" localhost)hi\\n")" \
 	    "$S4GRANT 45 32 3a 68 69 0a"
@@ -193,9 +194,15 @@ s4_names()
 	    "$(sendhex "$s4_npp" "$(s4_req "$s4_ep2")hi\\n")" "$S4REJECT"
 	logged "socks4: ... which the address rule denies" "$s4_nlog" \
 	    "127.0.0.1:$s4_ep2 denied by \"deny 127.0.0.1/32 port $s4_ep2\""
-	is "socks4: another port: the address the name has decides" \
-	    "$(sendhex "$s4_npp" "$(s4_req4a "$s4_ep" localhost)hi\\n")" \
-	    "$S4GRANT 45 3a 68 69 0a"
+	# The echo backend's tag, a PROXY v2 header (its signature, then
+	# version 2 PROXY, TCP over IPv4, 12 bytes: 127.0.0.1 to 127.0.0.1,
+	# the ports), then the data.
+	s4_got=$(sendhex "$s4_npp" "$(s4_req4a "$s4_ep" localhost)hi\\n")
+	case $s4_got in
+	"$S4GRANT 45 3a 0d 0a 0d 0a 00 0d 0a 51 55 49 54 0a 21 11 00 0c 7f 00 00 01 7f 00 00 01 "*" 68 69 0a")
+		ok "socks4: another port: the address the name has decides, proxy=2 sends the header" ;;
+	*)	fail "socks4: another port: the address the name has decides, proxy=2 sends the header" "got '$s4_got'" ;;
+	esac
 	is "socks4: a name rule that denies" \
 	    "$(sendhex "$s4_npp" "$(s4_req4a "$s4_ep" www.Example.INVALID)")" \
 	    "$S4REJECT"
