@@ -167,7 +167,6 @@ static const char	*srcaddr;	/* send -s: connect from it */
 static int		 echobanner;
 static int		 echoateof;
 static const char	*countfile;
-static const char	*srcaddr;	/* send -s: bind to it first */
 
 /* Prints every synopsis and exits 2. */
 static void
@@ -449,19 +448,10 @@ wait_fd(int fd, short events, long long dl)
 static int
 conn_start(const struct sockaddr *sa, socklen_t salen, int rcvbuf)
 {
-	struct addrinfo	*src;
-	int		 fd, save;
+	int	fd, save;
 
 	if ((fd = socket(sa->sa_family, SOCK_STREAM, 0)) == -1)
 		return -1;
-	if (srcaddr != NULL) {
-		src = resolve(srcaddr, "0", 0);
-		if (bind(fd, src->ai_addr, src->ai_addrlen) == -1) {
-			freeaddrinfo(src);
-			goto fail;
-		}
-		freeaddrinfo(src);
-	}
 	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 	    sizeof(rcvbuf)) == -1)
 		goto fail;

@@ -384,7 +384,7 @@ s5_table()
 	# Client rules, as socks4's: the first that matches decides, and a
 	# client that none matches is refused; proxy= on an allow rule.
 	printf '%s\n' 'client deny 127.0.0.2' 'client allow 127.0.0.0/30' \
-	    "allow 127.0.0.1 port $s5_ep2 proxy=2" 'allow any' >"$s5_conf"
+	    "allow 127.0.0.1 port $s5_ep2 proxy=1" 'allow any' >"$s5_conf"
 	kill -HUP "$s5_pid"
 	logged "socks5: client rules load" "$s5_log" \
 	    '2 rules, 0 users from .*, 2 client rules'
@@ -401,6 +401,18 @@ s5_table()
 	    -s 127.0.0.5)" "$S5NONE"
 	logged "socks5: ... logged" "$s5_log" \
 	    'client 127.0.0.5:[0-9]* matches no client rule'
+	# proxy=1 on the rule: the destination gets the PROXY header first.
+	s5_got=$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_ep2")hi\\n")
+	case $s5_got in
+	"$S5NOAUTH 05 00 00 01 7f 00 00 01 "*"$(tohex \
+	    ':PROXY TCP4 127.0.0.1 127.0.0.1 ')"*"$(tohex '\r\nhi\n')")
+		ok "socks5: proxy=1 on an allow rule: a PROXY header" ;;
+	*)	fail "socks5: proxy=1 on an allow rule: a PROXY header" \
+		    "got '$s5_got'" ;;
+	esac
+	s5_ok "socks5: ... and none by the other rule" \
+	    "$(sendhex "$s5_pp" '\x05\x01\x00'"$(s5_req4 "$s5_ep")hi\\n")" \
+	    "$S5NOAUTH" 01 'hi\n'
 	: >"$s5_conf"
 	s5_n=$(logcount "$s5_log" 'reload failed.*no rule')
 	kill -HUP "$s5_pid"
