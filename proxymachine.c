@@ -1666,7 +1666,7 @@ test_lookup_delay(const char *host)
 	    inet_pton(AF_INET, host, a) == 1 ||
 	    inet_pton(AF_INET6, host, a) == 1)
 		return;
-	if ((ms = strtol(s, NULL, 10)) <= 0 || ms > 60000)
+	if ((ms = num_parse(s, 60000)) <= 0)
 		return;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = ms % 1000 * 1000000;
@@ -2008,7 +2008,6 @@ pm_net_parse(const char *s, struct pm_net *net, char *err, size_t errlen)
 	const char	*slash;
 	size_t		 n;
 	long		 bits;
-	char		*end;
 	int		 i, max;
 
 	memset(net, 0, sizeof(*net));
@@ -2031,9 +2030,7 @@ pm_net_parse(const char *s, struct pm_net *net, char *err, size_t errlen)
 	max = net->family == AF_INET ? 32 : 128;
 	net->bits = max;
 	if (slash != NULL) {
-		bits = strtol(slash + 1, &end, 10);
-		if (slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
-		    bits > max) {
+		if ((bits = num_parse(slash + 1, max)) == -1) {
 			snprintf(err, errlen, "'%s': bad prefix length", s);
 			return -1;
 		}

@@ -146,6 +146,7 @@ c.close()' "$PL" "$PX/silent.up"
 		px_check "a silent close after the header: one new header" \
 		    px_match "$_r" "got:PROXY TCP4 127.0.0.2 127.0.0.1 \
 [0-9]* $PX_PORT$_crlf"
+		logwait 10 "$PX_LOG" "close: done; .*:$PL (2 attempts"
 		px_check "... on the second attempt, 0 bytes up" grep -q \
 		    "close: done; .*:$PL (2 attempts, last: closed); 0 bytes up" \
 		    "$PX_LOG"
@@ -227,6 +228,7 @@ px_accept()
 	px_check "-a: v1 TCP6 header, passed on as it came" \
 	    px_match "$_r" "$PA:PROXY TCP6 2001:db8::7 2001:db8::1 5000 443$_crlf
 p1"
+	logwait 10 "$PX_LOG" "close: done; \[2001:db8::7\]:5000 -> $H:$PA;"
 	px_check "-a: the close line names the header's client" grep -q \
 	    "close: done; \[2001:db8::7\]:5000 -> $H:$PA; 2 bytes up" "$PX_LOG"
 	# 192.0.2.9:5000 to 198.51.100.1:443.
