@@ -32,7 +32,7 @@ case $secs in
 	;;
 esac
 
-routers="git socks4 custom skeleton"
+routers="git socks4 socks5 custom skeleton"
 all=""
 for r in $routers; do
 	all="$all route-$r load-$r"
@@ -49,6 +49,7 @@ cflags="-std=c99 -D_DEFAULT_SOURCE -DPM_VERSION=\"fuzz\" -g -O1 \
 coreflags="-DPM_NO_MAIN -Wno-unused-function -Wno-unused-variable"
 # Small table limits, so that inputs of a few KiB reach them.
 limits="-DGIT_MAXROUTES=16 -DGIT_NAMESPACE=128 -DPM_SOCKS4_MAXRULES=16 \
+    -DPM_SOCKS5_MAXRULES=16 -DPM_SOCKS5_USERBYTES=256 \
     -DPM_CUSTOM_MAXENTRIES=16"
 
 mkdir -p "$b" || exit 1
