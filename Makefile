@@ -1,7 +1,7 @@
 # proxymachine: a content-aware TCP routing proxy.  This Makefile works
 # with GNU make and BSD make (bmake, OpenBSD's make).  What a port runs:
 #
-#	make [ROUTER=git|socks4|custom|skeleton] [MAXCONN=n] [BUFSIZE=n]
+#	make [ROUTER=git|socks4|socks5|custom|skeleton] [MAXCONN=n] [BUFSIZE=n]
 #	make test
 #	make install [DESTDIR=dir] [PREFIX=dir] [BINDIR= MANDIR= EXAMPLESDIR=]
 #	make install-strip		install, then $(STRIP) the binary
@@ -84,7 +84,8 @@ TESTEV =	$(EV_$(EV))
 
 SRCS =		proxymachine.c small.c router.h routers/sniff.c
 ROUTERBINS =	tests/proxymachine-git tests/proxymachine-socks4 \
-		tests/proxymachine-custom tests/proxymachine-skeleton
+		tests/proxymachine-socks5 tests/proxymachine-custom \
+		tests/proxymachine-skeleton
 PROXYBINS =	tests/proxymachine-test tests/proxymachine-small $(ROUTERBINS)
 TESTBINS =	tests/pmtest tests/soak $(PROXYBINS)
 
@@ -204,6 +205,7 @@ tests/proxymachine-small: $(SRCS) tests/router_test.c tests/.build
 
 tests/proxymachine-git: routers/git.c
 tests/proxymachine-socks4: routers/socks4.c
+tests/proxymachine-socks5: routers/socks5.c
 tests/proxymachine-custom: routers/custom.c
 tests/proxymachine-skeleton: routers/skeleton.c
 $(ROUTERBINS): $(SRCS) tests/.build

@@ -1,7 +1,7 @@
 # dev.mk: the developer's targets, included by the Makefile (same rules:
 # POSIX make syntax for GNU make and BSD make).  A port needs none of them.
 
-ROUTERS =	git socks4 custom skeleton
+ROUTERS =	git socks4 socks5 custom skeleton
 WARN =		-Wall -Wextra -pedantic
 SAN =		-fsanitize=address,undefined -fno-omit-frame-pointer -g
 FUZZTIME ?=	60

@@ -1169,7 +1169,8 @@ static int	conn_route_close(struct conn *);
 static int	conn_route_remote(struct conn *);
 static int	conn_connect(struct conn *);
 static int	conn_connect_done(struct conn *, short);
-static int	conn_connect_failed(struct conn *, const char *);
+static int	conn_connect_failed(struct conn *, const char *, int);
+static void	conn_bound(struct conn *);
 static int	conn_giveup(struct conn *, const char *);
 static int	conn_finish(struct conn *);
 static int	conn_finish_io(struct conn *, short);
@@ -2111,6 +2112,23 @@ pm_net_match(const struct pm_net *net, const struct sockaddr *sa)
 		return 0;
 	return rest == 0 ||
 	    ((a[full] ^ net->addr[full]) & (0xff00 >> rest) & 0xff) == 0;
+}
+
+/*
+ * Replaces the end of the reply held for a failed connect (from
+ * router_connect_error()).  Returns 0, or -1 when no reply is held or len
+ * is longer than it.
+ */
+int
+pm_fail_reply(const void *p, size_t len)
+{
+	struct conn	*c = routing;
+
+	if (c == NULL || !c->down.held || len > c->heldfail)
+		return -1;
+	memcpy(c->down.buf.p + c->down.buf.off + c->heldok + c->heldfail -
+	    len, p, len);
+	return 0;
 }
 
 int
@@ -4499,13 +4517,13 @@ conn_connect(struct conn *c)
 				    burst_tail(k, tail, sizeof(tail)));
 			return conn_giveup(c, "no socket for the backend");
 		}
-		return conn_connect_failed(c, strerror(errno));
+		return conn_connect_failed(c, strerror(errno), errno);
 	}
 	c->backend.fd = fd;
 	if (connect(fd, (struct sockaddr *)&r->addr, r->addrlen) == 0)
 		return conn_connect_done(c, POLLOUT);
 	if (errno != EINPROGRESS && errno != EINTR)
-		return conn_connect_failed(c, strerror(errno));
+		return conn_connect_failed(c, strerror(errno), errno);
 	/*
 	 * A connect to a nearby backend has often completed by now; then
 	 * the first bytes go at once, without a round of the event loop.
@@ -4515,7 +4533,7 @@ conn_connect(struct conn *c)
 	if (FD_EARLY_WRITE && c->up.buf.len > 0 &&
 	    (n = buf_write(fd, &c->up.buf)) != IO_AGAIN) {
 		if (n == IO_ERROR)
-			return conn_connect_failed(c, strerror(errno));
+			return conn_connect_failed(c, strerror(errno), errno);
 		c->up.n += (uint64_t)n;
 		return conn_connect_done(c, POLLOUT);
 	}
@@ -4541,7 +4559,7 @@ conn_connect_done(struct conn *c, short rev)
 		e = fd_error(c->backend.fd);
 		if (e != 0 || !(rev & POLLOUT))
 			return conn_connect_failed(c, e != 0 ? strerror(e) :
-			    "hung up");
+			    "hung up", e);
 	}
 	c->state = C_RELAY;
 	log_debug(IDF "connected %s", ID(c),
@@ -4549,6 +4567,8 @@ conn_connect_done(struct conn *c, short rev)
 	timer_set(c, c->route.idle_ms > 0 ?
 	    now + (uint64_t)c->route.idle_ms : 0);
 	if (c->down.held) {
+		if (c->route.bound)
+			conn_bound(c);
 		c->down.held = 0;
 		buf_trim(&c->down.buf, 0, c->heldok);
 		if (dir_writes(&c->down)) {
@@ -4563,16 +4583,45 @@ conn_connect_done(struct conn *c, short rev)
 }
 
 /*
- * Handles a failed connect attempt: retry, or give up and tell the router.
- * Returns 0, or -1 if c was closed.
+ * Writes the local address and port of c's backend connection over the
+ * end of the reply held for the connect (the router's bound: SOCKS5's
+ * BND.ADDR and BND.PORT).  Left as the router gave it if the address
+ * cannot be had.
+ */
+static void
+conn_bound(struct conn *c)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	unsigned char		*end;
+	socklen_t		 len = sizeof(ss);
+
+	end = c->down.buf.p + c->down.buf.off + c->heldok;
+	memset(&ss, 0, sizeof(ss));	/* for the analysers */
+	if (getsockname(c->backend.fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET && c->heldok >= 6) {
+		memcpy(end - 6, &sin->sin_addr, 4);
+		memcpy(end - 2, &sin->sin_port, 2);
+	} else if (ss.ss_family == AF_INET6 && c->heldok >= 18) {
+		memcpy(end - 18, &sin6->sin6_addr, 16);
+		memcpy(end - 2, &sin6->sin6_port, 2);
+	}
+}
+
+/*
+ * Handles a failed connect attempt (why, and err, its errno or 0): retry,
+ * or give up and tell the router.  Returns 0, or -1 if c was closed.
  */
 static int
-conn_connect_failed(struct conn *c, const char *why)
+conn_connect_failed(struct conn *c, const char *why, int err)
 {
 	char		 a[PM_ADDRSTRLEN], tail[64];
 	uint64_t	 n;
 
 	c->lastwhy = why;
+	c->route.error = err;
 	conn_close_backend(c);
 	pm_addr_str((struct sockaddr *)&c->route.addr, a, sizeof(a));
 	if (c->up.eof || c->client.dead) {
@@ -4718,7 +4767,7 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 		/* Nothing of the client's sent: its PROXY header again. */
 		if (c->up.n <= c->hdr && conn_proxy(c) == 0) {
 			c->down.eof = c->up.shut = c->backend.dead = 0;
-			return conn_connect_failed(c, why);
+			return conn_connect_failed(c, why, err);
 		}
 		st.connect_errors++;
 		if ((n = burst_say(&silent_burst)) > 0)
@@ -4726,6 +4775,7 @@ conn_backend_gone(struct conn *c, int err, const char *why)
 			    "byte%s", ID(c), pm_addr_str((struct sockaddr *)
 			    &c->route.addr, a, sizeof(a)), why,
 			    burst_tail(n, tail, sizeof(tail)));
+		c->route.error = err;
 		if (!c->up.eof && !c->client.dead)
 			conn_hook(c, router_connect_error);
 		if (c->down.buf.len > 0 && !c->client.dead)
@@ -4986,7 +5036,8 @@ conn_timer(struct conn *c)
 			return;
 		break;
 	case C_CONNECTING:
-		if (conn_connect_failed(c, "connect timed out") == -1)
+		if (conn_connect_failed(c, "connect timed out", ETIMEDOUT) ==
+		    -1)
 			return;
 		break;
 	case C_RETRYWAIT:

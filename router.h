@@ -71,6 +71,13 @@ enum pm_action {
  *   header (at most 107 bytes) goes in the buffer with the client's
  *   bytes or data: a route whose bytes leave no room for it closes the
  *   client, with a line in the log.
+ *   bound, when not 0, has the core write the address of its end of the
+ *   backend connection (getsockname(2)) over the end of ok_reply once
+ *   connected, as SOCKS5's BND.ADDR and BND.PORT: the 4 bytes of an IPv4
+ *   address or the 16 of an IPv6 one (the family of addr), then the 2 of
+ *   the port, in network byte order; ok_replylen must leave room for
+ *   them (6 or 18 bytes).  Where the address cannot be had, ok_reply
+ *   goes as given.
  * PM_CLOSE: reply/replylen, when reply is not NULL, are written to the
  *   client in full before it is closed; without it the client only sees
  *   the connection end.
@@ -151,6 +158,8 @@ struct pm_route {
 	size_t			 ok_replylen;
 	size_t			 fail_replylen;
 	int			 proxy;
+	int			 bound;
+	int			 error;
 	unsigned int		 state;
 	size_t			 consume;
 	const char		*host;
@@ -255,7 +264,14 @@ struct pm_answer {
  * backend had never sent a byte.  Neither is called when the client had
  * closed or ended its stream first, nor for failures of the proxy's own
  * (the destination is its own listener, no socket was left).  Both may
- * call pm_note(); the core closes the connection after them.
+ * call pm_note(); the core closes the connection after them.  In the
+ * route given to router_connect_error(), error says why the last attempt
+ * failed, as an errno value: ECONNREFUSED, ETIMEDOUT (connect_ms ran
+ * out, or the system's own timeout), ENETUNREACH, EHOSTUNREACH and the
+ * like; 0 or EPIPE when the backend closed before sending a byte.  While
+ * the client still waits for a fail_reply, router_connect_error() may
+ * change it with pm_fail_reply(), so that the reply says why (SOCKS5's
+ * "connection refused", "TTL expired").
  */
 extern const char	router_name[];
 extern const int	router_lookups;
@@ -298,6 +314,14 @@ void	router_idle_error(const struct pm_route *route);
  * addresses (::ffff:a.b.c.d) a dual-stack listener reports for IPv4
  * clients.  pm_net_str() writes net as text ("10.0.0.0/8", "any") into
  * buf (len bytes; PM_ADDRSTRLEN is enough) and returns buf.
+ *
+ * pm_fail_reply(), from router_connect_error() only, writes the len bytes
+ * at p over the end of the fail_reply the client is about to get (the
+ * reply given with it stays in front).  A router gives the fail_reply of
+ * its most general failure in its decision and, knowing route->error,
+ * replaces it with one as long.  It returns 0, or -1 when no reply is
+ * held (the client had it, or it was not asked for) or len is longer
+ * than it.
  *
  * pm_listener() returns which listener the connection being decided came
  * in on (0 for the first one given on the command line: each -h host at
@@ -386,6 +410,7 @@ int	pm_net_parse(const char *s, struct pm_net *net, char *err,
 int	pm_net_match(const struct pm_net *net, const struct sockaddr *sa);
 char	*pm_net_str(const struct pm_net *net, char *buf, size_t len);
 int	pm_listener(const struct sockaddr **sa);
+int	pm_fail_reply(const void *p, size_t len);
 const struct sockaddr *pm_listener_addr(int k);
 int	pm_conf_read(const char *path,
 	    int (*fn)(void *arg, char *line, char *err, size_t errlen),

@@ -5,8 +5,8 @@
 #
 #	sh test.sh		everything
 #	sh test.sh core		only the relay engine
-#	sh test.sh git		only one router's tests (git, socks4, custom,
-#				skeleton)
+#	sh test.sh git		only one router's tests (git, socks4, socks5,
+#				custom, skeleton)
 #	sh test.sh proxy	several listeners and the PROXY protocol
 #				(tests/proxy.sh, with HAProxy)
 #
@@ -1816,7 +1816,7 @@ t_?*)	# One function of the core part, by name (sh test.sh t_ends).
 	"$ONLY"
 	;;
 esac
-for r in git socks4 custom skeleton proxy; do
+for r in git socks4 socks5 custom skeleton proxy; do
 	case $ONLY in
 	all|"$r")
 		if [ -f "tests/$r.sh" ]; then

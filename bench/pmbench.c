@@ -28,7 +28,10 @@
  * timed workloads) and by byte or connection counts, the backend by its
  * lifetime (-t).  With -P pid the clients also report that process's CPU
  * time over the measured interval (from /proc) and, for idle, its
- * resident memory.  Loopback only.
+ * resident memory.  With -S bport the target is a SOCKS5 proxy: each
+ * client connection first asks it, as a client does (method "no
+ * authentication", then a CONNECT, each answer awaited), for the backend
+ * at 127.0.0.1:bport, then runs the workload through it.  Loopback only.
  *
  * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
  */
@@ -77,6 +80,8 @@
 #define PMB_BURST	8
 /* Most connections accepted by the backend per wake-up. */
 #define PMB_ACCEPTS	64
+/* The longest a SOCKS5 handshake (-S) may take, in ms. */
+#define PMB_SOCKS_MS	10000
 /* Connects in flight while the idle workload opens its connections. */
 #define PMB_INFLIGHT	128
 /* The idle workload gives up when no connection completed for this long. */
@@ -163,6 +168,7 @@ static struct pollfd	*cpfd;
 static int		*cidx;
 
 static volatile sig_atomic_t	 gotsig;
+static int		 socksport;	/* -S: the backend behind SOCKS5 */
 
 static void
 usage(void)
@@ -175,6 +181,8 @@ usage(void)
 	    "[-P pid] [-T secs]\n"
 	    "       pmbench idle -p port [-n conns] [-t secs] "
 	    "[-P pid] [-T secs]\n"
+	    "       (up, down, conn, rr and idle take -S bport: through a "
+	    "SOCKS5 proxy)\n"
 	    "       pmbench stat -P pid\n"
 	    "       pmbench wait -p port [-t secs]\n"
 	    "       pmbench port\n");
@@ -344,8 +352,38 @@ hist_pct(const struct hist *h, double p)
 }
 
 /*
+ * Returns the user and system time in the stat file at path, fields 14
+ * and 15 (fields 16 and 17 with kids: its reaped children's), in clock
+ * ticks; 0 when it cannot be read.
+ */
+static unsigned long long
+proc_ticks(const char *path, int kids)
+{
+	char			 line[512], *p;
+	FILE			*f;
+	unsigned long long	 u, s, t = 0;
+	int			 i;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	/* Counted after the ")" of the name, which may hold blanks. */
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    (p = strrchr(line, ')')) != NULL) {
+		for (i = 0; i < (kids ? 14 : 12) && p != NULL; i++)
+			p = strchr(p + 1, ' ');
+		if (p != NULL && sscanf(p, "%llu %llu", &u, &s) == 2)
+			t = u + s;
+	}
+	fclose(f);
+	return t;
+}
+
+/*
  * Returns the run time of pid's threads in nanoseconds, from schedstat,
  * and adds to *runs the times they were put on a CPU (their wake-ups).
+ * Threads that have exited (microsocks runs one per connection) are no
+ * longer listed: their time is what the process's stat holds beyond
+ * that of its live threads, in clock ticks.
  */
 static uint64_t
 proc_sched(long pid, uint64_t *runs)
@@ -354,7 +392,7 @@ proc_sched(long pid, uint64_t *runs)
 	DIR		*d;
 	struct dirent	*de;
 	FILE		*f;
-	unsigned long long ns, waitns, n;
+	unsigned long long ns, waitns, n, live = 0, all;
 	uint64_t	 sum = 0;
 	int		 r;
 
@@ -375,8 +413,16 @@ proc_sched(long pid, uint64_t *runs)
 			*runs += n;
 		}
 		fclose(f);
+		r = snprintf(path, sizeof(path), "/proc/%ld/task/%s/stat",
+		    pid, de->d_name);
+		if (r > 0 && (size_t)r < sizeof(path))
+			live += proc_ticks(path, 0);
 	}
 	closedir(d);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((all = proc_ticks(path, 0)) > live)
+		sum += (all - live) * (1000000000ULL /
+		    (unsigned long long)sysconf(_SC_CLK_TCK));
 	return sum;
 }
 
@@ -388,11 +434,9 @@ proc_sched(long pid, uint64_t *runs)
 static int
 proc_stat(pid_t pid, struct pstat *ps)
 {
-	char		 path[64], line[512], *p;
+	char		 path[64], line[512];
 	FILE		*f;
-	unsigned long long cu, cs;
 	long		 kid;
-	int		 i;
 
 	memset(ps, 0, sizeof(*ps));
 	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
@@ -407,19 +451,10 @@ proc_stat(pid_t pid, struct pstat *ps)
 		fclose(f);
 	}
 
-	/* Fields 16 and 17 of stat, counted after the ")" of the name. */
+	/* Its reaped children, fields 16 and 17 of stat. */
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	if (fgets(line, sizeof(line), f) != NULL &&
-	    (p = strrchr(line, ')')) != NULL) {
-		for (i = 0; i < 14 && p != NULL; i++)
-			p = strchr(p + 1, ' ');
-		if (p != NULL && sscanf(p, "%llu %llu", &cu, &cs) == 2)
-			ps->cpu_ns += (cu + cs) * (1000000000ULL /
-			    (unsigned long long)sysconf(_SC_CLK_TCK));
-	}
-	fclose(f);
+	ps->cpu_ns += proc_ticks(path, 1) * (1000000000ULL /
+	    (unsigned long long)sysconf(_SC_CLK_TCK));
 
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
 	if ((f = fopen(path, "r")) == NULL)
@@ -843,6 +878,92 @@ cl_alloc(int n)
 		cc[i].fd = -1;
 }
 
+/*
+ * Waits until fd, not blocking, is ready for events, until deadline dl
+ * (us).  Returns 0, or -1 with errno set (ETIMEDOUT).
+ */
+static int
+socks_wait(int fd, short events, uint64_t dl)
+{
+	struct pollfd	 p;
+	uint64_t	 t;
+	int		 n;
+
+	for (;;) {
+		if ((t = now_us()) >= dl) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		p.fd = fd;
+		p.events = events;
+		p.revents = 0;
+		n = poll(&p, 1, (int)((dl - t) / 1000) + 1);
+		if (n > 0)
+			return 0;
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * Sends the n bytes at out on fd, then reads the n bytes of the answer
+ * and checks that it begins with want (5 0: SOCKS5's "no authentication"
+ * and "succeeded").  Returns 0, or -1 with errno set (EPROTO: another
+ * answer).
+ */
+static int
+socks_step(int fd, const unsigned char *out, size_t n, size_t ans,
+    uint64_t dl)
+{
+	unsigned char	 in[16];
+	size_t		 got = 0;
+	ssize_t		 r;
+
+	if (write(fd, out, n) != (ssize_t)n)
+		return -1;
+	while (got < ans) {
+		if (socks_wait(fd, POLLIN, dl) == -1)
+			return -1;
+		r = read(fd, in + got, ans - got);
+		if (r == 0 || (r == -1 && errno != EAGAIN && errno != EINTR)) {
+			if (r == 0)
+				errno = ECONNRESET;
+			return -1;
+		}
+		if (r > 0)
+			got += (size_t)r;
+	}
+	if (in[0] != 5 || in[1] != 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Asks the SOCKS5 proxy on fd (connected or connecting) for the backend
+ * on 127.0.0.1:socksport, as a client does: each answer is awaited.
+ * Returns 0, or -1 with errno set.
+ */
+static int
+socks_hello(int fd, int connected)
+{
+	static const unsigned char	 hello[3] = { 5, 1, 0 };
+	unsigned char			 req[10] = { 5, 1, 0, 1, 127, 0, 0, 1 };
+	uint64_t			 dl;
+
+	dl = now_us() + PMB_SOCKS_MS * 1000ULL;
+	if (!connected && (socks_wait(fd, POLLOUT, dl) == -1 ||
+	    (errno = conn_error(fd)) != 0))
+		return -1;
+	req[8] = (unsigned char)(socksport >> 8);
+	req[9] = (unsigned char)socksport;
+	if (socks_step(fd, hello, sizeof(hello), 2, dl) == -1 ||
+	    socks_step(fd, req, sizeof(req), 10, dl) == -1)
+		return -1;
+	return 0;
+}
+
 static void
 cl_close(struct cconn *c)
 {
@@ -865,6 +986,13 @@ cl_open(struct cconn *c, int port, const char *msg, size_t len)
 	if ((c->fd = conn_start(port, &done)) == -1) {
 		c->state = S_IDLE;
 		return -1;
+	}
+	if (socksport > 0) {
+		if (socks_hello(c->fd, done) == -1) {
+			cl_close(c);
+			return -1;
+		}
+		done = 1;
 	}
 	memcpy(c->msg, msg, len);
 	c->mlen = len;
@@ -1713,7 +1841,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 
 	optind = 2;
-	while ((ch = getopt(argc, argv, "b:c:n:P:p:s:T:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:n:P:p:S:s:T:t:w:")) != -1) {
 		switch (ch) {
 		case 'b':
 			o.bytes = parse_bytes(optarg);
@@ -1729,6 +1857,9 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			o.port = (int)parse_num(optarg, 1, 65535);
+			break;
+		case 'S':
+			socksport = (int)parse_num(optarg, 1, 65535);
 			break;
 		case 's':
 			o.streams = (int)parse_num(optarg, 1, PMB_MAXCONC);

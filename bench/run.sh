@@ -11,7 +11,12 @@
 # through tests/kqueue_shim.c on Linux) the idle connections; their CPU
 # rows add ratios to proxy.  proxysni is the proxy's own binary with a
 # table that routes the tls workload's ClientHello by its server name, not
-# by a prefix: the two tls rows compare them.  POSIX sh; loopback only;
+# by a prefix: the two tls rows compare them.  Two SOCKS5 proxies run the
+# same workloads but tls, each client connection asking them for the
+# backend first (pmbench -S): proxymachine with the socks5 router
+# (socks5, an open proxy) and microsocks (Debian's package; it does not
+# pass a half-close on, so the up workloads, which need one, are left
+# out); their rows add ratios to microsocks.  POSIX sh; loopback only;
 # kills only the processes it started.
 #
 # Knobs (environment):
@@ -20,7 +25,7 @@
 #   PMB_SECS	seconds of each timed run (conn, tls, rr)
 #   PMB_BYTES	bytes of each bulk run, all streams (suffix k, m, g)
 #   PMB_TARGETS	targets, default "direct proxy proxysni proxycopy
-#		proxypoll proxykq haproxy haproxy1 socat"
+#		proxypoll proxykq haproxy haproxy1 socat socks5 microsocks"
 #   PMB_WORKS	workloads, default "up1 up8 down1 down8 conn tls rr"
 #   PMB_IDLE	idle connection counts, default "1000 10000" ("" skips)
 #   PMB_OUT	file that receives the raw key=value lines
@@ -45,7 +50,7 @@ ROUNDS=${PMB_ROUNDS:-$rounds}
 SECS=${PMB_SECS:-$secs}
 BYTES=${PMB_BYTES:-$bytes}
 TARGETS=${PMB_TARGETS:-direct proxy proxysni proxycopy proxypoll proxykq \
-    haproxy haproxy1 socat}
+    haproxy haproxy1 socat socks5 microsocks}
 WORKS=${PMB_WORKS:-up1 up8 down1 down8 conn tls rr}
 IDLE=${PMB_IDLE-1000 10000}
 PM_FLAGS=${PM_FLAGS:-}
@@ -136,8 +141,10 @@ fi
 
 have_haproxy=0
 have_socat=0
+have_microsocks=0
 command -v haproxy >/dev/null 2>&1 && have_haproxy=1
 command -v socat >/dev/null 2>&1 && have_socat=1
+command -v microsocks >/dev/null 2>&1 && have_microsocks=1
 list=
 for t in $TARGETS; do
 	case $t in
@@ -161,6 +168,22 @@ for t in $TARGETS; do
 	socat)
 		if [ $have_socat = 0 ]; then
 			say "run.sh: socat is not installed: socat skipped"
+			continue
+		fi ;;
+	socks5)
+		say "run.sh: socks5: the socks5 router, the same flags"
+		echo "run.sh: socks5: the socks5 router, the same flags" \
+		    >> "$T/builds"
+		if ! ${CC:-cc} -std=c99 -D_DEFAULT_SOURCE ${CFLAGS:--O2} \
+		    -DPM_MAXCONN=10240 -o "$T/socks5" "$TOP/proxymachine.c" \
+		    "$TOP/small.c" "$TOP/routers/socks5.c" >&2; then
+			say "run.sh: socks5 does not build: skipped"
+			continue
+		fi ;;
+	microsocks)
+		if [ $have_microsocks = 0 ]; then
+			say "run.sh: microsocks is not installed: microsocks" \
+			    "skipped"
 			continue
 		fi ;;
 	*)
@@ -271,6 +294,13 @@ start()
 		haproxy_cfg "$1" "$2" "$3" > "$T/$1-$2.cfg"
 		haproxy -db -f "$T/$1-$2.cfg" 2>>"$T/haproxy.log" &
 		;;
+	socks5)
+		# No table: an open proxy, as microsocks is.
+		"$T/socks5" $PM_FLAGS -h 127.0.0.1 -p "$2" 2>/dev/null &
+		;;
+	microsocks)
+		microsocks -i 127.0.0.1 -p "$2" >/dev/null 2>&1 &
+		;;
 	socat)
 		# Its listen backlog is 5 unless told: 4096 as the others.
 		_o=bind=127.0.0.1,reuseaddr,fork,backlog=4096
@@ -315,6 +345,17 @@ say "run.sh: $ROUNDS rounds of: $WORKS; idle: ${IDLE:-none}"
 	    head -n 1 | cut -c1-60)"
 	[ $have_socat = 1 ] && echo "socat: $(socat -V 2>&1 |
 	    sed -n 's/^socat version \([^ ]*\).*/\1/p')"
+	case " $TARGETS " in
+	*" socks5 "*)
+		echo "socks5: $(sed -n 's/^run.sh: socks5: //p' "$T/builds"):" \
+		    "$("$T/socks5" -V 2>&1 | head -n 1)" ;;
+	esac
+	case " $TARGETS " in
+	*" microsocks "*)
+		echo "microsocks: $(dpkg-query -W -f '${Version}' microsocks \
+		    2>/dev/null || echo '?'); both SOCKS5 targets are" \
+		    "asked for the backend on every connection (pmbench -S)" ;;
+	esac
 	echo "runs: $ROUNDS rounds, conn/rr $SECS s, bulk $BYTES, targets" \
 	    "interleaved"
 } > "$T/header"
@@ -342,6 +383,7 @@ runs()
 	case $1:$2 in
 	proxycopy:up*|proxycopy:down*)	return 0 ;;
 	proxypoll:idle|proxykq:idle)	return 0 ;;
+	microsocks:up*|socks5:tls|microsocks:tls) return 1 ;;
 	proxycopy:*|proxypoll:*|proxykq:*) return 1 ;;
 	proxysni:tls)			return 0 ;;
 	proxysni:*)			return 1 ;;
@@ -370,6 +412,9 @@ run()
 	esac
 	_r=$1 _t=$2 _w=$3
 	shift 3
+	case $_t in
+	socks5|microsocks)	set -- "$@" -S "$BPORT" ;;
+	esac
 	_line=$("$PMB" "$@" -p "$_port" ${_pid:+-P "$_pid"} 2>&1 |
 	    tail -n 1)
 	echo "round=$_r target=$_t work=$_w $_line" >> "$RAW"
@@ -421,8 +466,12 @@ if [ -n "$IDLE" ]; then
 				p=$("$PMB" port) || exit 2
 				start "$t" "$p" "$B2" || exit 2
 				sleep 0.2
+				_sx=
+				case $t in
+				socks5|microsocks)	_sx="-S $B2" ;;
+				esac
 				line=$("$PMB" idle -n "$m" -t "$idlesecs" \
-				    -T 60 -p "$p" -P "$TPID" 2>&1 |
+				    -T 60 -p "$p" -P "$TPID" $_sx 2>&1 |
 				    tail -n 1)
 				# The static build's figures go in the proxy's
 				# column, as a workload of their own.
@@ -551,6 +600,8 @@ function row(label, w, k, vsdirect, vsproxy,    i, t, x, line, any) {
 		ratios("  x haproxy", "haproxy", w, k)
 	if (vsproxy && hasbuilds)
 		ratios("  x proxy", "proxy", w, k)
+	if (hasmicro && (("socks5", w, k, 1) in v))
+		ratios("  x microsocks", "microsocks", w, k)
 }
 function ratios(label, ref, w, k,    i, line) {
 	line = sprintf("%-24s", label)
@@ -601,6 +652,8 @@ END {
 			hasproxy = 1
 		if (tl[i] ~ /^proxy(sni|copy|poll|kq)$/)
 			hasbuilds = 1
+		if (tl[i] == "microsocks")
+			hasmicro = 1
 	}
 	hasbuilds = hasbuilds && hasproxy
 	print ""

@@ -25,6 +25,7 @@
 
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,6 +64,9 @@ int	__real_getaddrinfo(const char *, const char *,
 	    const struct addrinfo *, struct addrinfo **);
 int	__wrap_getaddrinfo(const char *, const char *,
 	    const struct addrinfo *, struct addrinfo **);
+
+/* The state word the next router_route() call gets (fz_stream()). */
+static unsigned int	 fz_state;
 
 static const char	*action_name(enum pm_action);
 static void		 dec_print(const char *, const struct fz_dec *);
@@ -230,6 +234,19 @@ fz_tables(const char **a, const char **b)
 	    "deny 10.0.0.0/8\n"
 	    "allow 192.0.2.0/24\n"
 	    "deny any\n";
+	static const char *const	 socks5_a =
+	    "allow 127.0.0.0/8 ports 80-81\n"
+	    "allow ::1 port 443\n"
+	    "deny 127.0.0.0/8\n"
+	    "allow 10.0.0.0/8 ports 1-1024 from 192.0.2.0/24\n"
+	    "deny 10.0.0.0/8\n"
+	    "allow 192.0.2.0/24 from 192.0.2.99\n"
+	    "allow 2001:db8::/32 port 80 from ::ffff:192.0.2.0/120\n"
+	    "deny any\n"
+	    "user alice secret\n"
+	    "user bob pw\n"
+	    "connect 2\n"
+	    "proxy=1\n";
 	static const char *const	 custom_a =
 	    "allow\t10.0.0.0/8\n"
 	    "allow\t192.0.2.0/24\n"
@@ -270,6 +287,9 @@ fz_tables(const char **a, const char **b)
 		*b = fz_table(git_b);
 	} else if (strcmp(router_name, "socks4") == 0) {
 		*a = fz_table(socks4_a);
+		*b = NULL;
+	} else if (strcmp(router_name, "socks5") == 0) {
+		*a = fz_table(socks5_a);
 		*b = NULL;
 	} else if (strcmp(router_name, "custom") == 0) {
 		*a = fz_table(custom_a);
@@ -384,6 +404,7 @@ fz_decide(const unsigned char *buf, size_t len, size_t cap, int expired,
 	peer.sin_addr.s_addr = htonl(0xc0000263);	/* 192.0.2.99 */
 
 	memset(&r, 0, sizeof(r));
+	r.state = fz_state;
 	if (ans != NULL)
 		router_resolved(buf, len, (struct sockaddr *)&peer, ans, &r);
 	else
@@ -418,7 +439,12 @@ fz_decide(const unsigned char *buf, size_t len, size_t cap, int expired,
 	if (r.connect_ms < 0 || r.idle_ms < 0 || r.wait_ms < 0)
 		fz_fail("len %zu: a negative timeout (%d, %d, %d)", len,
 		    r.connect_ms, r.idle_ms, r.wait_ms);
+	if ((r.action == PM_NOOP || r.action == PM_REPLY) && r.consume > len)
+		fz_fail("len %zu: consumes %zu bytes", len, r.consume);
 	d->action = r.action;
+	d->state = r.state;
+	d->consume = r.action == PM_NOOP || r.action == PM_REPLY ?
+	    r.consume : 0;
 	d->connect_ms = r.connect_ms;
 	d->idle_ms = r.idle_ms;
 	d->wait_ms = r.wait_ms;
@@ -519,7 +545,8 @@ fz_same(const struct fz_dec *a, const struct fz_dec *b)
 	    same_bytes(&a->ok_reply, &b->ok_reply) &&
 	    same_bytes(&a->fail_reply, &b->fail_reply) &&
 	    a->connect_ms == b->connect_ms && a->idle_ms == b->idle_ms &&
-	    a->wait_ms == b->wait_ms && same_bytes(&a->host, &b->host) &&
+	    a->wait_ms == b->wait_ms && a->state == b->state &&
+	    a->consume == b->consume && same_bytes(&a->host, &b->host) &&
 	    a->port == b->port && a->family == b->family;
 }
 
@@ -541,7 +568,8 @@ equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
 
 	if (a->action != b->action || !same_bytes(&a->reply, &b->reply) ||
 	    !same_bytes(&a->ok_reply, &b->ok_reply) ||
-	    !same_bytes(&a->fail_reply, &b->fail_reply))
+	    !same_bytes(&a->fail_reply, &b->fail_reply) ||
+	    a->state != b->state || a->consume != b->consume)
 		return 0;
 	if (a->action == PM_LOOKUP)
 		return same_bytes(&a->host, &b->host) && a->port == b->port &&
@@ -599,8 +627,17 @@ equivalent(const struct fz_dec *a, size_t k, const struct fz_dec *b,
  * the client ends its stream after the bytes it sent: a broken property
  * at another m, or an expired call on a shorter prefix, is the same check
  * on the input cut there, which the fuzzer tries too.
+ *
+ * 4. Phases.  A PM_REPLY that consumes bytes ends a phase: the core drops
+ *    them and asks again, with the state word the router left, on what
+ *    follows (router.h).  So do the checks, from 1, on the rest of the
+ *    input in that state, for up to FZ_PHASES phases; in 3, D(m) must
+ *    then leave the same state and consume as many bytes as D(k).
  */
-#define FZ_NEAR	32
+#define FZ_NEAR		32
+#define FZ_PHASES	8
+
+static size_t	phase(const unsigned char *, size_t, struct fz_dec *);
 
 /*
  * The lookup dk asked for on the k bytes at buf (of cap), answered each
@@ -653,6 +690,33 @@ fz_answers(unsigned char *buf, size_t k, size_t cap, const struct fz_dec *dk)
 
 void
 fz_stream(const unsigned char *data, size_t n)
+{
+	static struct fz_dec	 dk;
+	size_t			 k;
+	int			 i;
+
+	fz_state = 0;
+	for (i = 0; i < FZ_PHASES; i++) {
+		k = phase(data, n, &dk);
+		if (dk.action != PM_REPLY || dk.consume == 0)
+			break;
+		if (dk.consume > k)
+			fz_fail("a reply on %zu bytes consumes %zu", k,
+			    dk.consume);
+		fz_state = dk.state;
+		data += dk.consume;
+		n -= dk.consume;
+	}
+	fz_state = 0;
+}
+
+/*
+ * One phase of fz_stream(), on the n bytes at data in the state fz_state.
+ * Return the length of the first prefix decided (n when none was), and
+ * its decision in *out.
+ */
+static size_t
+phase(const unsigned char *data, size_t n, struct fz_dec *out)
 {
 	static struct fz_dec	 d, e, dk;
 	struct pm_route		 r;
@@ -717,12 +781,19 @@ fz_stream(const unsigned char *data, size_t n)
 	/* The hooks, as the core calls them on a failed remote. */
 	if (dk.action == PM_REMOTE) {
 		memset(&r, 0, sizeof(r));
+		r.state = fz_state;
 		r.action = PM_REMOTE;
 		memcpy(&r.addr, &dk.addr, dk.addrlen);
 		r.addrlen = dk.addrlen;
 		r.connect_ms = dk.connect_ms;
 		r.idle_ms = dk.idle_ms;
 		router_connect_error(&r);
+		r.error = ECONNREFUSED;
+		router_connect_error(&r);
+		r.error = ETIMEDOUT;
+		router_connect_error(&r);
 		router_idle_error(&r);
 	}
+	*out = dk;
+	return k <= n ? k : n;
 }

@@ -32,6 +32,8 @@ struct fz_dec {
 	int			 connect_ms;
 	int			 idle_ms;
 	int			 wait_ms;
+	unsigned int		 state;		/* the router's word */
+	size_t			 consume;
 	struct fz_bytes		 data;
 	struct fz_bytes		 reply;
 	struct fz_bytes		 ok_reply;

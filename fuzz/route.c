@@ -5,9 +5,9 @@
  *
  * Each input is the byte stream of one client.  It is routed under each of
  * two fixed tables (fz_tables(): one with a default and one without, or
- * for socks4 a rule list and none), as the core routes it when the bytes
- * arrive one at a time; fz_stream() in fuzz/common.c says which properties
- * are checked.
+ * for socks4 and socks5 a rule list and none), as the core routes it when
+ * the bytes arrive one at a time, phase after phase; fz_stream() in
+ * fuzz/common.c says which properties are checked.
  *
  * Copyright (c) 2026 The proxymachine authors.  MIT licence: see LICENSE.
  */

@@ -6,7 +6,7 @@
 #
 # seconds is each harness's time (default 60).  Without harness names it
 # runs them all: route-ROUTER and load-ROUTER for each router, conf, addr,
-# text, tls and http.  It prints one line of libFuzzer's final numbers
+# text, tls, http and proxyin.  It prints one line of libFuzzer's final numbers
 # per harness and exits non-zero when a harness does not build or finds a
 # crash (the input is saved as fuzz/build/crash-HARNESS-*; run the
 # harness on it to see the report).  The corpus that grows is kept in
@@ -32,12 +32,12 @@ case $secs in
 	;;
 esac
 
-routers="git socks4 custom skeleton"
+routers="git socks4 socks5 custom skeleton"
 all=""
 for r in $routers; do
 	all="$all route-$r load-$r"
 done
-all="$all conf addr text tls http"
+all="$all conf addr text tls http proxyin"
 harnesses=${*:-$all}
 
 cc=${FUZZ_CC:-clang}
@@ -49,6 +49,7 @@ cflags="-std=c99 -D_DEFAULT_SOURCE -DPM_VERSION=\"fuzz\" -g -O1 \
 coreflags="-DPM_NO_MAIN -Wno-unused-function -Wno-unused-variable"
 # Small table limits, so that inputs of a few KiB reach them.
 limits="-DGIT_MAXROUTES=16 -DGIT_NAMESPACE=128 -DPM_SOCKS4_MAXRULES=16 \
+    -DPM_SOCKS5_MAXRULES=16 -DPM_SOCKS5_USERBYTES=256 \
     -DPM_CUSTOM_MAXENTRIES=16"
 
 mkdir -p "$b" || exit 1
@@ -82,6 +83,8 @@ done
 # The parsers of routers/sniff.c, which fuzz/sniff.c includes.
 build "$b/tls.o" fuzz/sniff.c || exit 1
 build "$b/http.o" fuzz/sniff.c -DFZ_HTTP || exit 1
+# The core's PROXY header reader, which fuzz/proxyin.c includes.
+build "$b/proxyin.o" fuzz/proxyin.c $coreflags || exit 1
 for h in $harnesses; do
 	case $h in
 	route-*|load-*)
@@ -95,6 +98,9 @@ for h in $harnesses; do
 		;;
 	tls|http)
 		link "$h" "$b/$h.o" || exit 1
+		;;
+	proxyin)
+		link "$h" "$b/$h.o" "$b/common.o" "$b/stub.o" || exit 1
 		;;
 	*)
 		echo "fuzz/run.sh: unknown harness $h" >&2

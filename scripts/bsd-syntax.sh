@@ -244,7 +244,7 @@ compile()
 }
 
 rc=0
-for r in git socks4 custom skeleton; do
+for r in git socks4 socks5 custom skeleton; do
 	compile openbsd __OpenBSD__ $r
 done
 compile freebsd __FreeBSD__ custom

@@ -49,4 +49,5 @@ cd "$src" || exit 2
 "$make" CC="${HOSTCC:-cc}" tests/pmtest || exit 1
 "$make" "$@" tests/proxymachine-test tests/proxymachine-small \
     tests/proxymachine-git tests/proxymachine-socks4 \
-    tests/proxymachine-custom tests/proxymachine-skeleton
+    tests/proxymachine-socks5 tests/proxymachine-custom \
+    tests/proxymachine-skeleton

@@ -9,10 +9,11 @@
 # and skipped.  Each one builds at each level of OPTS (default "-O0 -O2
 # -Os") with CFLAGS="LEVEL -Wall -Wextra -pedantic", through the Makefile
 # in a copy of the tree (scripts/build.sh, into build/cc/NAME-LEVEL): the
-# core with each router (git, socks4, custom, skeleton) and with the test
-# router.  tests/pmtest.c is compiled with the same warnings (the pmtest
-# that the suite runs is built with HOSTCC, default cc).  With -t, test.sh
-# runs against the -O2 build of each compiler (about a minute each).
+# core with each router (git, socks4, socks5, custom, skeleton) and with
+# the test router.  tests/pmtest.c is compiled with the same warnings (the
+# pmtest that the suite runs is built with HOSTCC, default cc).  With -t,
+# test.sh runs against the -O2 build of each compiler (about a minute
+# each).
 #
 # pcc: Debian's pcc brings a crtend.o without a .note.GNU-stack section,
 # so ld warns of an executable stack; LDFLAGS=-Wl,-z,noexecstack is

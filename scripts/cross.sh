@@ -105,7 +105,7 @@ grep -e 'warning:' -e 'error:' "$out.build.log" |
 # What was built: the machine in the ELF header, the stripped size of
 # each router's binary, and that the emulator runs it.
 echo "cross.sh: ${out##*/}: built with $CC $LDFLAGS in $((t1 - t0)) s"
-for r in git socks4 custom; do
+for r in git socks4 socks5 custom; do
 	b=$bins/proxymachine-$r
 	"$triple-strip" -o "$b.stripped" "$b" 2>/dev/null ||
 	    cp "$b" "$b.stripped"

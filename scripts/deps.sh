@@ -8,7 +8,8 @@
 # The tools: git and git daemon, curl, openssl, python3 and haproxy
 # (without one, test.sh skips the parts that use it, or fails them with
 # STRICT=1), OpenBSD nc (used when there; tests/pmtest stands in) and,
-# on Linux, strace (one splice check).  The names come from tests/lib.sh,
+# on Linux, strace (one splice check) and ip (socks5's unreachable
+# networks, in a network namespace).  The names come from tests/lib.sh,
 # as test.sh prints them.  Exit status 0, or apt-get's.
 
 set -u
@@ -25,7 +26,7 @@ case ${1:-} in
 esac
 
 tools="git git-daemon curl openssl python3 haproxy nc"
-[ "$(uname -s)" = Linux ] && tools="$tools strace"
+[ "$(uname -s)" = Linux ] && tools="$tools strace ip"
 miss=
 debs=
 for t in $tools; do

@@ -8,7 +8,7 @@
 #     nothing (bmake's DESTDIR adds -nostdinc); make, make static and
 #     make testbins keep ./proxymachine; install refuses, saying why, when
 #     nothing is built, a source is newer or another ROUTER is given;
-#   flavours: two PROGs built and installed side by side with their man
+#   flavours: three PROGs built and installed side by side with their man
 #     pages and examples, one through the environment
 #     (PROG=proxymachine-socks4 ROUTER=socks4 make install), then clean;
 #   install details: modes, PREFIX, MANDIR, INSTALL_PROGRAM,
@@ -149,19 +149,24 @@ for m in $makes; do
 	echo "# flavours: $m"
 	d=$(fresh "$T/b-$m") || { fail "$m: unpack"; continue; }
 	(cd "$d" && $m PROG=proxymachine-socks4 ROUTER=socks4 CFLAGS=-O2 &&
+	    $m PROG=proxymachine-socks5 ROUTER=socks5 CFLAGS=-O2 &&
 	    $m CFLAGS=-O2 &&
 	    PROG=proxymachine-socks4 ROUTER=socks4 $m install \
 	    DESTDIR="$T/b-$m-dest" &&
+	    PROG=proxymachine-socks5 ROUTER=socks5 $m install \
+	    DESTDIR="$T/b-$m-dest" &&
 	    $m install DESTDIR="$T/b-$m-dest") >"$T/log" 2>&1 ||
-	    fail "$m: two PROGs build and install" "$(tail -n 5 "$T/log")"
+	    fail "$m: three PROGs build and install" "$(tail -n 5 "$T/log")"
 	i=$T/b-$m-dest/usr/local
 	_v1=$("$i/sbin/proxymachine-socks4" -V 2>&1)
 	_v2=$("$i/sbin/proxymachine" -V 2>&1)
-	case $_v1/$_v2 in
-	*"router socks4;"*/*"router git;"*)
-		ok "$m flavours: proxymachine-socks4 and proxymachine" ;;
-	*)	fail "$m flavours: proxymachine-socks4 and proxymachine" \
-		    "$_v1 / $_v2" ;;
+	_v3=$("$i/sbin/proxymachine-socks5" -V 2>&1)
+	case $_v1/$_v2/$_v3 in
+	*"router socks4;"*/*"router git;"*/*"router socks5;"*)
+		ok "$m flavours: proxymachine-socks4, -socks5 and" \
+		    "proxymachine" ;;
+	*)	fail "$m flavours: proxymachine-socks4, -socks5 and" \
+		    "proxymachine" "$_v1 / $_v2 / $_v3" ;;
 	esac
 	cmp -s "$d/proxymachine.8" "$i/share/man/man8/proxymachine-socks4.8" &&
 	    cmp -s "$d/proxymachine.8" "$i/share/man/man8/proxymachine.8" &&
@@ -170,16 +175,18 @@ for m in $makes; do
 	_miss=
 	for f in proxymachine/git.conf proxymachine/service/proxymachine.uci \
 	    proxymachine-socks4/socks4.conf \
-	    proxymachine-socks4/service/proxymachine.openwrt; do
+	    proxymachine-socks4/service/proxymachine.openwrt \
+	    proxymachine-socks5/socks5.conf; do
 		[ -f "$i/share/examples/$f" ] || _miss="$_miss $f"
 	done
 	[ -z "$_miss" ] && ok "$m flavours: each with its examples" ||
 	    fail "$m flavours: each with its examples" "missing:$_miss"
 	(cd "$d" && $m clean) >"$T/log" 2>&1
 	[ ! -e "$d/proxymachine" ] && [ ! -e "$d/proxymachine-socks4" ] &&
+	    [ ! -e "$d/proxymachine-socks5" ] &&
 	    [ -z "$(cd "$d" && ls -a | grep '\.build$')" ] &&
-	    ok "$m clean: both builds and their stamps gone" ||
-	    fail "$m clean: both builds and their stamps gone" \
+	    ok "$m clean: the builds and their stamps gone" ||
+	    fail "$m clean: the builds and their stamps gone" \
 	    "$(cd "$d" && ls -a)"
 
 	_bad=

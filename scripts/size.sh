@@ -27,13 +27,14 @@ unw="-fno-asynchronous-unwind-tables -fno-unwind-tables"
 small="-Os $sec $unw -fno-stack-protector -Wl,-z,noseparate-code"
 
 echo "$cc: $("$cc" --version 2>&1 | head -n 1)${*:+; $*}"
-printf '%-8s %-8s %-8s  %s\n' git socks4 custom "flags (and -static -s)"
+printf '%-8s %-8s %-8s %-8s  %s\n' git socks4 socks5 custom \
+    "flags (and -static -s)"
 for flags in "-O2" "-Os" "-Os $sec" "-Os $sec $unw" \
     "-Os $sec $unw -fno-stack-protector" "$small" \
     "$small -fno-pie -no-pie" \
     "$small -fno-pie -no-pie -Wl,--build-id=none -fno-ident"; do
 	line=
-	for r in git socks4 custom; do
+	for r in git socks4 socks5 custom; do
 		b=$out/proxymachine-$r
 		# The flags are split on purpose.
 		if $cc $req $flags -static -s -o "$b" "$top/proxymachine.c" \

@@ -280,6 +280,7 @@ cu_main()
 	    $RUN "$CU_BIN" -c "$T/cubad.conf" -h 127.0.0.1 -p "$cu_ep"
 
 	cu_names
+	cu_pp
 	cu_equiv
 	cu_rules
 	cu_examples
@@ -412,7 +413,6 @@ cu_names()
 	host other.test		127.0.0.1:${cu_w2:-1}	listen=0
 	# Then the prefixes, the longest first.
 	\\x16\\x03		127.0.0.1:${cu_s4:-1}
-	PROXIED			127.0.0.1:$cu_np	proxy=2
 	LST			close "listener 1\\n"	listen=1
 	LST			close "listener 0\\n"	listen=0
 	SSH-			127.0.0.1:$cu_ep
@@ -421,7 +421,7 @@ cu_names()
 	EOF
 	cu_proxy "$T/cunames.conf" "$T/cunames.log"
 	logged "custom: a table of names is loaded" "$T/cunames.log" \
-	    "5 prefixes, 11 name lines, 3 client rules from"
+	    "4 prefixes, 11 name lines, 3 client rules from"
 
 	if [ $cu_nt = 1 ]; then
 		is "custom: s_client -servername picks the backend" \
@@ -486,16 +486,92 @@ cu_names()
 	is "custom: an SSH banner beside the names" \
 	    "$(sendhex "$CU_PP" 'SSH-2.0-test\r\n')" \
 	    "$(tohex 'SSH:SSH-2.0-test\r\n')"
-	# The core sends nothing for proxy= yet: the decision carries it
-	# (router.h), and the router says so in the connection's line.
-	is "custom: a proxy=2 line routes" \
-	    "$(sendhex "$CU_PP" 'PROXIED' | cut -c1-5)" "4e 3a"
-	logged "custom: proxy=2 is in the decision" "$T/cunames.log" \
-	    'custom: PROXY v2'
 	reap "$CU_PID"
 	for cu_p in $cu_pids; do
 		reap "$cu_p"
 	done
+}
+
+# cu_hexport HEX HEX: the port of two bytes written in hex, in decimal.
+cu_hexport()
+{
+	[ -n "$1" ] && [ -n "$2" ] && echo $((0x$1$2))
+}
+
+# proxy= and listen= end to end, on a proxy with two listeners (-p
+# twice): a tagged echo backend shows the PROXY header it received in
+# front of the client's bytes, exactly (v1's text, v2's signature,
+# addresses and ports, the client's port checked against the close
+# line); a listen=1 line takes the same bytes only on the second
+# listener, a listen=0 line only on the first, the default the others.
+# Clients connect from 127.0.0.2, so that the client's address is not
+# the proxy's own.
+cu_pp()
+{
+	cu_pe=$(freeport)
+	spawn "$PMTEST" echo 127.0.0.1 "$cu_pe" PP
+	cu_pepid=$LASTPID
+	cu_pd=$(freeport)
+	spawn "$PMTEST" echo 127.0.0.1 "$cu_pd" PD
+	cu_pdpid=$LASTPID
+	waitport 127.0.0.1 "$cu_pe"
+	waitport 127.0.0.1 "$cu_pd"
+	cat >"$T/cupp.conf" <<-EOF
+	PV1	127.0.0.1:$cu_pe	proxy=1
+	PV2	127.0.0.1:$cu_pe	proxy=2
+	ONE	close "one\\n"	listen=1
+	ZERO	close "zero\\n"	listen=0
+	*	127.0.0.1:$cu_pd
+	EOF
+	cu_p0=$(freeport)
+	cu_p1=$(freeport)
+	spawn $RUN "$CU_BIN" -c "$T/cupp.conf" -h 127.0.0.1 -p "$cu_p0" \
+	    -p "$cu_p1" 2>"$T/cupp.log"
+	CU_PID=$LASTPID
+	waitport 127.0.0.1 "$cu_p0"
+	waitport 127.0.0.1 "$cu_p1"
+
+	# v1: the text, then the client's bytes, through the first
+	# listener.
+	_cur=$("$PMTEST" send 127.0.0.1 "$cu_p0" PV1 -s 127.0.0.2 -t 20 \
+	    2>/dev/null)
+	_cusp=$(printf '%s' "$_cur" | sed -n \
+	    's/^PP:PROXY TCP4 127\.0\.0\.2 127\.0\.0\.1 \([0-9]*\) .*/\1/p')
+	_cuw="PP:PROXY TCP4 127.0.0.2 127.0.0.1 ${_cusp:-?} $cu_p0\r\nPV1"
+	is "custom: proxy=1: the backend gets the v1 header, then the bytes" \
+	    "$(printf '%s' "$_cur" | tohex)" "$(tohex "$_cuw")"
+	logged "custom: ... the header's client port is the connection's" \
+	    "$T/cupp.log" \
+	    "close: done; 127\.0\.0\.2:${_cusp:-?} -> 127\.0\.0\.1:$cu_pe;"
+
+	# v2: the signature, 21 (v2, PROXY), 11 (TCP over IPv4), 12 bytes
+	# of addresses: 127.0.0.2, 127.0.0.1, the client's port and the
+	# second listener's; then the client's bytes.
+	_cur=$(sendhex "$cu_p1" PV2 -s 127.0.0.2 -t 20)
+	_cusp=$(cu_hexport "$(echo "$_cur" | cut -d' ' -f28)" \
+	    "$(echo "$_cur" | cut -d' ' -f29)")
+	_cuw=$(printf '%04x %04x' "${_cusp:-0}" "$cu_p1" |
+	    sed 's/\([0-9a-f][0-9a-f]\)\([0-9a-f][0-9a-f]\)/\1 \2/g')
+	_cuw="50 50 3a 0d 0a 0d 0a 00 0d 0a 51 55 49 54 0a 21 11 00 0c \
+7f 00 00 02 7f 00 00 01 $_cuw 50 56 32"
+	is "custom: proxy=2: the backend gets the v2 header, then the bytes" \
+	    "$_cur" "$_cuw"
+	logged "custom: ... the header's client port is the connection's" \
+	    "$T/cupp.log" \
+	    "close: done; 127\.0\.0\.2:${_cusp:-?} -> 127\.0\.0\.1:$cu_pe;"
+
+	# The same bytes to each listener.
+	is "custom: listen=0 matches on the first listener" \
+	    "$(sendhex "$cu_p0" ZERO)" "$(tohex 'zero\n')"
+	is "custom: listen=0 does not match on the second: the default" \
+	    "$(sendhex "$cu_p1" ZERO)" "$(tohex 'PD:ZERO')"
+	is "custom: listen=1 matches on the second listener" \
+	    "$(sendhex "$cu_p1" ONE)" "$(tohex 'one\n')"
+	is "custom: listen=1 does not match on the first: the default" \
+	    "$(sendhex "$cu_p0" ONE)" "$(tohex 'PD:ONE')"
+	reap "$CU_PID"
+	reap "$cu_pepid"
+	reap "$cu_pdpid"
 }
 
 # cu_nc FILE: the first 4 bytes of the reply to FILE, sent whole

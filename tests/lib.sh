@@ -99,7 +99,7 @@ have()
 
 # The package that has TOOL on Debian, FreeBSD and OpenBSD, on one line;
 # `-' where there is nothing to install (the base system has it, or, for
-# strace, the check is Linux's).
+# strace and ip, the check is Linux's).
 pkgs_of()
 {
 	case $1 in
@@ -109,6 +109,7 @@ pkgs_of()
 	python3)	echo python3 python3 python3 ;;
 	nc)		echo netcat-openbsd - - ;;
 	strace)		echo strace - - ;;
+	ip)		echo iproute2 - - ;;
 	*)		echo "$1 $1 $1" ;;
 	esac
 }

@@ -110,7 +110,8 @@ static const char help[] =
 "           closes at once without a byte.  -b: write TAG:hello\\n on\n"
 "           accept, before reading.  -e: say nothing until the\n"
 "           client's end of file, then TAG: and what it sent (64 KiB\n"
-"           at most) and close.\n"
+"           at most) and close.  TAG @port: the client's port, as\n"
+"           the server sees it.\n"
 "send       send DATA, half-close (not with -k), print the reply raw\n"
 "           until EOF.  -b a byte every 20 ms; -n repeat DATA COUNT\n"
 "           times; -w wait MS before sending; -q close MS after\n"
@@ -787,10 +788,20 @@ echo_child(int fd)
 	static unsigned char	 buf[PMT_TAGMAX + 2 + PMT_CHUNK];
 	unsigned char		*data;
 	enum special		 sp;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
 	size_t			 taglen, n;
 	ssize_t			 r;
-	char			 hello[PMT_TAGMAX + 8];
+	char			 hello[PMT_TAGMAX + 8], port[8];
 
+	if (strcmp(echotag, "@port") == 0) {
+		if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1)
+			exit(0);
+		snprintf(port, sizeof(port), "%u", ntohs(ss.ss_family ==
+		    AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+		    ((struct sockaddr_in6 *)&ss)->sin6_port));
+		echotag = port;
+	}
 	taglen = strlen(echotag);
 	memcpy(buf, echotag, taglen);
 	buf[taglen++] = ':';
