@@ -548,8 +548,9 @@ syslog_send(int prio, const char *msg)
  *			operand (the proxy takes none)		 3.5 KiB
  *   PM_SMALL_PASSWD	getpwnam for -u: /etc/passwd, no nscd	 5.5 KiB
  *   PM_SMALL_SYSCALL	fork, setuid, setgid, setgroups, setrlimit,
- *			fcntl: bare system calls (one thread; fork
- *			needs _Fork, musl 1.2.2 or glibc 2.34)	 3.9 KiB
+ *			fcntl, open: bare system calls (one thread;
+ *			fork needs _Fork, musl 1.2.2 or glibc
+ *			2.34)					 4.0 KiB
  *   PM_SMALL_LOOKUP	qsort, strstr and mbstowcs (the C locale's),
  *			for getaddrinfo: short and slow		 4.5 KiB
  *

@@ -403,8 +403,8 @@ realloc(void *q, size_t n)
 
 #ifdef PM_SMALL_SYSCALL
 /*
- * fork(2), setuid(2), setgid(2), setgroups(2), setrlimit(2) and fcntl(2),
- * in place of libc's, as bare system calls.  The proxy has one thread: what libc
+ * fork(2), setuid(2), setgid(2), setgroups(2), setrlimit(2), fcntl(2) and
+ * open(2), in place of libc's, as bare system calls.  The proxy has one thread: what libc
  * adds for the others (each thread's ids and limits changed together,
  * its locks held across a fork) is not needed.  Linux only; on 32-bit
  * systems the calls for 32-bit ids are the *32 ones.
@@ -467,6 +467,23 @@ fcntl(int fd, int cmd, ...)
 	arg = va_arg(ap, long);
 	va_end(ap);
 	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+/*
+ * open(2), for the table, the pid file and /dev/null.  libc's adds
+ * O_LARGEFILE on 32-bit systems (for files over 2 GiB) and sets
+ * FD_CLOEXEC by hand where the kernel (before 2.6.23) ignores O_CLOEXEC.
+ */
+int
+open(const char *path, int flags, ...)
+{
+	va_list	 ap;
+	int	 mode;
+
+	va_start(ap, flags);
+	mode = (flags & O_CREAT) ? va_arg(ap, int) : 0;
+	va_end(ap);
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
 }
 #endif /* PM_SMALL_SYSCALL */
 
