@@ -573,6 +573,10 @@ syslog_send(int prio, const char *msg)
 #define HAVE_NAMES	1
 #define LEFT_N		""
 #endif
+/* A name without an address: not in POSIX, so not everywhere. */
+#ifndef EAI_NODATA
+#define EAI_NODATA	EAI_NONAME
+#endif
 #ifdef PM_NO_WORKERS
 #define HAVE_WORKERS	0
 #define USAGE_W		""
@@ -914,13 +918,11 @@ struct lkproc {
 };
 static struct lkproc	 lkp[PM_RESOLVERS];	/* this process's */
 static int		 nlkp;			/* of them, running */
-#ifndef PM_NO_WORKERS
 /* The master's: those of each worker, row k for worker k. */
 static struct {
 	pid_t		 pid;
 	int		 fd;
 } lkrow[PM_MAXWORKERS + 1][PM_RESOLVERS];
-#endif
 static struct pm_answer	 answer;		/* the one being delivered */
 
 /*
@@ -1122,12 +1124,19 @@ static int	proxy_parse(const unsigned char *, size_t,
 static int	conn_proxyin(struct conn *);
 static int	conn_route(struct conn *, int);
 static int	conn_decide(struct conn *, int, const struct pm_answer *);
+static int	conn_wait(struct conn *);
+static int	conn_route_close(struct conn *);
 static int	conn_lookup(struct conn *);
 static int	conn_answer(struct conn *, int);
 static void	lookup_drop(struct conn *);
 static void	lookup_dispatch(void);
 static void	lookup_io(int);
 static struct blob *lookup_answer(const struct blob *);
+static int	lookup_fork(const struct passwd *, int, pid_t *, int *);
+static int	lookups_start(const struct passwd *);
+static void	lookups_take(int);
+static void	lookups_watch(void);
+static void	lookup_lost(int, const char *);
 static int	conn_route_remote(struct conn *);
 static int	conn_connect(struct conn *);
 static int	conn_connect_done(struct conn *, short);
@@ -4149,7 +4158,7 @@ conn_decide(struct conn *c, int expired, const struct pm_answer *ans)
 	struct buf			*b = &c->up.buf;
 	const unsigned char		*p;
 	unsigned int			 state;
-	ssize_t				 n;
+	int				 rc;
 
 again:
 	if (ans == NULL && c->down.buf.len > 0) {
@@ -4175,6 +4184,36 @@ again:
 
 	switch (r->action) {
 	case PM_REPLY:
+	case PM_NOOP:
+		if ((rc = conn_wait(c)) == 1)
+			goto again;	/* each round consumes: bounded */
+		return rc;
+	case PM_CLOSE:
+		return conn_route_close(c);
+	case PM_REMOTE:
+		return conn_route_remote(c);
+	case PM_LOOKUP:
+		return conn_lookup(c);
+	default:
+		conn_close(c, "router gave unknown action %d", r->action);
+		return -1;
+	}
+}
+
+/*
+ * For conn_decide(): a PM_REPLY (its reply queued and sent at once) or a
+ * PM_NOOP (the bytes it consumed dropped, the timers set).  Returns 1 to
+ * ask the router again (bytes consumed, some left), 0 to wait for more,
+ * or -1 if the connection was closed.
+ */
+static int
+conn_wait(struct conn *c)
+{
+	struct pm_route		*r = &c->route;
+	struct buf		*b = &c->up.buf;
+	ssize_t			 n;
+
+	if (r->action == PM_REPLY) {
 		if (r->reply != NULL && r->replylen > 0) {
 			buf_inline(&c->down.buf, REPLIES(c), r->replylen);
 			if (r->replylen > PM_BUFSIZE ||
@@ -4189,72 +4228,69 @@ again:
 		    r->reply != NULL ? r->replylen : 0);
 		r->reply = NULL;
 		r->replylen = 0;
-		/* FALLTHROUGH */
-	case PM_NOOP:
-		if (r->consume > b->len) {
-			conn_close(c, "router consumed %zu of %u bytes",
-			    r->consume, (unsigned)b->len);
-			return -1;
-		}
-		if (r->consume > 0)
-			buf_trim(b, r->consume, b->len - r->consume);
-		if (b->len >= PM_BUFSIZE) {
-			st.route_full++;
-			conn_close(c, "routing buffer full (%u bytes) "
-			    "without a decision", (unsigned)b->len);
-			return -1;
-		}
-		c->wait = r->wait_ms > 0 ? now + (uint64_t)r->wait_ms : 0;
-		timer_set(c, c->born + PM_ROUTE_TIMEOUT);
-		if (c->wait != 0 && c->wait < c->deadline)
-			timer_set(c, c->wait);
-		if (r->action == PM_NOOP)
-			log_debug(IDF "route: wait (%u bytes)", ID(c),
-			    (unsigned)b->len);
-		if (dir_writes(&c->down)) {
-			/* Send the reply now, not a round later. */
-			if ((n = buf_write(c->client.fd, &c->down.buf)) ==
-			    IO_ERROR)
-				return conn_client_gone(c, errno);
-			if (n > 0)
-				c->down.n += (uint64_t)n;
-		}
-		if (r->consume > 0 && b->len > 0)
-			goto again;	/* each round consumes: bounded */
-		if (c->up.eof) {
-			conn_close(c, "client closed before a route (%u "
-			    "bytes)", (unsigned)b->len);
-			return -1;
-		}
-		return 0;
-	case PM_CLOSE:
-		st.router_closes++;
-		if (r->reply == NULL) {
-			conn_close(c, "router closed (%u bytes)",
-			    (unsigned)b->len);
-			return -1;
-		}
-		buf_inline(&c->down.buf, REPLIES(c), r->replylen);
-		/* Short of buffers, the client's bytes are done with. */
-		if (buf_append(&c->down.buf, r->reply, r->replylen) == -1 &&
-		    (buf_put(&c->up.buf), buf_append(&c->down.buf, r->reply,
-		    r->replylen)) == -1) {
-			conn_close(c, "router reply of %zu bytes too long",
-			    r->replylen);
-			return -1;
-		}
-		log_debug(IDF "route: close after a %zu-byte reply", ID(c),
-		    r->replylen);
-		r->reply = NULL;
-		return conn_finish(c);
-	case PM_REMOTE:
-		return conn_route_remote(c);
-	case PM_LOOKUP:
-		return conn_lookup(c);
-	default:
-		conn_close(c, "router gave unknown action %d", r->action);
+	}
+	if (r->consume > b->len) {
+		conn_close(c, "router consumed %zu of %u bytes",
+		    r->consume, (unsigned)b->len);
 		return -1;
 	}
+	if (r->consume > 0)
+		buf_trim(b, r->consume, b->len - r->consume);
+	if (b->len >= PM_BUFSIZE) {
+		st.route_full++;
+		conn_close(c, "routing buffer full (%u bytes) "
+		    "without a decision", (unsigned)b->len);
+		return -1;
+	}
+	c->wait = r->wait_ms > 0 ? now + (uint64_t)r->wait_ms : 0;
+	timer_set(c, c->born + PM_ROUTE_TIMEOUT);
+	if (c->wait != 0 && c->wait < c->deadline)
+		timer_set(c, c->wait);
+	if (r->action == PM_NOOP)
+		log_debug(IDF "route: wait (%u bytes)", ID(c),
+		    (unsigned)b->len);
+	if (dir_writes(&c->down)) {
+		/* Send the reply now, not a round later. */
+		if ((n = buf_write(c->client.fd, &c->down.buf)) == IO_ERROR)
+			return conn_client_gone(c, errno);
+		if (n > 0)
+			c->down.n += (uint64_t)n;
+	}
+	if (r->consume > 0 && b->len > 0)
+		return 1;
+	if (c->up.eof) {
+		conn_close(c, "client closed before a route (%u "
+		    "bytes)", (unsigned)b->len);
+		return -1;
+	}
+	return 0;
+}
+
+/* For conn_decide(): a PM_CLOSE, after its reply if it gave one. */
+static int
+conn_route_close(struct conn *c)
+{
+	struct pm_route		*r = &c->route;
+
+	st.router_closes++;
+	if (r->reply == NULL) {
+		conn_close(c, "router closed (%u bytes)",
+		    (unsigned)c->up.buf.len);
+		return -1;
+	}
+	buf_inline(&c->down.buf, REPLIES(c), r->replylen);
+	/* Short of buffers, the client's bytes are done with. */
+	if (buf_append(&c->down.buf, r->reply, r->replylen) == -1 &&
+	    (buf_put(&c->up.buf), buf_append(&c->down.buf, r->reply,
+	    r->replylen)) == -1) {
+		conn_close(c, "router reply of %zu bytes too long",
+		    r->replylen);
+		return -1;
+	}
+	log_debug(IDF "route: close after a %zu-byte reply", ID(c),
+	    r->replylen);
+	r->reply = NULL;
+	return conn_finish(c);
 }
 
 /*
@@ -6344,9 +6380,7 @@ lookup_answer(const struct blob *req)
 	memcpy(host, req->data + MSG_HDR + 8, hl);
 	host[hl] = '\0';
 	snprintf(port, sizeof(port), "%u", (unsigned)portn);
-#ifdef PM_TEST_HOOKS
 	test_lookup_delay(host);
-#endif
 #ifdef PM_NUMERIC
 	if (addr_numeric(host, (in_port_t)portn, &ss, &sslen) == -1 ||
 	    (family != AF_UNSPEC && (uint32_t)ss.ss_family != family))
@@ -6362,11 +6396,7 @@ lookup_answer(const struct blob *req)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		if (e == EAI_NONAME
-#ifdef EAI_NODATA
-		    || e == EAI_NODATA
-#endif
-		    )
+		if (e == EAI_NONAME || e == EAI_NODATA)
 			status = PM_NOTFOUND;
 		else if (e == EAI_AGAIN)
 			status = PM_TRYAGAIN;
@@ -6437,9 +6467,7 @@ lookup_fork(const struct passwd *pw, int first, pid_t *pid, int *fd)
 static int
 lookups_start(const struct passwd *pw)
 {
-	int	 j;
-#ifndef PM_NO_WORKERS
-	int	 k;
+	int	 j, k;
 
 	if (nworkers > 1) {
 		for (k = 1; k <= nworkers; k++)
@@ -6451,7 +6479,6 @@ lookups_start(const struct passwd *pw)
 		    PM_RESOLVERS);
 		return 0;
 	}
-#endif
 	for (j = 0; j < PM_RESOLVERS; j++) {
 		if (lookup_fork(pw, 1, &lkp[j].pid, &lkp[j].fd) == -1)
 			return -1;
@@ -6468,7 +6495,6 @@ lookups_start(const struct passwd *pw)
 static void
 lookups_take(int k)
 {
-#ifndef PM_NO_WORKERS
 	int	 i, j;
 
 	for (i = 1; i <= nworkers; i++)
@@ -6482,9 +6508,6 @@ lookups_take(int k)
 		}
 	/* A worker started again may get answers its last one asked for. */
 	lookup_gen = (uint32_t)getpid() & 0xffff;
-#else
-	(void)k;
-#endif
 }
 
 /* Watches the sockets of this process's resolvers for lookups. */
