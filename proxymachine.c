@@ -586,6 +586,10 @@ syslog_send(int prio, const char *msg)
 #define HAVE_NAMES	1
 #define LEFT_N		""
 #endif
+/* A name without an address: not in POSIX, so not everywhere. */
+#ifndef EAI_NODATA
+#define EAI_NODATA	EAI_NONAME
+#endif
 #ifdef PM_NO_WORKERS
 #define HAVE_WORKERS	0
 #define USAGE_W		""
@@ -1160,13 +1164,19 @@ static int	proxy_parse(const unsigned char *, size_t,
 static int	conn_proxyin(struct conn *);
 static int	conn_route(struct conn *, int);
 static int	conn_decide(struct conn *, int, const struct pm_answer *);
+static int	conn_wait(struct conn *);
+static int	conn_route_close(struct conn *);
 static int	conn_lookup(struct conn *);
 static int	conn_answer(struct conn *, int);
 static void	lookup_drop(struct conn *);
 static void	lookup_dispatch(void);
 static void	lookup_io(int);
 static struct blob *lookup_answer(const struct blob *);
-static int	conn_route_close(struct conn *);
+static int	lookup_fork(const struct passwd *, int, pid_t *, int *);
+static int	lookups_start(const struct passwd *);
+static void	lookups_take(int);
+static void	lookups_watch(void);
+static void	lookup_lost(int, const char *);
 static int	conn_route_remote(struct conn *);
 static int	conn_connect(struct conn *);
 static int	conn_connect_done(struct conn *, short);
@@ -1243,12 +1253,6 @@ static void	workers_table(struct blob *);
 static void	resolver_io(short);
 static void	resolver_events(void);
 static void	master_io(void);
-/* Lookups for the routers (the rest are above, for the connections). */
-static int	lookup_fork(const struct passwd *, int, pid_t *, int *);
-static int	lookups_start(const struct passwd *);
-static void	lookups_take(int);
-static void	lookups_watch(void);
-static void	lookup_lost(int, const char *);
 /* Workers (-w). */
 static void	workers_signal(int);
 static void	worker_init(int, int);
@@ -4196,7 +4200,7 @@ conn_decide(struct conn *c, int expired, const struct pm_answer *ans)
 	struct buf			*b = &c->up.buf;
 	const unsigned char		*p;
 	unsigned int			 state;
-	ssize_t				 n;
+	int				 rc;
 
 again:
 	if (ans == NULL && c->down.buf.len > 0) {
@@ -4222,6 +4226,36 @@ again:
 
 	switch (r->action) {
 	case PM_REPLY:
+	case PM_NOOP:
+		if ((rc = conn_wait(c)) == 1)
+			goto again;	/* each round consumes: bounded */
+		return rc;
+	case PM_CLOSE:
+		return conn_route_close(c);
+	case PM_REMOTE:
+		return conn_route_remote(c);
+	case PM_LOOKUP:
+		return conn_lookup(c);
+	default:
+		conn_close(c, "router gave unknown action %d", r->action);
+		return -1;
+	}
+}
+
+/*
+ * For conn_decide(): a PM_REPLY (its reply queued and sent at once) or a
+ * PM_NOOP (the bytes it consumed dropped, the timers set).  Returns 1 to
+ * ask the router again (bytes consumed, some left), 0 to wait for more,
+ * or -1 if the connection was closed.
+ */
+static int
+conn_wait(struct conn *c)
+{
+	struct pm_route		*r = &c->route;
+	struct buf		*b = &c->up.buf;
+	ssize_t			 n;
+
+	if (r->action == PM_REPLY) {
 		if (r->reply != NULL && r->replylen > 0) {
 			buf_inline(&c->down.buf, REPLIES(c), r->replylen);
 			if (r->replylen > PM_BUFSIZE ||
@@ -4236,64 +4270,49 @@ again:
 		    r->reply != NULL ? r->replylen : 0);
 		r->reply = NULL;
 		r->replylen = 0;
-		/* FALLTHROUGH */
-	case PM_NOOP:
-		if (r->consume > b->len) {
-			conn_close(c, "router consumed %zu of %u bytes",
-			    r->consume, (unsigned)b->len);
-			return -1;
-		}
-		if (r->consume > 0)
-			buf_trim(b, r->consume, b->len - r->consume);
-		if (b->len >= PM_BUFSIZE) {
-			st.route_full++;
-			conn_close(c, "routing buffer full (%u bytes) "
-			    "without a decision", (unsigned)b->len);
-			return -1;
-		}
-		c->wait = r->wait_ms > 0 ? now + (uint64_t)r->wait_ms : 0;
-		timer_set(c, c->born + PM_ROUTE_TIMEOUT);
-		if (c->wait != 0 && c->wait < c->deadline)
-			timer_set(c, c->wait);
-		if (r->action == PM_NOOP)
-			log_debug(IDF "route: wait (%u bytes)", ID(c),
-			    (unsigned)b->len);
-		if (dir_writes(&c->down)) {
-			/* Send the reply now, not a round later. */
-			if ((n = buf_write(c->client.fd, &c->down.buf)) ==
-			    IO_ERROR)
-				return conn_client_gone(c, errno);
-			if (n > 0)
-				c->down.n += (uint64_t)n;
-		}
-		if (r->consume > 0 && b->len > 0)
-			goto again;	/* each round consumes: bounded */
-		if (c->up.eof) {
-			conn_close(c, "client closed before a route (%u "
-			    "bytes)", (unsigned)b->len);
-			return -1;
-		}
-		return 0;
-	case PM_CLOSE:
-		return conn_route_close(c);
-	case PM_REMOTE:
-		return conn_route_remote(c);
-	case PM_LOOKUP:
-		return conn_lookup(c);
-	default:
-		conn_close(c, "router gave unknown action %d", r->action);
+	}
+	if (r->consume > b->len) {
+		conn_close(c, "router consumed %zu of %u bytes",
+		    r->consume, (unsigned)b->len);
 		return -1;
 	}
+	if (r->consume > 0)
+		buf_trim(b, r->consume, b->len - r->consume);
+	if (b->len >= PM_BUFSIZE) {
+		st.route_full++;
+		conn_close(c, "routing buffer full (%u bytes) "
+		    "without a decision", (unsigned)b->len);
+		return -1;
+	}
+	c->wait = r->wait_ms > 0 ? now + (uint64_t)r->wait_ms : 0;
+	timer_set(c, c->born + PM_ROUTE_TIMEOUT);
+	if (c->wait != 0 && c->wait < c->deadline)
+		timer_set(c, c->wait);
+	if (r->action == PM_NOOP)
+		log_debug(IDF "route: wait (%u bytes)", ID(c),
+		    (unsigned)b->len);
+	if (dir_writes(&c->down)) {
+		/* Send the reply now, not a round later. */
+		if ((n = buf_write(c->client.fd, &c->down.buf)) == IO_ERROR)
+			return conn_client_gone(c, errno);
+		if (n > 0)
+			c->down.n += (uint64_t)n;
+	}
+	if (r->consume > 0 && b->len > 0)
+		return 1;
+	if (c->up.eof) {
+		conn_close(c, "client closed before a route (%u "
+		    "bytes)", (unsigned)b->len);
+		return -1;
+	}
+	return 0;
 }
 
-/*
- * Takes the router's close: at once, or after its reply.  Returns 0, or
- * -1 if the connection was closed.
- */
+/* For conn_decide(): a PM_CLOSE, after its reply if it gave one. */
 static int
 conn_route_close(struct conn *c)
 {
-	struct pm_route	*r = &c->route;
+	struct pm_route		*r = &c->route;
 
 	st.router_closes++;
 	if (r->reply == NULL) {
