@@ -667,11 +667,6 @@ syslog_send(int prio, const char *msg)
 #define MAP_ANON	MAP_ANONYMOUS
 #endif
 
-/* getaddrinfo(3)'s "no address for the name", where it is not NONAME. */
-#ifndef EAI_NODATA
-#define EAI_NODATA	EAI_NONAME
-#endif
-
 /* limits.h may leave them out (then pathconf(2) knows); POSIX's least. */
 #ifndef PIPE_BUF
 #define PIPE_BUF	512
