@@ -2048,6 +2048,8 @@ addr_is_self(const struct sockaddr *sa)
 int
 pm_net_parse(const char *s, struct pm_net *net, char *err, size_t errlen)
 {
+	static const unsigned char	 v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0,
+					    0, 0, 0, 0xff, 0xff };
 	char		 host[INET6_ADDRSTRLEN];
 	const char	*slash;
 	size_t		 n;
@@ -2086,6 +2088,18 @@ pm_net_parse(const char *s, struct pm_net *net, char *err, size_t errlen)
 			    "prefix", s);
 			return -1;
 		}
+	if (net->family == AF_INET6 && memcmp(net->addr, v4mapped, 12) == 0) {
+		/* Clients are matched unmapped: so is the network. */
+		if (net->bits < 96) {
+			snprintf(err, errlen, "'%s': an IPv4-mapped network "
+			    "needs a prefix of 96 bits or more", s);
+			return -1;
+		}
+		memmove(net->addr, net->addr + 12, 4);
+		memset(net->addr + 4, 0, 12);
+		net->family = AF_INET;
+		net->bits -= 96;
+	}
 	return 0;
 bad:
 	snprintf(err, errlen, "'%s' is not a network (an address, "
@@ -4077,6 +4091,8 @@ proxy_parse(const unsigned char *p, size_t len, struct sockaddr_storage *src,
 	int			 i, nf;
 
 	*why = "not a PROXY header";
+	if (len == 0)
+		return 0;
 	if (p[0] == 'P') {
 		n = len < 6 ? len : 6;
 		if (memcmp(p, "PROXY ", n) != 0)
@@ -4092,9 +4108,11 @@ proxy_parse(const unsigned char *p, size_t len, struct sockaddr_storage *src,
 		memcpy(line, p, n - 1);
 		line[n - 1] = '\0';
 		n++;
-		nf = pm_conf_split(line, f, 7);
-		if (nf >= 2 && strcmp(f[1], "UNKNOWN") == 0)
+		/* UNKNOWN: what follows it is to be ignored. */
+		if (strncmp(line, "PROXY UNKNOWN", 13) == 0 &&
+		    (line[13] == '\0' || line[13] == ' '))
 			return (int)n;
+		nf = pm_conf_split(line, f, 7);
 		if (nf != 6 || (strcmp(f[1], "TCP4") != 0 &&
 		    strcmp(f[1], "TCP6") != 0))
 			return -1;
@@ -4200,6 +4218,8 @@ conn_decide(struct conn *c, int expired, const struct pm_answer *ans)
 again:
 	if (ans == NULL && c->down.buf.len > 0) {
 		c->flags |= F_UNROUTED | (expired ? F_EXPIRED : 0);
+		/* A client that reads no reply still meets the deadline. */
+		timer_set(c, c->born + PM_ROUTE_TIMEOUT);
 		return 0;
 	}
 	c->flags &= ~(F_UNROUTED | F_EXPIRED);
@@ -4433,8 +4453,8 @@ conn_lookup(struct conn *c)
 {
 	struct pm_route	*r = &c->route;
 	struct lookup	*l;
-	char		 tail[64];
-	uint64_t	 k;
+	char		 tail[64], qhost[4 * PM_HOSTMAX + 8];
+	uint64_t	 k, until;
 	int		 i;
 
 	if (r->host == NULL || r->hostlen == 0 || r->hostlen > PM_HOSTMAX ||
@@ -4449,8 +4469,10 @@ conn_lookup(struct conn *c)
 	c->state = C_LOOKUP;
 	c->wait = 0;
 	c->lkstatus = -1;
-	timer_set(c, now + (uint64_t)(r->connect_ms > 0 ? r->connect_ms :
-	    PM_LOOKUP_TIMEOUT));
+	until = now + (uint64_t)(r->connect_ms > 0 ? r->connect_ms :
+	    PM_LOOKUP_TIMEOUT);
+	timer_set(c, until < c->born + PM_ROUTE_TIMEOUT ? until :
+	    c->born + PM_ROUTE_TIMEOUT);
 	for (i = 0; i < PM_LOOKUPS && lookups[i].id != 0; i++)
 		;
 	if (!HAVE_NAMES || nlkp == 0 || i == PM_LOOKUPS) {
@@ -4474,8 +4496,8 @@ conn_lookup(struct conn *c)
 	memcpy(l->host, r->host, r->hostlen);
 	nlookups++;
 	c->lookup = i + 1;
-	log_debug(IDF "lookup %.*s port %d", ID(c), (int)l->hostlen, l->host,
-	    l->port);
+	log_debug(IDF "lookup \"%s\" port %d", ID(c), pm_quote(l->host,
+	    l->hostlen, qhost, sizeof(qhost)), l->port);
 	lookup_dispatch();
 	return 0;
 }
@@ -4868,6 +4890,11 @@ conn_client_eof(struct conn *c)
 		/* No more bytes will come: a last question. */
 		if (c->up.buf.len > 0 && !(c->flags & F_PROXYIN))
 			return conn_route(c, 1);
+		if (c->down.buf.len > 0) {
+			/* A reply of the router's is still going out. */
+			c->endwhy = "client closed before a route";
+			return conn_finish(c);
+		}
 		conn_close(c, "client closed before a route (%u bytes)",
 		    (unsigned)c->up.buf.len);
 		return -1;
@@ -7274,6 +7301,22 @@ toomany:
 		    mem_mb);
 	serve();
 	return 0;
+}
+#else /* PM_NO_MAIN */
+/*
+ * The harnesses of fuzz/ call parsers and routers, never the event loop:
+ * the lookup processes are not there for the connections that would use
+ * them.
+ */
+static void
+lookup_drop(struct conn *c)
+{
+	(void)c;
+}
+
+static void
+lookup_dispatch(void)
+{
 }
 #endif /* PM_NO_MAIN */
 

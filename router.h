@@ -103,6 +103,9 @@ enum pm_action {
  *   decision is taken as router_route()'s is.  One lookup at a time per
  *   connection, PM_LOOKUPS at a time per serving process (waiting for a
  *   free resolver or asked); past that a lookup fails at once, busy.
+ *   connect_ms, when not 0, bounds the lookup (waiting included) in
+ *   place of PM_LOOKUP_TIMEOUT; the routing timeout (PM_ROUTE_TIMEOUT
+ *   from the client's connect) ends it in any case, as PM_TIMEDOUT.
  *   The other fields are not read.
  *
  * state is the router's own word about the connection: 0 at the first
@@ -174,8 +177,8 @@ struct pm_route {
  * preference, each with the port asked for), or why there are none:
  * PM_NOTFOUND, the name does not exist or has no address of the family
  * asked for; PM_TRYAGAIN, the name servers failed for now; PM_TIMEDOUT,
- * no answer within PM_LOOKUP_TIMEOUT (5 s unless the core was built
- * otherwise); PM_BUSY, too many lookups in flight: refused without
+ * no answer in time (PM_LOOKUP_TIMEOUT, 5 s unless the core was built
+ * otherwise, or the route's connect_ms: see PM_LOOKUP); PM_BUSY, too many lookups in flight: refused without
  * asking; PM_FAILED, anything else (no resolver process, a build that
  * looks up no names, a name the core will not ask about).  pm_lookup_str()
  * says it in words.

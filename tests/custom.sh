@@ -748,6 +748,18 @@ cu_rules()
 		    "$("$PMTEST" send ::1 "$cu_p6" x -k | tohex)" \
 		    "$(tohex 'six\n')"
 		reap "$CU_PID"
+		# On a dual-stack listener an IPv4 client is ::ffff:a.b.c.d:
+		# a rule written that way holds it (it is read as IPv4).
+		printf '%s\n' 'deny ::ffff:127.0.0.0/104 "mapped\n"' \
+		    'allow any' "* 127.0.0.1:$cu_nd" >"$T/curules.conf"
+		spawn $RUN "$CU_BIN" -c "$T/curules.conf" -h :: -p "$cu_p6" \
+		    2>"$T/curules6.log"
+		CU_PID=$LASTPID
+		waitport 127.0.0.1 "$cu_p6"
+		is "custom: an IPv4-mapped deny line holds an IPv4 client" \
+		    "$("$PMTEST" send 127.0.0.1 "$cu_p6" x -k | tohex)" \
+		    "$(tohex 'mapped\n')"
+		reap "$CU_PID"
 	else
 		skip "custom: IPv6 client rules" "no ::1 on this machine"
 	fi

@@ -243,6 +243,11 @@ p1"
 	_r=$(px_send $H "$PX_PORT" 'PROXY UNKNOWN\r\nwhere')
 	px_check "-a: v1 UNKNOWN keeps the connection's own client" \
 	    px_match "$_r" "listener 0 $H:$PX_PORT peer 127.0.0.2:*"
+	# The spec: a receiver ignores what follows UNKNOWN.
+	_r=$(px_send $H "$PX_PORT" \
+	    'PROXY UNKNOWN ffff:f::1 ffff:f::2 1 2 and more\r\nwhere')
+	px_check "-a: v1 UNKNOWN with fields after it: they are ignored" \
+	    px_match "$_r" "listener 0 $H:$PX_PORT peer 127.0.0.2:*"
 	# What is refused: closed, with a line, nothing to the router.
 	_n=$(logcount "$PX_LOG" "router closed")
 	for _bad in 'GET / HTTP/1.0\r\n\r\n:not a PROXY header' \
