@@ -4455,6 +4455,7 @@ conn_lookup(struct conn *c)
 	struct lookup	*l;
 	char		 tail[64], qhost[4 * PM_HOSTMAX + 8];
 	uint64_t	 k, until;
+	size_t		 j;
 	int		 i;
 
 	if (r->host == NULL || r->hostlen == 0 || r->hostlen > PM_HOSTMAX ||
@@ -4493,7 +4494,10 @@ conn_lookup(struct conn *c)
 	l->port = r->port;
 	l->family = r->family;
 	l->hostlen = r->hostlen;
-	memcpy(l->host, r->host, r->hostlen);
+	/* Names are alike in any case (RFC 4343); not so in musl's hosts. */
+	for (j = 0; j < r->hostlen; j++)
+		l->host[j] = r->host[j] >= 'A' && r->host[j] <= 'Z' ?
+		    (char)(r->host[j] - 'A' + 'a') : r->host[j];
 	nlookups++;
 	c->lookup = i + 1;
 	log_debug(IDF "lookup \"%s\" port %d", ID(c), pm_quote(l->host,

@@ -92,20 +92,21 @@ enum pm_action {
  *   the routing timeout.  Asked with `expired' set at the client's end of
  *   file, PM_REPLY is PM_CLOSE with that reply.
  *
- * PM_LOOKUP: host/hostlen (1 to PM_HOSTMAX bytes, no NUL; it need not
- *   end in a NUL) is a name to look up, for port (1 to 65535) and family
- *   (AF_UNSPEC for any address, AF_INET or AF_INET6 for one kind).  The
- *   core copies the name, sends it to a resolver process and parks the
- *   connection: router_route() is not called while it waits; the
+ * PM_LOOKUP: host/hostlen (1 to PM_HOSTMAX bytes, no NUL; it need not end in
+ *   a NUL) is a name to look up, for port (1 to 65535) and family (AF_UNSPEC
+ *   for any address, AF_INET or AF_INET6 for one kind).  The core copies the
+ *   name (in lower case: names are alike in any case, RFC 4343, but not
+ *   every hosts file reader knows it), sends it to a resolver process and
+ *   parks the connection: router_route() is not called while it waits; the
  *   client's bytes are still read into the buffer (and its end of file
  *   noted), and the client's leaving ends the wait.  The answer comes to
- *   this connection only, as one call of router_resolved(), whose
- *   decision is taken as router_route()'s is.  One lookup at a time per
- *   connection, PM_LOOKUPS at a time per serving process (waiting for a
- *   free resolver or asked); past that a lookup fails at once, busy.
- *   connect_ms, when not 0, bounds the lookup (waiting included) in
- *   place of PM_LOOKUP_TIMEOUT; the routing timeout (PM_ROUTE_TIMEOUT
- *   from the client's connect) ends it in any case, as PM_TIMEDOUT.
+ *   this connection only, as one call of router_resolved(), whose decision
+ *   is taken as router_route()'s is.  One lookup at a time per connection,
+ *   PM_LOOKUPS at a time per serving process (waiting for a free resolver or
+ *   asked); past that a lookup fails at once, busy.  connect_ms, when not 0,
+ *   bounds the lookup (waiting included) in place of PM_LOOKUP_TIMEOUT; the
+ *   routing timeout (PM_ROUTE_TIMEOUT from the client's connect) ends it in
+ *   any case, as PM_TIMEDOUT.
  *   The other fields are not read.
  *
  * state is the router's own word about the connection: 0 at the first

@@ -339,7 +339,7 @@ t_lookup()
 		_lk="$_lk $!"
 	done
 	PIDS="$PIDS $_lk"
-	waitfor 10 eval '[ "$(logcount "$LOG" "lookup localhost")" -ge 6 ]'
+	waitfor 10 eval '[ "$(logcount "$LOG" "lookup \"localhost")" -ge 6 ]'
 	_n=0
 	_bad=
 	while [ $_n -lt 5 ]; do
@@ -381,7 +381,7 @@ t_lookup()
 		reap "$PMPID"
 		return
 	fi
-	_n=$(logcount "$LOG" "lookup localhost")
+	_n=$(logcount "$LOG" "lookup \"localhost")
 	_out=$(python3 - "$PP" <<-'EOF'
 	import socket, struct, sys, time
 	port = int(sys.argv[1])
@@ -408,7 +408,7 @@ t_lookup()
 	)
 	logwait 10 "$LOG" "lookups in flight: refused"
 	[ "$_out" = 16 ] && [ "$(logcount "$LOG" "in flight: refused")" \
-	    -le 2 ] && logabove "$LOG" "lookup localhost" $((_n + 63)) &&
+	    -le 2 ] && logabove "$LOG" "lookup \"localhost" $((_n + 63)) &&
 	    ok "lookup: 64 in flight, 16 more refused at once, said once" ||
 	    fail "lookup: 64 in flight, 16 more refused at once, said once" \
 	    "'$_out' refused"

@@ -6,8 +6,9 @@
 #
 # Runs make size with musl-gcc (the static binary of each router as make
 # static builds it, PM_SMALL, and as make tiny does, PM_TINY) and fails
-# when one's text+data is above its limit: STATIC_MAX bytes (default 80
-# KiB) for make static, TINY_MAX (56 KiB) for make tiny.  Then it builds
+# when one's text+data is above its router's limit (limits() below; git,
+# the default router: 85 KiB for make static, 56 KiB for make tiny).
+# Then it builds
 # make tiny with the custom router (into build/size-check), starts it on
 # loopback in front of an echo server and relays a request through it;
 # a host name in its table must be refused (it looks up none).  With -t,
@@ -24,8 +25,24 @@ suite=
 if [ "${1:-}" = -t ]; then
 	suite=1
 fi
-STATIC_MAX=${STATIC_MAX:-81920}
-TINY_MAX=${TINY_MAX:-57344}
+# The limits, in KiB.  The core's part is git's, the default router: 85
+# KiB for make static (80 until the PROXY protocol both ways, several
+# listeners and lookups for routers came, 5.3 KB in all) and 56 for make
+# tiny (which leaves those out).  The other routers add their protocols'
+# parsers and rules: socks4 SOCKS4a, names and client rules, socks5 its
+# phases, logins and rules, custom the TLS ClientHello and HTTP head
+# readers.  STATIC_MAX and TINY_MAX (bytes) set one limit for all.
+limits()
+{
+	case $1 in
+	git)	st=85 tt=56 ;;
+	socks4)	st=88 tt=60 ;;
+	socks5)	st=90 tt=62 ;;
+	custom)	st=91 tt=63 ;;
+	esac
+	smax=${STATIC_MAX:-$((st * 1024))}
+	tmax=${TINY_MAX:-$((tt * 1024))}
+}
 out=$top/build/size-check
 rm -rf "$out"
 mkdir -p "$out" || exit 2
@@ -47,21 +64,21 @@ n=0
 while read -r r st sf tt tf; do
 	case $r in git|socks4|socks5|custom) ;; *) continue ;; esac
 	n=$((n + 1))
-	if [ "$st" -gt "$STATIC_MAX" ]; then
-		echo "size-check: $r, make static: $st bytes, above $STATIC_MAX"
+	limits "$r"
+	if [ "$st" -gt "$smax" ]; then
+		echo "size-check: $r, make static: $st bytes, above $smax"
 		rc=1
 	fi
-	if [ "$tt" -gt "$TINY_MAX" ]; then
-		echo "size-check: $r, make tiny: $tt bytes, above $TINY_MAX"
+	if [ "$tt" -gt "$tmax" ]; then
+		echo "size-check: $r, make tiny: $tt bytes, above $tmax"
 		rc=1
 	fi
+	[ $rc -ne 0 ] || echo "size-check: $r within $smax bytes (make" \
+	    "static) and $tmax (make tiny)"
 done <"$out/size.txt"
 if [ $n -ne 4 ]; then
 	echo "size-check: make size did not give the four routers"
 	rc=1
-elif [ $rc -eq 0 ]; then
-	echo "size-check: every router within $STATIC_MAX bytes (make" \
-	    "static) and $TINY_MAX (make tiny)"
 fi
 
 # The tiny binary runs: one request relayed, a name refused.

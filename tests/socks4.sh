@@ -209,7 +209,7 @@ s4_names()
 	logged "socks4: ... refuses before any lookup" "$s4_nlog" \
 	    'www.Example.INVALID denied by "deny \*.invalid"; 0 bytes up'
 	is "socks4: ... and no lookup was asked for" \
-	    "$(logcount "$s4_nlog" 'lookup www.Example')" 0
+	    "$(logcount "$s4_nlog" 'lookup "www.Example')" 0
 	if command -v curl >/dev/null 2>&1 && [ -n "$s4_hp" ]; then
 		check "socks4: curl --socks4a from 127.0.0.1, an allowed client" \
 		    s4_fetch "$s4_npp" small localhost --interface 127.0.0.1
@@ -313,7 +313,7 @@ s4_slowdns()
 		    >"$T/s4hang.$s4_i"
 		s4_hang="$s4_hang $LASTPID"
 	done
-	waitfor 10 eval '[ "$(logcount "$s4_dlog" "lookup hang")" -ge 6 ]'
+	waitfor 10 eval '[ "$(logcount "$s4_dlog" "lookup \"hang")" -ge 6 ]'
 	waitfor 10 eval '[ "$(cat "$T/s4ns.count")" -ge 1 ]'
 	# Meanwhile five round trips through the proxy, each timed by the
 	# proxy's close line, before any of the lookups ended.
@@ -402,7 +402,7 @@ s4_main()
 		check "socks4: curl --socks4a fetches 50 MB by name, intact" \
 		    s4_fetch "$s4_pp" big localhost
 		logged "socks4: ... the proxy looked the name up" "$s4_log" \
-		    "lookup localhost port $s4_hp"
+		    "lookup \"localhost\" port $s4_hp"
 	fi
 
 	is "socks4: request and data in one write" \

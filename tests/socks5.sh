@@ -141,7 +141,7 @@ s5_open()
 		    s5_fetch "$s5_pp" "http://localhost:$s5_hp/big" \
 		    "$T/s5www/big" --socks5-hostname "127.0.0.1:$s5_pp"
 		logged "socks5: ... the name looked up by the proxy" \
-		    "$s5_log" "lookup localhost port $s5_hp"
+		    "$s5_log" "lookup \"localhost\" port $s5_hp"
 	fi
 	if [ "$NC" = openbsd ]; then
 		s5_got=$(printf 'hi\n' | timeout 20 nc -N -X 5 \
@@ -630,9 +630,9 @@ s5_names()
 	logged "socks5: ... before any lookup" "$T/s5names.log" \
 	    'x.denied.test port [0-9]* denied by "deny \*.denied.test"'
 	logged "socks5: lookups are logged (-v)" "$T/s5names.log" \
-	    'lookup echo.test port'
+	    'lookup "echo.test" port'
 	is "socks5: ... and it was not looked up" \
-	    "$(logcount "$T/s5names.log" 'lookup x.denied.test')" 0
+	    "$(logcount "$T/s5names.log" 'lookup "x.denied.test')" 0
 	s5_ok "socks5: a name rule allows what a later network rule denies" \
 	    "$(s5_got okname.test)" "$S5NOAUTH" 01 'hi\n'
 	is "socks5: ... which denies the address itself (reply 02)" \
