@@ -3980,7 +3980,7 @@ proxy_header(const struct conn *c, int v, unsigned char *h)
 	struct sockaddr_in	 s4, d4;
 	const struct sockaddr	*s, *d;
 	const unsigned char	*sa, *da;
-	char			 st[INET6_ADDRSTRLEN], dt[INET6_ADDRSTRLEN];
+	char			 stext[INET6_ADDRSTRLEN], dtext[INET6_ADDRSTRLEN];
 	in_port_t		 sp, dp;
 	size_t			 n;
 
@@ -3995,14 +3995,14 @@ proxy_header(const struct conn *c, int v, unsigned char *h)
 			return (size_t)snprintf((char *)h, PROXY_HDRMAX,
 			    "PROXY UNKNOWN\r\n");
 		if (n == 4) {
-			addr_ntop4(sa, st, sizeof(st));
-			addr_ntop4(da, dt, sizeof(dt));
+			addr_ntop4(sa, stext, sizeof(stext));
+			addr_ntop4(da, dtext, sizeof(dtext));
 		} else {
-			addr_ntop6(sa, st, sizeof(st));
-			addr_ntop6(da, dt, sizeof(dt));
+			addr_ntop6(sa, stext, sizeof(stext));
+			addr_ntop6(da, dtext, sizeof(dtext));
 		}
 		return (size_t)snprintf((char *)h, PROXY_HDRMAX, "PROXY TCP%c "
-		    "%s %s %u %u\r\n", n == 4 ? '4' : '6', st, dt, ntohs(sp),
+		    "%s %s %u %u\r\n", n == 4 ? '4' : '6', stext, dtext, ntohs(sp),
 		    ntohs(dp));
 	}
 	memcpy(h, proxy_sig, 12);

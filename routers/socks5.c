@@ -538,8 +538,11 @@ rule_str(const struct rule *r, char *buf, size_t len)
 		memcpy(c, " from ", 6);
 		pm_net_str(&r->from, c + 6, sizeof(c) - 6);
 	}
-	snprintf(buf, len, "%s %s%s%s%s", r->allow ? "allow" : "deny", d, p,
-	    c, r->proxy == 1 ? " proxy=1" : r->proxy == 2 ? " proxy=2" : "");
+	/* A log line's text: cut short if it must be. */
+	if (snprintf(buf, len, "%s %s%s%s%s", r->allow ? "allow" : "deny", d,
+	    p, c, r->proxy == 1 ? " proxy=1" : r->proxy == 2 ? " proxy=2" :
+	    "") < 0)
+		buf[0] = '\0';
 	return buf;
 }
 
