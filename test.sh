@@ -285,9 +285,8 @@ $PA:a" 'hello\npw\na' -w 300
 t_lookup()
 {
 	pm_start "$PM" "$CONF" || { fail "lookup: proxy starts"; return; }
-	logwait 10 "$LOG" "4 resolvers for lookups" &&
-	    ok "lookup: resolver processes for the router's lookups" ||
-	    fail "lookup: resolver processes for the router's lookups"
+	check "lookup: resolver processes for the router's lookups" \
+	    logwait 10 "$LOG" "4 resolvers for lookups"
 	expect "lookup: a name found routes to its address" "$PA:xyz" \
 	    'lookup:localhost\nxyz'
 	expect "lookup: the same a byte at a time" "$PA:xyz" \
@@ -300,16 +299,15 @@ t_lookup()
 		ok "lookup: a failure reaches the router ($_got)" ;;
 	*)	fail "lookup: a failure reaches the router" "got '$_got'" ;;
 	esac
-	logwait 5 "$LOG" "close: reply sent; .*; lookup: \(not found\|temp\)" &&
-	    ok "lookup: the failure is in the close line" ||
-	    fail "lookup: the failure is in the close line"
+	_re="close: reply sent; .*; lookup: \(not found\|temp\)"
+	check "lookup: the failure is in the close line" \
+	    logwait 5 "$LOG" "$_re"
 	reap "$PMPID"
 
 	# Workers: each has resolvers of its own.
 	pm_start "$PM" "$CONF" -w 2 || { fail "lookup: -w 2 starts"; return; }
-	logwait 10 "$LOG" "4 resolvers for lookups in each worker" &&
-	    ok "lookup: -w 2: resolvers for each worker" ||
-	    fail "lookup: -w 2: resolvers for each worker"
+	check "lookup: -w 2: resolvers for each worker" \
+	    logwait 10 "$LOG" "4 resolvers for lookups in each worker"
 	_i=0
 	_bad=
 	while [ $_i -lt 6 ]; do
@@ -317,8 +315,8 @@ t_lookup()
 		_got=$(say 'lookup:localhost\nw')
 		[ "$_got" = "$PA:w" ] || _bad="$_bad [$_i: '$_got']"
 	done
-	[ -z "$_bad" ] && ok "lookup: -w 2: six lookups found" ||
-	    fail "lookup: -w 2: six lookups found" "$_bad"
+	WHY=$_bad
+	check "lookup: -w 2: six lookups found" [ -z "$_bad" ]
 	reap "$PMPID"
 
 	# A name server that takes 3 s (the test binary's hook): the
@@ -352,10 +350,10 @@ t_lookup()
 	    sed 's/.* \([0-9]*\)\.\([0-9]*\) s$/\1\2/; s/^0*\(.\)/\1/' |
 	    sort -n | tail -n 1)
 	_m="lookup: a name server that hangs slows no relay"
-	[ -z "$_bad" ] && [ "$_early" -eq 0 ] && [ -n "$_ms" ] &&
-	    [ "$_ms" -lt 1000 ] &&
-	    ok "$_m (5 round trips during 6 lookups, the slowest $_ms ms)" ||
-	    fail "$_m" "early answers $_early, slowest '$_ms' ms;$_bad"
+	WHY="early answers $_early, slowest '$_ms' ms;$_bad"
+	check "$_m (5 round trips, 6 lookups, the slowest ${_ms:-?} ms)" \
+	    eval '[ -z "$_bad" ] && [ "$_early" -eq 0 ] && [ -n "$_ms" ] &&
+	    [ "$_ms" -lt 1000 ]'
 	expect "lookup: timed out (the router's 1 s)" "lookup: timed out" \
 	    'lookup:localhost\n' -t 10
 	for _i in $_lk; do
@@ -369,10 +367,9 @@ t_lookup()
 		"lookup: timed out")	_tmo=$((_tmo + 1)) ;;
 		esac
 	done
-	[ "$_okn" -eq 4 ] && [ "$_tmo" -eq 2 ] &&
-	    ok "lookup: four at once, two wait and time out (5 s)" ||
-	    fail "lookup: four at once, two wait and time out" \
-	    "$_okn found, $_tmo timed out"
+	WHY="$_okn found, $_tmo timed out"
+	check "lookup: four at once, two wait and time out (5 s)" \
+	    eval '[ "$_okn" -eq 4 ] && [ "$_tmo" -eq 2 ]'
 
 	# A flood of 80: 64 lookups at most wait or run, the rest fail at
 	# once, said once.  Then the 80 clients reset their connections:
@@ -407,11 +404,11 @@ t_lookup()
 	EOF
 	)
 	logwait 10 "$LOG" "lookups in flight: refused"
-	[ "$_out" = 16 ] && [ "$(logcount "$LOG" "in flight: refused")" \
-	    -le 2 ] && logabove "$LOG" "lookup \"localhost" $((_n + 63)) &&
-	    ok "lookup: 64 in flight, 16 more refused at once, said once" ||
-	    fail "lookup: 64 in flight, 16 more refused at once, said once" \
-	    "'$_out' refused"
+	WHY="'$_out' refused"
+	check "lookup: 64 in flight, 16 more refused at once, said once" \
+	    eval '[ "$_out" = 16 ] &&
+	    [ "$(logcount "$LOG" "in flight: refused")" -le 2 ] &&
+	    logabove "$LOG" "lookup \"localhost" $((_n + 63))'
 	waitfor 10 eval '[ "$(logcount "$LOG" "client gone.*(state 2)")" \
 	    -ge 64 ]'
 	expect "lookup: clients gone free their lookups at once" \

@@ -214,8 +214,9 @@ check()
 	if "$@"; then
 		ok "$_name"
 	else
-		fail "$_name" "$*"
+		fail "$_name" "${WHY:-$*}"
 	fi
+	WHY=
 }
 
 spawn()
