@@ -121,7 +121,7 @@ start_backends()
 	spawn "$PMTEST" echo $H "$PA"
 	PB=$(freeport)
 	spawn "$PMTEST" echo $H "$PB"
-	PR=$(freeport)			# nobody listens: refused
+	closedport PR			# nobody can listen: refused
 	PS=$(freeport)
 	spawn "$PMTEST" blackhole $H "$PS"
 	PF=$(freeport)

@@ -218,7 +218,7 @@ gt_main()
 	    "$GT/bad7:2: no host\\[:port\\] after \`b#ob'"
 	reap "$GT_DT"
 
-	GT_PR=$(freeport)		# nobody listens there
+	closedport GT_PR		# nobody can listen there
 	gt_table "# The test table." "alice 127.0.0.1:$GT_PA" \
 	    "bob	127.0.0.1:$GT_PB	# a comment" \
 	    "carol [::1]:$GT_PC" "dan 127.0.0.1:$GT_PR"

@@ -12,6 +12,10 @@
 #   logmore SECS FILE PAT N   wait until more than N lines match PAT
 #   logabove FILE PAT N       whether more than N lines match PAT
 #   freeport                  print a free TCP port on 127.0.0.1
+#   closedport VAR            set VAR to a port of 127.0.0.1 where
+#                             connects are refused until the end of the
+#                             run: held bound, so that no server (of a
+#                             suite running beside this one) takes it
 #   waitport HOST PORT        wait (at most 10 s) until HOST:PORT accepts
 #   waitfor SECS CMD...       retry CMD every 0.1 s for at most SECS
 #   skip NAME WHY             count a check that this machine cannot
@@ -277,6 +281,14 @@ waitexit()
 freeport()
 {
 	"$PMTEST" freeport
+}
+
+closedport()
+{
+	CLOSEDN=$((${CLOSEDN:-0} + 1))
+	spawn "$PMTEST" closedport 127.0.0.1 7200 >"$T/closed.$CLOSEDN"
+	waitfor 10 grep -q . "$T/closed.$CLOSEDN"
+	eval "$1=\$(cat \"\$T/closed.\$CLOSEDN\")"
 }
 
 waitport()

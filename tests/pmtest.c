@@ -68,6 +68,8 @@ static int	cmd_bulk(int, char **);
 static int	cmd_echo(int, char **);
 static int	cmd_flood(int, char **);
 static int	cmd_freeport(int, char **);
+static int	sock_port(int);
+static int	cmd_closedport(int, char **);
 static int	cmd_hold(int, char **);
 static int	cmd_nc(int, char **);
 static int	cmd_send(int, char **);
@@ -80,6 +82,7 @@ static int	cmd_hello(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "freeport", "[HOST]", cmd_freeport },
+	{ "closedport", "HOST SECS", cmd_closedport },
 	{ "waitport", "HOST PORT SECS", cmd_waitport },
 	{ "echo", "HOST PORT [TAG] [-b | -e]", cmd_echo },
 	{ "send", "HOST PORT DATA [-bkr] [-n COUNT] [-q MS] [-s SRC] "
@@ -102,6 +105,9 @@ static const char help[] =
 "\\n \\r \\t \\0 \\\\ \\xHH; SECS may have a fraction.\n"
 "\n"
 "freeport   bind port 0 on HOST (default 127.0.0.1), print the port.\n"
+"closedport bind port 0 on HOST without listening, print the port, keep\n"
+"           it for SECS: connects to it are refused, and nothing else\n"
+"           can listen there meanwhile.\n"
 "waitport   try to connect every 50 ms; exit 0 once it works, 1 after\n"
 "           SECS.\n"
 "echo       server: reply TAG: (default: PORT) and the first bytes,\n"
@@ -980,24 +986,63 @@ cmd_flood(int argc, char **argv)
 	return 0;
 }
 
+/* The port a socket is bound to. */
 static int
-cmd_freeport(int argc, char **argv)
+sock_port(int fd)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
-	int			 fd, port;
+
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		err(2, "getsockname");
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int
+cmd_freeport(int argc, char **argv)
+{
+	int	fd;
 
 	if (argc > 2)
 		usage_cmd();
 	fd = srv_listen(argc == 2 ? argv[1] : "127.0.0.1", "0", 1);
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		err(1, "getsockname");
-	if (ss.ss_family == AF_INET6)
-		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	else
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	printf("%d\n", port);
+	printf("%d\n", sock_port(fd));
+	close(fd);
+	return 0;
+}
+
+/*
+ * A port where connects are refused for as long as this runs: bound and
+ * not listening.  Without SO_REUSEADDR here no other program can bind it,
+ * even one that sets it, so a suite running beside this one cannot start
+ * a server on a port a test counts on being refused (a port from
+ * freeport is free again the moment it is printed).
+ */
+static int
+cmd_closedport(int argc, char **argv)
+{
+	struct addrinfo	*ai;
+	long long	 dl, left;
+	int		 fd;
+
+	if (argc != 3)
+		usage_cmd();
+	dl = now_ms() + secs_arg(argv[2], "SECS");
+	ai = resolve(argv[1], "0", 1);
+	if ((fd = socket(ai->ai_family, ai->ai_socktype,
+	    ai->ai_protocol)) == -1)
+		err(2, "socket");
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		err(2, "bind %s", argv[1]);
+	freeaddrinfo(ai);
+	printf("%d\n", sock_port(fd));
+	if (fflush(stdout) == EOF)
+		err(2, "stdout");
+	while ((left = dl - now_ms()) > 0)
+		(void)poll(NULL, 0, left > 1000 ? 1000 : (int)left);
 	close(fd);
 	return 0;
 }

@@ -20,7 +20,7 @@ sk_main()
 	sk_pb=$(freeport)
 	spawn "$PMTEST" echo 127.0.0.1 "$sk_pb" B
 	sk_eb=$LASTPID
-	sk_pr=$(freeport)		# nobody listens there
+	closedport sk_pr		# nobody can listen there
 	waitport 127.0.0.1 "$sk_pa"
 	waitport 127.0.0.1 "$sk_pb"
 

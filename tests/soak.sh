@@ -247,7 +247,7 @@ start_backends()
 	PSCRIPT=$(awk '$1 == "script" { print $2 }' "$T/ports")
 	PRESET=$(awk '$1 == "reset" { print $2 }' "$T/ports")
 	PFIN=$(awk '$1 == "fin" { print $2 }' "$T/ports")
-	PR=$(freeport)			# nobody listens: refused
+	closedport PR			# nobody can listen: refused
 	PS=$(freeport)
 	spawn "$PMTEST" blackhole $H "$PS"
 	sleep 0.5

@@ -81,7 +81,7 @@ s4_truth()
 	# With curl, a refused destination is a SOCKS rejection, not an
 	# empty reply after a grant (curl's exit 52).
 	if command -v curl >/dev/null 2>&1; then
-		s4_cp2=$(freeport)
+		closedport s4_cp2
 		timeout 60 curl -sS --max-time 30 --socks4 \
 		    "127.0.0.1:$s4_tpp" "http://127.0.0.1:$s4_cp2/" \
 		    >/dev/null 2>"$T/s4curl.err"
@@ -459,7 +459,7 @@ s4_main()
 	# granted first, and logged.  The client keeps its side open (-k): a
 	# client that has half-closed is taken to have gone, and gets no
 	# retry.
-	s4_cp=$(freeport)
+	closedport s4_cp
 	is "socks4: a closed destination is rejected, not granted" \
 	    "$(sendhex "$s4_pp" "$(s4_req "$s4_cp")" -k -t 30)" "$S4REJECT"
 	logged "socks4: the connect error is logged" "$s4_log" \

@@ -727,7 +727,7 @@ s5_main()
 	s5_bp=$(freeport)
 	spawn "$PMTEST" blackhole 127.0.0.1 "$s5_bp"
 	s5_bh=$LASTPID
-	s5_cp=$(freeport)		# nobody listens there
+	closedport s5_cp		# nobody can listen there
 	s5_dp=$(freeport)		# denied by the table
 	s5_hp=
 	s5_hp6=
