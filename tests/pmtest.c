@@ -69,6 +69,9 @@ static int	cmd_echo(int, char **);
 static int	cmd_flood(int, char **);
 static int	cmd_freeport(int, char **);
 static int	sock_port(int);
+static int	port_free(const char *, long);
+static void	prng_init(struct prng *);
+static void	prng_fill(struct prng *, unsigned char *, size_t);
 static int	cmd_closedport(int, char **);
 static int	cmd_hold(int, char **);
 static int	cmd_nc(int, char **);
@@ -104,7 +107,9 @@ static const char help[] =
 "HOST is a numeric IPv4 or IPv6 address; DATA takes the escapes\n"
 "\\n \\r \\t \\0 \\\\ \\xHH; SECS may have a fraction.\n"
 "\n"
-"freeport   bind port 0 on HOST (default 127.0.0.1), print the port.\n"
+"freeport   bind port 0 on HOST (default 127.0.0.1), print the port;\n"
+"           with PMTEST_PORTS=LO-HI in the environment, a free port\n"
+"           picked at random in that range.\n"
 "closedport bind port 0 on HOST without listening, print the port, keep\n"
 "           it for SECS: connects to it are refused, and nothing else\n"
 "           can listen there meanwhile.\n"
@@ -1001,17 +1006,72 @@ sock_port(int fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/*
+ * Whether port of host is free: it binds and listens without
+ * SO_REUSEADDR (so a port still in TIME_WAIT is not taken either).
+ */
+static int
+port_free(const char *host, long port)
+{
+	struct addrinfo	*ai;
+	char		 pbuf[8];
+	int		 fd, ok;
+
+	snprintf(pbuf, sizeof(pbuf), "%ld", port);
+	ai = resolve(host, pbuf, 1);
+	if ((fd = socket(ai->ai_family, ai->ai_socktype,
+	    ai->ai_protocol)) == -1)
+		err(2, "socket");
+	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1) == 0;
+	close(fd);
+	freeaddrinfo(ai);
+	return ok;
+}
+
+/*
+ * A free port: the kernel's pick, from its range for local ports; with
+ * PMTEST_PORTS=LO-HI, a free one picked at random in that range.  A
+ * suite run beside another (CI runs the mipsel suite beside the rest)
+ * gets a range of its own outside the kernel's, where neither the other
+ * suite's servers nor any connection's local port can take the port
+ * between its print and the server's bind.
+ */
 static int
 cmd_freeport(int argc, char **argv)
 {
-	int	fd;
+	struct prng	 p;
+	const char	*host, *range;
+	unsigned char	 b[4];
+	long		 lo, hi, port;
+	char		 c;
+	int		 fd, i;
 
 	if (argc > 2)
 		usage_cmd();
-	fd = srv_listen(argc == 2 ? argv[1] : "127.0.0.1", "0", 1);
-	printf("%d\n", sock_port(fd));
-	close(fd);
-	return 0;
+	host = argc == 2 ? argv[1] : "127.0.0.1";
+	range = getenv("PMTEST_PORTS");
+	if (range == NULL || *range == '\0') {
+		fd = srv_listen(host, "0", 1);
+		printf("%d\n", sock_port(fd));
+		close(fd);
+		return 0;
+	}
+	if (sscanf(range, "%ld-%ld%c", &lo, &hi, &c) != 2 || lo < 1 ||
+	    hi > 65535 || lo > hi)
+		errx(2, "PMTEST_PORTS is LO-HI (1-65535), not '%s'", range);
+	prng_init(&p);
+	p.s ^= (uint64_t)now_ms() << 20 ^ (uint64_t)getpid();
+	for (i = 0; i < 1000; i++) {
+		prng_fill(&p, b, sizeof(b));
+		port = lo + (long)(((unsigned long)b[0] << 24 |
+		    (unsigned long)b[1] << 16 | b[2] << 8 | b[3]) %
+		    (unsigned long)(hi - lo + 1));
+		if (port_free(host, port)) {
+			printf("%ld\n", port);
+			return 0;
+		}
+	}
+	errx(2, "no free port in PMTEST_PORTS %s", range);
 }
 
 /*
