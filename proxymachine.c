@@ -1215,7 +1215,7 @@ static int	fd_printf(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	pidfile_write(void);
 static struct passwd *pwcopy(const struct passwd *);
-static void	privdrop(const struct passwd *, const char *);
+static void	privdrop(const struct passwd *, const char *, int);
 static void	usage(int)
 		    __attribute__((noreturn));
 #ifndef PM_NO_MAIN
@@ -5733,10 +5733,12 @@ pwcopy(const struct passwd *pw)
  * Enters dir (chroot) and becomes user pw, for good.  Called once the
  * listener is bound and the log is open.  A failure is reported as the
  * other start-up errors are, "proxymachine: ..." on stderr (in the log
- * once detached), and the program exits.
+ * once detached), and the program exits.  A helper process (quiet set),
+ * forked as the same user just before the main process drops, exits
+ * without a word: the main one fails alike and says it, once.
  */
 static void
-privdrop(const struct passwd *pw, const char *dir)
+privdrop(const struct passwd *pw, const char *dir, int quiet)
 {
 	char	 msg[512];
 
@@ -5756,6 +5758,8 @@ privdrop(const struct passwd *pw, const char *dir)
 		    "dropping to %s", pw->pw_name);
 	else
 		return;
+	if (quiet)
+		_exit(1);
 	if (use_syslog)
 		fatalx("%s", msg);
 	log_flush();
@@ -6038,7 +6042,7 @@ resolver_main(int fd, const struct passwd *pw, int first,
 	fds_close_from(RSV_FD + 1);
 	if (use_syslog)
 		syslog_open();
-	privdrop(pw, NULL);
+	privdrop(pw, NULL, 1);
 	title_update();
 	/* A resolver started again has its parent's unveil(2) already. */
 	if (first && ((conf_path != NULL && sys_unveil(conf_path, "r") ==
@@ -7265,7 +7269,7 @@ toomany:
 	if (resolver_start(pw, 1) == -1 ||
 	    (HAVE_NAMES && router_lookups && lookups_start(pw) == -1))
 		quit(1);
-	privdrop(pw, root);
+	privdrop(pw, root, 0);
 	if (ready != -1) {
 		(void)write(ready, "R", 1);
 		close(ready);
