@@ -706,6 +706,7 @@ router_load(const char *path, char *err, size_t errlen)
 {
 	struct table	*next;
 	char		 addr[PM_ADDRSTRLEN];
+	int		 i, nlis, nbad;
 
 	if (path == NULL) {
 		snprintf(err, errlen, "the custom router needs a table: "
@@ -734,6 +735,17 @@ router_load(const char *path, char *err, size_t errlen)
 	    cur->npfx, cur->npfx == 1 ? "" : "es", cur->nnames,
 	    cur->nnames == 1 ? "" : "s", cur->nrules,
 	    cur->nrules == 1 ? "" : "s", path, addr, cur->wait_ms);
+	/* A listen= past the listeners given is kept (the same table may
+	 * serve a proxy with more of them), and said. */
+	for (nlis = 0; pm_listener_addr(nlis) != NULL; nlis++)
+		continue;
+	for (i = nbad = 0; i < cur->nents; i++)
+		nbad += cur->ents[i].listener >= nlis;
+	if (nbad > 0)
+		pm_log(PM_LOG_WARN, "custom: warning: %d line%s with listen=N "
+		    "past the %d listener%s (0 to %d): never taken", nbad,
+		    nbad == 1 ? "" : "s", nlis, nlis == 1 ? "" : "s",
+		    nlis - 1);
 	return 0;
 }
 

@@ -483,6 +483,9 @@ cu_names()
 	    "$(tohex 'ND:GET / HTTP/1.1\r\nHost: fold.test\r\n')"
 	is "custom: listen=1 never matches with one listener" \
 	    "$(sendhex "$CU_PP" 'LST' -k)" "$(tohex 'listener 0\n')"
+	logged "custom: ... and the table's load says so" "$T/cunames.log" \
+	    "custom: warning: 2 lines with listen=N past the 1 listener \
+(0 to 0): never taken"
 	is "custom: an SSH banner beside the names" \
 	    "$(sendhex "$CU_PP" 'SSH-2.0-test\r\n')" \
 	    "$(tohex 'SSH:SSH-2.0-test\r\n')"
@@ -569,6 +572,9 @@ cu_pp()
 	    "$(sendhex "$cu_p1" ONE)" "$(tohex 'one\n')"
 	is "custom: listen=1 does not match on the first: the default" \
 	    "$(sendhex "$cu_p0" ONE)" "$(tohex 'PD:ONE')"
+	check "custom: with two listeners, no warning about listen=1" eval \
+	    'grep -q "custom: 4 prefixes" "$T/cupp.log" &&
+	    ! grep -q "listen=N past" "$T/cupp.log"'
 	reap "$CU_PID"
 	reap "$cu_pepid"
 	reap "$cu_pdpid"
