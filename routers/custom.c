@@ -741,7 +741,7 @@ router_load(const char *path, char *err, size_t errlen)
 		continue;
 	for (i = nbad = 0; i < cur->nents; i++)
 		nbad += cur->ents[i].listener >= nlis;
-	if (nbad > 0)
+	if (nbad > 0 && nlis > 0)
 		pm_log(PM_LOG_WARN, "custom: warning: %d line%s with listen=N "
 		    "past the %d listener%s (0 to %d): never taken", nbad,
 		    nbad == 1 ? "" : "s", nlis, nlis == 1 ? "" : "s",
