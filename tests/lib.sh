@@ -11,11 +11,12 @@
 #   logcount FILE PATTERN     how many lines of FILE match PATTERN
 #   logmore SECS FILE PAT N   wait until more than N lines match PAT
 #   logabove FILE PAT N       whether more than N lines match PAT
-#   freeport                  print a free TCP port on 127.0.0.1
+#   freeport [HOST]           print a free TCP port on HOST (127.0.0.1)
 #   closedport VAR            set VAR to a port of 127.0.0.1 where
 #                             connects are refused until the end of the
-#                             run: held bound, so that no server (of a
-#                             suite running beside this one) takes it
+#                             run: held bound (the holder's PID in
+#                             $LASTPID), so that no server of this suite
+#                             or of one running beside it takes it
 #   waitport HOST PORT        wait (at most 10 s) until HOST:PORT accepts
 #   waitfor SECS CMD...       retry CMD every 0.1 s for at most SECS
 #   skip NAME WHY             count a check that this machine cannot
@@ -280,14 +281,18 @@ waitexit()
 
 freeport()
 {
-	"$PMTEST" freeport
+	"$PMTEST" freeport "$@"
 }
 
 closedport()
 {
 	CLOSEDN=$((${CLOSEDN:-0} + 1))
-	spawn "$PMTEST" closedport 127.0.0.1 7200 >"$T/closed.$CLOSEDN"
-	waitfor 10 grep -q . "$T/closed.$CLOSEDN"
+	# Held until this shell is gone (or killed at exit with the rest).
+	spawn "$PMTEST" closedport 127.0.0.1 0 >"$T/closed.$CLOSEDN"
+	if ! waitfor 10 grep -q . "$T/closed.$CLOSEDN"; then
+		echo "closedport: pmtest closedport printed no port" >&2
+		exit 1
+	fi
 	eval "$1=\$(cat \"\$T/closed.\$CLOSEDN\")"
 }
 

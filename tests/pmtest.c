@@ -69,7 +69,7 @@ static int	cmd_echo(int, char **);
 static int	cmd_flood(int, char **);
 static int	cmd_freeport(int, char **);
 static int	sock_port(int);
-static int	port_free(const char *, long);
+static int	port_take(const char *, int);
 static void	prng_init(struct prng *);
 static void	prng_fill(struct prng *, unsigned char *, size_t);
 static int	cmd_closedport(int, char **);
@@ -107,12 +107,12 @@ static const char help[] =
 "HOST is a numeric IPv4 or IPv6 address; DATA takes the escapes\n"
 "\\n \\r \\t \\0 \\\\ \\xHH; SECS may have a fraction.\n"
 "\n"
-"freeport   bind port 0 on HOST (default 127.0.0.1), print the port;\n"
-"           with PMTEST_PORTS=LO-HI in the environment, a free port\n"
-"           picked at random in that range.\n"
-"closedport bind port 0 on HOST without listening, print the port, keep\n"
-"           it for SECS: connects to it are refused, and nothing else\n"
-"           can listen there meanwhile.\n"
+"freeport   bind port 0 on HOST (default 127.0.0.1), print the port.\n"
+"closedport the same without listening, and keep the port for SECS (0:\n"
+"           no limit) or until the parent is gone: connects to it are\n"
+"           refused, and nothing else can listen there meanwhile.\n"
+"           With PMTEST_PORTS=LO-HI in the environment, both pick a\n"
+"           free port at random in that range instead of port 0.\n"
 "waitport   try to connect every 50 ms; exit 0 once it works, 1 after\n"
 "           SECS.\n"
 "echo       server: reply TAG: (default: PORT) and the first bytes,\n"
@@ -1007,56 +1007,26 @@ sock_port(int fd)
 }
 
 /*
- * Whether port of host is free: it binds and listens without
- * SO_REUSEADDR (so a port still in TIME_WAIT is not taken either).
+ * A socket bound to a free port of host, listening if dolisten: the
+ * kernel's pick (from its range for local ports), or with PMTEST_PORTS
+ * set to LO-HI, a port picked at random in that range.  No SO_REUSEADDR
+ * there, so a port still in TIME_WAIT is passed over too.
  */
 static int
-port_free(const char *host, long port)
+port_take(const char *host, int dolisten)
 {
 	struct addrinfo	*ai;
-	char		 pbuf[8];
-	int		 fd, ok;
-
-	snprintf(pbuf, sizeof(pbuf), "%ld", port);
-	ai = resolve(host, pbuf, 1);
-	if ((fd = socket(ai->ai_family, ai->ai_socktype,
-	    ai->ai_protocol)) == -1)
-		err(2, "socket");
-	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1) == 0;
-	close(fd);
-	freeaddrinfo(ai);
-	return ok;
-}
-
-/*
- * A free port: the kernel's pick, from its range for local ports; with
- * PMTEST_PORTS=LO-HI, a free one picked at random in that range.  A
- * suite run beside another (CI runs the mipsel suite beside the rest)
- * gets a range of its own outside the kernel's, where neither the other
- * suite's servers nor any connection's local port can take the port
- * between its print and the server's bind.
- */
-static int
-cmd_freeport(int argc, char **argv)
-{
 	struct prng	 p;
-	const char	*host, *range;
+	const char	*range;
 	unsigned char	 b[4];
 	long		 lo, hi, port;
-	char		 c;
+	char		 c, pbuf[8];
 	int		 fd, i;
 
-	if (argc > 2)
-		usage_cmd();
-	host = argc == 2 ? argv[1] : "127.0.0.1";
 	range = getenv("PMTEST_PORTS");
-	if (range == NULL || *range == '\0') {
-		fd = srv_listen(host, "0", 1);
-		printf("%d\n", sock_port(fd));
-		close(fd);
-		return 0;
-	}
-	if (sscanf(range, "%ld-%ld%c", &lo, &hi, &c) != 2 || lo < 1 ||
+	if (range == NULL || *range == '\0')
+		lo = hi = 0;
+	else if (sscanf(range, "%ld-%ld%c", &lo, &hi, &c) != 2 || lo < 1 ||
 	    hi > 65535 || lo > hi)
 		errx(2, "PMTEST_PORTS is LO-HI (1-65535), not '%s'", range);
 	prng_init(&p);
@@ -1066,43 +1036,73 @@ cmd_freeport(int argc, char **argv)
 		port = lo + (long)(((unsigned long)b[0] << 24 |
 		    (unsigned long)b[1] << 16 | b[2] << 8 | b[3]) %
 		    (unsigned long)(hi - lo + 1));
-		if (port_free(host, port)) {
-			printf("%ld\n", port);
-			return 0;
+		snprintf(pbuf, sizeof(pbuf), "%ld", port);
+		ai = resolve(host, pbuf, 1);
+		if ((fd = socket(ai->ai_family, ai->ai_socktype,
+		    ai->ai_protocol)) == -1)
+			err(2, "socket");
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    (!dolisten || listen(fd, 1) == 0)) {
+			freeaddrinfo(ai);
+			return fd;
 		}
+		if (errno != EADDRINUSE)
+			err(2, "bind %s %s", host, pbuf);
+		close(fd);
+		freeaddrinfo(ai);
 	}
-	errx(2, "no free port in PMTEST_PORTS %s", range);
+	errx(2, "no free port %s %s", lo == 0 ? "from the kernel on" :
+	    "in PMTEST_PORTS for", host);
+}
+
+/*
+ * A free port.  A suite run beside another (CI runs the mipsel suite
+ * beside the rest) gets a range of its own outside the kernel's (Linux's
+ * is 32768-60999 unless set otherwise), where neither the other suite's
+ * servers nor any connection's local port can take the port between its
+ * print and the server's bind.
+ */
+static int
+cmd_freeport(int argc, char **argv)
+{
+	int	fd;
+
+	if (argc > 2)
+		usage_cmd();
+	fd = port_take(argc == 2 ? argv[1] : "127.0.0.1", 1);
+	printf("%d\n", sock_port(fd));
+	close(fd);
+	return 0;
 }
 
 /*
  * A port where connects are refused for as long as this runs: bound and
- * not listening.  Without SO_REUSEADDR here no other program can bind it,
- * even one that sets it, so a suite running beside this one cannot start
- * a server on a port a test counts on being refused (a port from
- * freeport is free again the moment it is printed).
+ * not listening.  Without SO_REUSEADDR here no other socket can bind that
+ * address and port (on Linux not even with SO_REUSEADDR; elsewhere one
+ * with it may bind the wildcard address, and the bound address still
+ * wins a connect), so a suite running beside this one cannot start a
+ * server on a port a test counts on being refused, as it could on a port
+ * from freeport, free again the moment it is printed.  It ends after SECS
+ * (0: no limit) or once its parent, the suite, is gone.
  */
 static int
 cmd_closedport(int argc, char **argv)
 {
-	struct addrinfo	*ai;
 	long long	 dl, left;
+	pid_t		 parent;
 	int		 fd;
 
 	if (argc != 3)
 		usage_cmd();
-	dl = now_ms() + secs_arg(argv[2], "SECS");
-	ai = resolve(argv[1], "0", 1);
-	if ((fd = socket(ai->ai_family, ai->ai_socktype,
-	    ai->ai_protocol)) == -1)
-		err(2, "socket");
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
-		err(2, "bind %s", argv[1]);
-	freeaddrinfo(ai);
+	left = secs_arg(argv[2], "SECS");
+	dl = left > 0 ? now_ms() + left : 0;
+	parent = getppid();
+	fd = port_take(argv[1], 0);
 	printf("%d\n", sock_port(fd));
 	if (fflush(stdout) == EOF)
 		err(2, "stdout");
-	while ((left = dl - now_ms()) > 0)
-		(void)poll(NULL, 0, left > 1000 ? 1000 : (int)left);
+	while (getppid() == parent && (dl == 0 || now_ms() < dl))
+		(void)poll(NULL, 0, 500);
 	close(fd);
 	return 0;
 }

@@ -100,7 +100,7 @@ p1"
 	    px_match "$_r" "$_tag $PX_SIG 21 11 00 0c 7f 00 00 02 7f 00 00 01 \
 ?? ?? $_dp 70 32"
 	# The retry that works sends the header once, on its own attempt.
-	spawn sh -c "sleep 0.3; exec \"$PMTEST\" echo $H $PL"
+	late_up
 	_late=$LASTPID
 	# The client stays (-k): one that ends its stream is not retried.
 	_r=$(px_send $H "$PX_PORT" l1 -k -t 2)
@@ -152,6 +152,7 @@ c.close()' "$PL" "$PX/silent.up"
 		    "$PX_LOG"
 		reap "$_late"
 	fi
+	late_down
 	reap "$PX_PID"
 
 	if [ -z "$HAVE6" ]; then
