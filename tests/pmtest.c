@@ -1053,6 +1053,7 @@ port_take(const char *host, int dolisten)
 	}
 	errx(2, "no free port %s %s", lo == 0 ? "from the kernel on" :
 	    "in PMTEST_PORTS for", host);
+	return -1;			/* not reached (for tcc) */
 }
 
 /*
