@@ -36,14 +36,6 @@ static int	addr_port(const struct sockaddr_storage *);
 static int	addr_same(const struct sockaddr_storage *,
 		    const struct sockaddr_storage *);
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 /*
  * Return the port of ss, in host byte order.
  */

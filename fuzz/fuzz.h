@@ -43,7 +43,8 @@ struct fz_dec {
 	int			 family;
 };
 
-/* The libFuzzer entry points. */
+/* The libFuzzer entry points (Initialize is optional: defined by the
+ * harnesses that set something up). */
 int		 LLVMFuzzerInitialize(int *, char ***);
 int		 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -56,14 +56,6 @@ static int	pi_same_addr(const struct sockaddr *, const struct sockaddr *);
 static int	pi_same(const struct pi_seen *, const struct pi_seen *);
 static void	pi_roundtrip(const struct pi_seen *);
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 /*
  * Asks proxy_parse() about the len bytes at p (len at least 1), from a
  * copy of exactly that length, into s; checks the answer alone.  Returns

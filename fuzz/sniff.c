@@ -42,7 +42,6 @@ struct seen {
 	unsigned char	 more[65536];	/* port or alpn list */
 };
 
-int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct seen	whole, part;
@@ -152,14 +151,6 @@ same(const struct seen *x, const struct seen *y)
 	return x->r == y->r && x->a == y->a && x->b == y->b &&
 	    memcmp(x->name, y->name, x->a) == 0 &&
 	    memcmp(x->more, y->more, x->b) == 0;
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
 }
 
 int

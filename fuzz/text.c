@@ -34,14 +34,6 @@ static void	check_decode(const char *, size_t, const uint8_t *, size_t,
 		    size_t *);
 static void	check_unescape(const uint8_t *, size_t);
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 /*
  * Decode the first qlen characters of q with pm_unescape() and check
  * that they are the first bytes of the n at want; set *got to how many.
